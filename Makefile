@@ -1,0 +1,52 @@
+# One-stop live figures. `make help` lists the targets.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMPS := .stamps
+KAFKA_LIBS := deploy/local/.cache/kafka-libs
+
+.PHONY: help install run test lint typecheck bench soak topics kafka clean
+
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMPS)/venv: pyproject.toml
+	@mkdir -p $(STAMPS)
+	@test -x $(PY) || { command -v $(PYTHON) >/dev/null && $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV); }
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[dev]"
+	@touch $@
+
+$(STAMPS)/kafka-jars: deploy/local/pom.xml
+	@mkdir -p $(STAMPS)
+	@echo "fetching the Apache Kafka broker's jars from Maven Central (once)"
+	mvn -q -B -f deploy/local/pom.xml dependency:copy-dependencies -DincludeScope=runtime \
+		-DoutputDirectory=.cache/kafka-libs -Dmdep.overWriteReleases=false
+	@touch $@
+
+install: $(STAMPS)/venv $(STAMPS)/kafka-jars ## Install what is missing: virtualenv, packages, Kafka jars
+
+kafka-jars: $(STAMPS)/kafka-jars
+
+run: install ## Start Kafka, the services and a simulated feed; Ctrl-C stops everything
+	$(PY) -m deploy.local.run
+
+test: install lint ## Run the whole suite, integration tests on a real broker included
+	$(PY) -m pytest
+
+lint: $(STAMPS)/venv ## ruff over the code
+	$(VENV)/bin/ruff check .
+
+typecheck: $(STAMPS)/venv ## mypy over the code
+	$(VENV)/bin/mypy services deploy
+
+topics: $(STAMPS)/venv ## Create the topics on KAFKA_BOOTSTRAP_SERVERS (idempotent)
+	$(PY) -m services.common.topics
+
+kafka: install ## Run only the local Kafka broker in the foreground
+	$(PY) -m deploy.local.broker
+
+clean: ## Remove the virtualenv, caches and local run data
+	rm -rf $(VENV) $(STAMPS) deploy/local/.cache .run .pytest_cache .mypy_cache .ruff_cache
