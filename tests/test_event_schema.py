@@ -1,0 +1,74 @@
+"""The compiled fast validator and the reference 2020-12 validator agree, and errors name fields."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from services.common.event_schema import check, explain, validate
+
+VALID: dict[str, Any] = {
+    "event_id": "mc:HS-1:1", "event_type": "submitted", "filing_id": "HS-1", "unit_code": "31",
+    "occurred_at": "2026-11-23T09:15:00+07:00", "source": "motcua-hp", "channel": "online",
+    "due_at": "2026-11-26T17:00:00+07:00", "procedure_code": "1.001234",
+}
+
+junk = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), st.text(max_size=50),
+                 st.lists(st.integers(), max_size=3), st.dictionaries(st.text(max_size=5), st.integers(),
+                                                                      max_size=2))
+timestamps = st.sampled_from(["2026-11-23T09:15:00+07:00", "2026-11-23T02:15:00Z",
+                              "2026-02-30T09:15:00+07:00", "2026-11-23 09:15:00", "2026-11-23T09:15:00",
+                              "2026-11-23T25:00:00+07:00", "2026-11-23T09:15:00.123456+07:00"])
+
+
+@st.composite
+def mutated_events(draw: st.DrawFn) -> dict[str, Any]:
+    event = dict(VALID)
+    event["event_type"] = draw(st.sampled_from(["submitted", "processed", "overdue", "returned", "x"]))
+    if event["event_type"] == "returned":
+        event["reason"] = draw(st.sampled_from(["rejected", "supplement_requested", "withdrawn", "lost"]))
+    for field in draw(st.lists(st.sampled_from(sorted(VALID)), max_size=3)):
+        choice = draw(st.integers(0, 2))
+        if choice == 0:
+            event.pop(field, None)
+        elif choice == 1:
+            event[field] = draw(junk)
+        else:
+            event[field] = draw(timestamps)
+    if draw(st.booleans()):
+        event["online_payment"] = draw(st.one_of(st.booleans(), junk))
+    return event
+
+
+@settings(max_examples=400, deadline=None)
+@given(mutated_events())
+def test_fast_and_reference_validators_agree(event: dict[str, Any]) -> None:
+    assert check(event) == (explain(event) == [])
+
+
+def test_a_valid_event_has_no_errors() -> None:
+    assert validate(VALID) == []
+
+
+def test_each_error_names_its_field() -> None:
+    event = {**VALID, "channel": "fax", "due_at": "2026-13-01T00:00:00Z"}
+    del event["source"]
+    fields = {error.field for error in validate(event)}
+    assert fields == {"channel", "due_at", "source"}
+
+
+def test_type_specific_fields_are_required() -> None:
+    returned = {k: v for k, v in VALID.items() if k not in ("channel", "due_at", "procedure_code")}
+    returned["event_type"] = "returned"
+    assert [e.field for e in validate(returned)] == ["reason"]
+
+
+def test_unknown_fields_are_allowed_but_the_version_is_checked() -> None:
+    assert validate({**VALID, "officer": "Nguyễn Văn A"}) == []
+    assert [e.field for e in validate({**VALID, "schema_version": 2})] == ["schema_version"]
+
+
+def test_not_an_object() -> None:
+    assert [e.reason for e in validate(["x"])] == ["must be of type object"]
