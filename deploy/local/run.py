@@ -1,0 +1,188 @@
+"""`make run`: Kafka, the services and a simulated feed on this machine; Ctrl-C stops it all.
+
+Each service runs as its own process, exactly the command a deployment runs, with its log in
+`.run/logs/`. With `KAFKA_BOOTSTRAP_SERVERS` set, that cluster is used and no broker is started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from deploy.local.broker import LocalKafka, free_port
+from services.common.kafka_settings import KafkaSettings
+from services.common.topics import ensure_topics
+
+log = logging.getLogger("run")
+RUN_DIR = Path(".run")
+
+
+class RunSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RUN_", extra="ignore")
+
+    kafka_port: int = 9092
+    ingest_port: int = 8001
+    api_port: int = 8000
+    aggregator_port: int = 6066
+    feed_rate: float = 20.0  # events per second from the simulator: gentle on a laptop
+    feed_backfill_days: int = 3
+    province: str | None = None
+    start_timeout: float = 90.0
+
+
+@dataclass
+class Service:
+    name: str
+    argv: list[str]
+    ready_url: str | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def log_path(self) -> Path:
+        return RUN_DIR / "logs" / f"{self.name}.log"
+
+    def start(self, base_env: dict[str, str]) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as out:
+            # Own process group: Ctrl-C reaches only us, and we stop the services in order.
+            self.proc = subprocess.Popen(self.argv, stdout=out, stderr=subprocess.STDOUT,
+                                         env={**base_env, **self.env}, start_new_session=True)
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, grace: float = 15.0) -> None:
+        if not self.alive():
+            return
+        assert self.proc is not None
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+    def log_tail(self, lines: int = 30) -> str:
+        if not self.log_path.exists():
+            return "(no log)"
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def port_or_free(port: int) -> int:
+    """The wanted port, or a free one when something else already listens there."""
+    import socket
+
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return free_port()
+    return port
+
+
+def wait_ready(service: Service, deadline: float) -> None:
+    while time.monotonic() < deadline:
+        if not service.alive():
+            raise RuntimeError(f"{service.name} exited:\n{service.log_tail()}")
+        if service.ready_url is None:
+            return
+        try:
+            if httpx.get(service.ready_url, timeout=1.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{service.name} not ready in time:\n{service.log_tail()}")
+
+
+def new_feed_key(python: str) -> str:
+    """An ingest API key for the simulated feed, kept hashed in .run/ingest-keys.json."""
+    done = subprocess.run(
+        [python, "-m", "services.ingest.keys", "new", "--units", "*", "--name", "simulator",
+         "--file", str(RUN_DIR / "ingest-keys.json")],
+        capture_output=True, text=True, check=True)
+    return done.stdout.strip().splitlines()[-1]
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    settings = RunSettings()
+    RUN_DIR.mkdir(exist_ok=True)
+    python = sys.executable
+    started = time.monotonic()
+    broker: LocalKafka | None = None
+    services: list[Service] = []
+    stop_requested = False
+
+    def request_stop(signum: int, _frame: object) -> None:
+        nonlocal stop_requested
+        stop_requested = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    try:
+        kafka = KafkaSettings()
+        if "KAFKA_BOOTSTRAP_SERVERS" in os.environ:
+            log.info("using the Kafka cluster at %s", kafka.bootstrap_servers)
+        else:
+            broker = LocalKafka(RUN_DIR / "kafka", port=port_or_free(settings.kafka_port))
+            log.info("starting the local Apache Kafka broker on %s ...", broker.bootstrap)
+            broker.start()
+            kafka = KafkaSettings(bootstrap_servers=broker.bootstrap)
+        asyncio.run(ensure_topics(kafka))
+        env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers, "PYTHONUNBUFFERED": "1"}
+
+        ingest_port = port_or_free(settings.ingest_port)
+        ingest_url = f"http://127.0.0.1:{ingest_port}"
+        services.append(Service(
+            "ingest", [python, "-m", "services.ingest"], f"{ingest_url}/readyz",
+            {"INGEST_PORT": str(ingest_port), "INGEST_API_KEYS_FILE": str(RUN_DIR / "ingest-keys.json")}))
+        feed_args = [python, "-m", "services.simulator", "--ingest-url", ingest_url,
+                     "--api-key", new_feed_key(python), "--rate", str(settings.feed_rate),
+                     "--backfill-days", str(settings.feed_backfill_days)]
+        if settings.province:
+            feed_args += ["--province", settings.province]
+        services.append(Service("feed", feed_args))
+
+        deadline = time.monotonic() + settings.start_timeout
+        for service in services:
+            log.info("starting %s ...", service.name)
+            service.start(env)
+            wait_ready(service, deadline)
+        log.info("all up in %.1f s", time.monotonic() - started)
+        print(  # noqa: T201 - this is the user's terminal
+            f"\n  Kafka          {kafka.bootstrap_servers}\n"
+            f"  Ingest API     {ingest_url}/docs   (POST {ingest_url}/v1/events)\n"
+            f"  Ingest metrics {ingest_url}/metrics\n"
+            f"  Logs           {RUN_DIR / 'logs'}/\n\n  Ctrl-C stops everything.\n", flush=True)
+        while not stop_requested:
+            for service in services:
+                if not service.alive():
+                    raise RuntimeError(f"{service.name} stopped unexpectedly:\n{service.log_tail()}")
+            time.sleep(0.5)
+        return 0
+    except (RuntimeError, OSError, subprocess.CalledProcessError) as exc:
+        log.error("%s", exc)
+        return 1
+    finally:
+        log.info("stopping ...")
+        for service in reversed(services):
+            service.stop()
+        if broker is not None:
+            broker.stop()
+        log.info("stopped")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
