@@ -53,3 +53,21 @@ class KafkaSettings(BaseSettings):
                 self.sasl_password.get_secret_value() if self.sasl_password else None
             )
         return kwargs
+
+    def faust_broker(self) -> str:
+        return ";".join(f"kafka://{server.strip()}" for server in self.bootstrap_servers.split(","))
+
+    def faust_credentials(self) -> Any:
+        """The same security settings in the shape faust.App's `broker_credentials` takes."""
+        import faust  # only the aggregator needs faust; keep it out of the others' imports
+
+        context = self.ssl_context()
+        if self.security_protocol.startswith("SASL"):
+            credentials = faust.SASLCredentials(
+                username=self.sasl_username,
+                password=self.sasl_password.get_secret_value() if self.sasl_password else None,
+                ssl_context=context, mechanism=self.sasl_mechanism or "PLAIN")
+            return credentials
+        if context is not None:
+            return faust.SSLCredentials(context)
+        return None

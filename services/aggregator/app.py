@@ -1,0 +1,31 @@
+"""The Faust application, and nothing else: topics, tables and agents live beside it."""
+
+from __future__ import annotations
+
+import faust
+
+from services.aggregator.settings import AggregatorSettings
+
+
+def make_app(settings: AggregatorSettings, partitions: int) -> faust.App:
+    return faust.App(
+        settings.app_id,
+        broker=settings.kafka.faust_broker(),
+        broker_credentials=settings.kafka.faust_credentials(),
+        store=settings.store,
+        datadir=str(settings.data_dir),
+        # Tables' changelogs are co-partitioned with the packed topic, itself with filing-events.
+        topic_partitions=partitions,
+        topic_replication_factor=settings.replication_factor,
+        web_enabled=True,
+        web_host=settings.web_host,
+        web_port=settings.web_port,
+        # A packed record holds thousands of events.
+        producer_max_request_size=8 * 1024 * 1024,
+        consumer_max_fetch_size=8 * 1024 * 1024,
+        producer_acks=-1,
+        broker_commit_every=1,
+        broker_commit_interval=1.0,
+        stream_buffer_maxsize=64,
+        table_standby_replicas=0,
+    )

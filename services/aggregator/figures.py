@@ -1,0 +1,77 @@
+"""A unit's record on `unit-figures`: every counter and every rate for every period (docs/figures.md)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+
+from services.aggregator.hcm_time import day_iso, epoch_to_us, format_as_of, hcm_day
+from services.aggregator.rules import COUNTERS
+from services.aggregator.unit_state import UnitState
+
+PERIODS = ("today", "last_7_days", "last_30_days", "month_to_date", "quarter_to_date", "year_to_date",
+           "all_time")
+SNAPSHOTS = ("pending_within_due", "pending_overdue")
+RATES = ("online_rate", "on_time_rate", "avg_resolution_hours", "online_payment_share", "digitised_share")
+# The bounds of all_time: every day, future ones included.
+FIRST_DAY = 1
+LAST_DAY = date.max.toordinal()
+
+_WINDOWED = PERIODS[:-1]  # the periods that end today
+
+
+def period_days(today: int) -> dict[str, tuple[int, int]]:
+    """Each period's first and last day (ordinals, inclusive) when `today` is the day of as_of."""
+    d = date.fromordinal(today)
+    quarter_month = 3 * ((d.month - 1) // 3) + 1
+    return {
+        "today": (today, today),
+        "last_7_days": (today - 6, today),
+        "last_30_days": (today - 29, today),
+        "month_to_date": (d.replace(day=1).toordinal(), today),
+        "quarter_to_date": (date(d.year, quarter_month, 1).toordinal(), today),
+        "year_to_date": (date(d.year, 1, 1).toordinal(), today),
+        "all_time": (FIRST_DAY, LAST_DAY),
+    }
+
+
+def _ratio(numerator: float, denominator: float) -> float | None:
+    return numerator / denominator if denominator else None
+
+
+def rates(c: Mapping[str, Any]) -> dict[str, float | None]:
+    """The rates of any counters (one unit's, or summed over a subtree); None when undefined."""
+    within = c.get("pending_within_due", 0)
+    returned = c["returned_total"]
+    resolved = c["resolved_total"]
+    handled = resolved + returned + within + c.get("pending_overdue", 0)
+    in_time = c["resolved_early"] + c["resolved_on_time"] + returned + within
+    return {
+        "online_rate": _ratio(c["received_online"], c["received_total"]),
+        "on_time_rate": _ratio(in_time, handled),
+        "avg_resolution_hours": _ratio(c["resolution_seconds"], resolved * 3600),
+        "online_payment_share": _ratio(c["payment_online"], c["payment_reported"]),
+        "digitised_share": _ratio(c["digitised_yes"], c["digitised_reported"]),
+    }
+
+
+def _period(row: list[int], within: int, overdue: int) -> dict[str, Any]:
+    period: dict[str, Any] = dict(zip(COUNTERS, row, strict=True))
+    period["pending_within_due"] = within
+    period["pending_overdue"] = overdue
+    period.update(rates(period))
+    return period
+
+
+def figures(unit_code: str, unit: UnitState, now_epoch: float) -> dict[str, Any]:
+    """The unit-figures record of `unit` at `now_epoch` (seconds since the epoch)."""
+    now_us = epoch_to_us(now_epoch)
+    today = hcm_day(now_us)
+    spans = period_days(today)
+    sums = unit.window_sums(today, tuple(spans[name][0] for name in _WINDOWED))
+    within, overdue = unit.pending(now_us)
+    periods = {name: _period(row, within, overdue) for name, row in zip(_WINDOWED, sums, strict=True)}
+    # all_time is every day, future ones included: the running total.
+    periods["all_time"] = _period(unit.totals, within, overdue)
+    return {"unit_code": unit_code, "as_of": format_as_of(now_us), "day": day_iso(today), "periods": periods}

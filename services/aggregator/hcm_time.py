@@ -1,0 +1,63 @@
+"""Time as the counting rules see it: instants in integer microseconds, days as Ho Chi Minh day ordinals.
+
+Why integers: a unit's figures are sums of many filings' contributions applied in any order, and
+integer sums are exact and order-free where float sums are not. Microseconds are the finest unit
+`datetime` keeps, so the batch oracle (which uses `datetime`) sees the very same instants; digits
+beyond the sixth fractional digit are dropped (truncated), as `datetime.fromisoformat` does.
+
+A day is `date.toordinal()` of the Asia/Ho_Chi_Minh calendar day (UTC+7 all year, no DST since
+1975): one integer division per instant, and `date.fromordinal` turns it back into a date.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+US_PER_SECOND = 1_000_000
+DAY_US = 86_400 * US_PER_SECOND
+HCM_OFFSET_US = 7 * 3_600 * US_PER_SECOND
+# day ordinal = (instant + DAY_SHIFT_US) // DAY_US: the offset to local time and the epoch's
+# ordinal folded into one constant, so the hot path pays one addition and one division.
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+DAY_SHIFT_US = HCM_OFFSET_US + _EPOCH_ORDINAL * DAY_US
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_US = timedelta(microseconds=1)
+_fromisoformat = datetime.fromisoformat
+
+
+def parse_instant(text: str) -> int:
+    """An RFC 3339 timestamp with an explicit offset (schema-valid) as microseconds since the epoch."""
+    # Aware subtraction never leaves datetime's range, unlike astimezone() near years 1 and 9999.
+    return (_fromisoformat(text) - _EPOCH) // _ONE_US
+
+
+def hcm_day(instant_us: int) -> int:
+    """The Ho Chi Minh calendar day (a `date.toordinal()` number) of an instant."""
+    return (instant_us + DAY_SHIFT_US) // DAY_US
+
+
+def day_iso(day: int) -> str:
+    """'YYYY-MM-DD' of a day ordinal."""
+    return date.fromordinal(day).isoformat()
+
+
+def day_from_iso(text: str) -> int:
+    """The day ordinal of 'YYYY-MM-DD'."""
+    return date.fromisoformat(text).toordinal()
+
+
+def epoch_to_us(seconds: float) -> int:
+    """Epoch seconds (e.g. `time.time()`) as integer microseconds."""
+    return round(seconds * US_PER_SECOND)
+
+
+def format_as_of(instant_us: int) -> str:
+    """RFC 3339 in Ho Chi Minh time with milliseconds (truncated), e.g. 2026-11-23T14:05:00.123+07:00."""
+    local = instant_us + HCM_OFFSET_US
+    day, in_day = divmod(local, DAY_US)
+    seconds, us = divmod(in_day, US_PER_SECOND)
+    hours, rest = divmod(seconds, 3_600)
+    minutes, secs = divmod(rest, 60)
+    ymd = day_iso(day + _EPOCH_ORDINAL)
+    return f"{ymd}T{hours:02d}:{minutes:02d}:{secs:02d}.{us // 1000:03d}+07:00"

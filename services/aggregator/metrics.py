@@ -1,0 +1,23 @@
+"""The aggregator worker's operational metrics, on its own registry (served at /metrics)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+REGISTRY = CollectorRegistry()
+
+PACKED = Counter("aggregator_records_packed", "Records read from filing-events by the packer.",
+                 registry=REGISTRY)
+EVENTS = Counter("aggregator_events", "Events applied, by type and outcome.",
+                 ["type", "outcome"], registry=REGISTRY)
+DLQ = Counter("aggregator_dlq_records", "Records sent to the dead-letter topic, by reason.",
+              ["reason"], registry=REGISTRY)
+PUBLISHED = Counter("aggregator_figures_published", "unit-figures records published.", registry=REGISTRY)
+# Seconds between an event's occurred_at and its processing: mostly seconds live, days for backfill.
+EVENT_LAG = Histogram("aggregator_event_lag_seconds", "occurred_at to processing time.",
+                      buckets=(0.1, 0.5, 1, 2, 5, 15, 60, 300, 3600, 86400, 7 * 86400, 30 * 86400),
+                      registry=REGISTRY)
+CONSUMER_LAG = Gauge("aggregator_consumer_lag_records", "Records behind the end of filing-events.",
+                     ["partition"], registry=REGISTRY)
+UNITS = Gauge("aggregator_units", "Units held by this worker.", registry=REGISTRY)
+PENDING = Gauge("aggregator_pending_filings", "Pending filings held by this worker.", registry=REGISTRY)

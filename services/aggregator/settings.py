@@ -1,0 +1,46 @@
+"""The aggregator's settings: one object, read from the environment by the entry point only."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.common.kafka_settings import KafkaSettings
+
+
+class AggregatorSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="AGGREGATOR_", extra="ignore")
+
+    app_id: str = "onestop-aggregator"
+    data_dir: Path = Path(".run/aggregator")
+    store: str = "rocksdb://"
+    web_host: str = "127.0.0.1"
+    web_port: int = 6066
+    # At most one unit-figures record per unit per interval: coalesces bursts of events.
+    publish_interval_s: float = Field(0.5, gt=0)
+    # How often the overdue clock looks for pending filings whose due time passed.
+    overdue_check_interval_s: float = Field(15.0, gt=0)
+    retention_days: int = Field(400, ge=1)
+    # Events per packed record: Faust's per-record cost is paid once per pack, not per event.
+    pack_max_events: int = Field(2000, ge=1)
+    pack_max_wait_ms: int = Field(50, ge=1)
+    # Pins the clock, for replays and tests whose figures must not move while they are checked.
+    frozen_now: datetime | None = None
+    replication_factor: int = Field(1, ge=1)
+    log_level: str = "info"
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+
+    @property
+    def packed_topic(self) -> str:
+        return f"{self.app_id}-{self.kafka.events_topic}-packed"
+
+    def clock(self) -> Callable[[], float]:
+        if self.frozen_now is None:
+            return time.time
+        frozen = self.frozen_now.timestamp()
+        return lambda: frozen

@@ -1,0 +1,130 @@
+"""One unit's accumulated figures: day buckets, an all-time total, and the pending index.
+
+The unit holds the sum of its filings' contributions: `apply` adds each `Delta` from rules.py.
+Pending filings are indexed by due time so that "how many are overdue now" is one bisect, right
+at any moment with no event (the overdue clock only has to re-publish).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, insort
+from operator import add
+from typing import Any
+
+from services.aggregator.rules import COUNTERS, Delta
+
+_WIDTH = len(COUNTERS)
+_NO_CHANGE = 1 << 62  # a day later than any real day
+
+
+class UnitState:
+    __slots__ = ("_changed_from", "_dues", "_marked", "_past_key", "_past_sums", "days", "totals")
+
+    def __init__(self) -> None:
+        self.days: dict[int, list[int]] = {}  # day ordinal -> counters, in COUNTERS order
+        self.totals: list[int] = [0] * _WIDTH  # the sum over every day: the all_time period
+        self._dues: list[int] = []  # sorted due_at of pending filings not marked overdue
+        self._marked = 0  # pending filings marked overdue: overdue whatever their due
+        # Sums over days before "today", cached for window_sums: valid for _past_key while no day
+        # earlier than the key's today has changed (_changed_from is the earliest changed day).
+        self._past_key: tuple[int, tuple[int, ...]] | None = None
+        self._past_sums: list[list[int]] = []
+        self._changed_from = _NO_CHANGE
+
+    def apply(self, change: Delta) -> None:
+        days = self.days
+        totals = self.totals
+        changed_from = self._changed_from
+        for (day, index), amount in change.counts.items():
+            row = days.get(day)
+            if row is None:
+                row = days[day] = [0] * _WIDTH
+            row[index] += amount
+            totals[index] += amount
+            if day < changed_from:
+                changed_from = day
+        self._changed_from = changed_from
+        before, after = change.pending_before, change.pending_after
+        if before != after:
+            if before is not None:
+                self._remove_pending(before)
+            if after is not None:
+                self._add_pending(after)
+
+    def _add_pending(self, entry: tuple[int, bool]) -> None:
+        due, marked = entry
+        if marked:
+            self._marked += 1
+        else:
+            insort(self._dues, due)
+
+    def _remove_pending(self, entry: tuple[int, bool]) -> None:
+        due, marked = entry
+        if marked:
+            self._marked -= 1
+            return
+        dues = self._dues
+        i = bisect_left(dues, due)
+        if i == len(dues) or dues[i] != due:
+            # Only a unit state out of step with its filings' states gets here: fail loudly.
+            raise ValueError(f"pending filing due {due} is not in this unit's index")
+        del dues[i]
+
+    def pending(self, now_us: int) -> tuple[int, int]:
+        """(within due, overdue) at `now_us`: overdue when marked or now > due."""
+        dues = self._dues
+        passed = bisect_left(dues, now_us)  # dues strictly before now
+        return len(dues) - passed, self._marked + passed
+
+    def next_overdue_change(self, now_us: int) -> int | None:
+        """The due time whose passing will next move a filing to overdue (after now_us), if any."""
+        dues = self._dues
+        i = bisect_left(dues, now_us)
+        return dues[i] if i < len(dues) else None
+
+    def window_sums(self, today: int, starts: tuple[int, ...]) -> list[list[int]]:
+        """For each start (<= today), the counters summed over the days start..today."""
+        key = (today, starts)
+        if key != self._past_key or self._changed_from < today:
+            self._past_sums = self._sum_past(today, starts)
+            self._past_key = key
+            self._changed_from = _NO_CHANGE
+        today_row = self.days.get(today)
+        if today_row is None:
+            return [list(past) for past in self._past_sums]
+        return [list(map(add, past, today_row)) for past in self._past_sums]
+
+    def _sum_past(self, today: int, starts: tuple[int, ...]) -> list[list[int]]:
+        # One walk back from yesterday to the earliest start, taking a copy of the running sum
+        # as each start is passed: every day is added once, whatever the number of windows.
+        days = self.days
+        running = [0] * _WIDTH
+        sums: dict[int, list[int]] = {}
+        remaining = sorted(set(starts), reverse=True)
+        day = today - 1
+        for start in remaining:
+            while day >= start:
+                row = days.get(day)
+                if row is not None:
+                    running = list(map(add, running, row))
+                day -= 1
+            sums[start] = running
+        return [list(sums[start]) for start in starts]
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-able form: non-empty day rows and the pending index."""
+        return {
+            "days": [[day, row] for day, row in sorted(self.days.items()) if any(row)],
+            "dues": self._dues,
+            "marked": self._marked,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> UnitState:
+        unit = cls()
+        for day, row in data["days"]:
+            unit.days[day] = list(row)
+            unit.totals = list(map(add, unit.totals, row))
+        unit._dues = sorted(data["dues"])
+        unit._marked = data["marked"]
+        return unit
