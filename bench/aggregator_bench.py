@@ -1,0 +1,157 @@
+"""Aggregator throughput: ours against a bare consumer and textbook Faust, in one run.
+
+`python -m bench.aggregator_bench [--events N]` (or `make bench`) starts its own broker, writes a
+simulated event file, produces it to a fresh topic, and consumes it three ways on this machine:
+(a) the ceiling, a bare aiokafka loop that decodes each record with orjson and bumps a dict counter;
+(b) textbook Faust, one agent with group_by(unit) and a Table updated per event;
+(c) our aggregator worker (`python -m services.aggregator`), packer and agent, with a RocksDB store.
+Each is timed from its first event to its last, so start-up and rebalancing are not counted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import httpx
+import orjson
+from aiokafka import AIOKafkaConsumer
+
+from deploy.local.broker import LocalKafka, free_port
+from services.common.kafka_settings import KafkaSettings
+from services.common.topics import ensure_topics
+from services.simulator.delivery import DeliveryRates
+from services.simulator.feed import FeedConfig, generate
+from services.simulator.ndjson_file import write_file
+from services.simulator.replay import produce_file
+
+FROZEN_NOW = "2026-11-23T12:00:00+07:00"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def make_events(path: Path, events: int) -> None:
+    now = datetime.fromisoformat(FROZEN_NOW)
+    # Duplicates, reordering and late deliveries as in life; no malformed records, which textbook
+    # Faust would only log.
+    rates = DeliveryRates(duplicate=0.01, reorder=0.05, late=0.005, repeat=0.005, malformed=0.0)
+    config = FeedConfig(start=now - timedelta(days=120), end=now, seed=1, filings_per_day=6000,
+                        delivery=rates)
+    write_file(generate(config), path, limit=events)
+
+
+async def bare_consumer(kafka: KafkaSettings, events: int) -> float:
+    consumer = AIOKafkaConsumer(kafka.events_topic, **kafka.client_kwargs(), group_id=uuid.uuid4().hex,
+                                auto_offset_reset="earliest", enable_auto_commit=False)
+    await consumer.start()
+    counts: Counter[str] = Counter()
+    seen, started = 0, 0.0
+    try:
+        while seen < events:
+            batches = await consumer.getmany(timeout_ms=1000, max_records=10_000)
+            if batches and not started:
+                started = time.perf_counter()
+            for records in batches.values():
+                for record in records:
+                    counts[orjson.loads(record.value)["unit_code"]] += 1
+                seen += len(records)
+        return events / (time.perf_counter() - started)
+    finally:
+        await consumer.stop()
+
+
+def textbook_faust(kafka: KafkaSettings, events: int, partitions: int, workdir: Path) -> float:
+    result = workdir / "textbook.result"
+    env = {**os.environ, "BENCH_BROKER": kafka.bootstrap_servers, "BENCH_TOPIC": kafka.events_topic,
+           "BENCH_EXPECTED": str(events), "BENCH_RESULT": str(result), "BENCH_PARTITIONS": str(partitions),
+           "BENCH_DATADIR": str(workdir / "textbook-data"), "PYTHONPATH": str(ROOT)}
+    with (workdir / "textbook.log").open("wb") as log:
+        proc = subprocess.Popen([sys.executable, str(ROOT / "bench" / "textbook_faust.py"), "worker",
+                                 "-l", "warn"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 1800
+        while not result.exists():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"textbook Faust failed; see {workdir / 'textbook.log'}")
+            time.sleep(0.5)
+        count, seconds = result.read_text().split()
+        return int(count) / float(seconds)
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def our_aggregator(kafka: KafkaSettings, events: int, workdir: Path) -> float:
+    port = free_port()
+    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
+           "KAFKA_EVENTS_TOPIC": kafka.events_topic, "KAFKA_DLQ_TOPIC": kafka.dlq_topic,
+           "KAFKA_FIGURES_TOPIC": kafka.figures_topic, "AGGREGATOR_APP_ID": f"bench-{uuid.uuid4().hex[:8]}",
+           "AGGREGATOR_DATA_DIR": str(workdir / "aggregator"), "AGGREGATOR_WEB_PORT": str(port),
+           "AGGREGATOR_FROZEN_NOW": FROZEN_NOW, "AGGREGATOR_LOG_LEVEL": "warn"}
+    with (workdir / "aggregator.log").open("wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "services.aggregator"], env=env, cwd=ROOT,
+                                stdout=log, stderr=subprocess.STDOUT)
+    try:
+        started, deadline = 0.0, time.monotonic() + 1800
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"aggregator exited; see {workdir / 'aggregator.log'}")
+            try:
+                applied = httpx.get(f"http://127.0.0.1:{port}/state", timeout=1).json()["applied"]
+            except (httpx.HTTPError, ValueError):
+                applied = 0
+            if applied and not started:
+                started = time.perf_counter()
+            if applied >= events:
+                return events / (time.perf_counter() - started)
+            time.sleep(0.02)
+        raise RuntimeError("aggregator did not finish in time")
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--partitions", type=int, default=4)
+    parser.add_argument("--skip-textbook", action="store_true", help="textbook Faust takes minutes")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="aggbench-") as tmp:
+        workdir = Path(tmp)
+        broker = LocalKafka(workdir / "kafka")
+        broker.start()
+        try:
+            kafka = KafkaSettings(bootstrap_servers=broker.bootstrap, events_partitions=args.partitions,
+                                  events_topic=f"bench-events-{uuid.uuid4().hex[:6]}",
+                                  figures_topic=f"bench-figures-{uuid.uuid4().hex[:6]}")
+            asyncio.run(ensure_topics(kafka))
+            make_events(workdir / "events.ndjson", args.events)
+            asyncio.run(produce_file(workdir / "events.ndjson", kafka, kafka.events_topic))
+            print(f"{args.events} events on {args.partitions} partitions, one broker, {os.cpu_count()} cores")
+            ceiling = asyncio.run(bare_consumer(kafka, args.events))
+            print(f"(a) bare aiokafka + orjson + dict : {ceiling:10,.0f} events/s")
+            textbook = None
+            if not args.skip_textbook:
+                textbook = textbook_faust(kafka, args.events, args.partitions, workdir)
+                print(f"(b) textbook Faust                : {textbook:10,.0f} events/s")
+            ours = our_aggregator(kafka, args.events, workdir)
+            print(f"(c) our aggregator                : {ours:10,.0f} events/s")
+            ratios = f"(c)/(a) = {ours / ceiling:.3f}"
+            if textbook:
+                ratios += f"   (c)/(b) = {ours / textbook:.1f}"
+            print(ratios)
+        finally:
+            broker.stop()
+
+
+if __name__ == "__main__":
+    main()
