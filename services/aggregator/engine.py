@@ -30,6 +30,7 @@ from services.aggregator.hcm_time import US_PER_SECOND, hcm_day
 from services.aggregator.rules import (
     EMPTY_FILING,
     EVENT_TYPES,
+    Contribution,
     FilingState,
     add_event,
     contribution,
@@ -63,6 +64,13 @@ class Unit:
 class Filing:
     state: FilingState
     offsets: dict[str, int]  # event_id -> the source offset it was first applied from
+    # contribution(state), kept so that a pack's events of one filing fold the state once each.
+    contributes: Contribution | None = None
+
+    def contribution(self) -> Contribution:
+        if self.contributes is None:
+            self.contributes = contribution(self.state)
+        return self.contributes
 
     def to_bytes(self) -> bytes:
         offsets = self.offsets
@@ -167,12 +175,13 @@ class Engine:
     def _apply(unit: Unit, filing: Filing, event: Any, offset: int) -> str:
         stored_offset = filing.offsets.get(event.event_id)
         if stored_offset is None:
-            before = filing.state
-            filing.state, _ = add_event(before, event)
+            before = filing.contribution()
+            filing.state, _ = add_event(filing.state, event)
             filing.offsets[event.event_id] = offset
+            filing.contributes = None
             # When the unit's record already covers this offset, only the filing write was lost.
             if unit.last_offset < offset:
-                unit.state.apply(delta(contribution(before), contribution(filing.state)))
+                unit.state.apply(delta(before, filing.contribution()))
             return "applied"
         if stored_offset == offset:
             if unit.last_offset < offset:

@@ -10,6 +10,7 @@ from typing import Any
 
 import faust
 import orjson
+from aiokafka import AIOKafkaProducer
 from prometheus_client import generate_latest
 
 from services.aggregator import metrics
@@ -17,39 +18,52 @@ from services.aggregator.app import make_app
 from services.aggregator.engine import Engine
 from services.aggregator.packer import Packer
 from services.aggregator.settings import AggregatorSettings
+from services.common.kafka_batches import PartitionBatcher
 
 log = logging.getLogger(__name__)
 
 
 class TableWriter:
-    """Writes state to a Faust table's store and its changelog, and waits for Kafka's ack.
+    """Writes a pack's state changes to Faust tables' stores and changelogs, then waits for acks.
 
-    Faust's `table[key] = value` sends each change through its buffered producer path, which
-    costs ~25 µs a key; a pack changes thousands of keys. We write the store directly and send
-    the same raw changelog records ourselves in one burst, then record the changelog offset as
-    Faust's own callback would, so recovery after a restart resumes where it should.
+    Faust's `table[key] = value` sends each change through its buffered producer, ~25 µs a key,
+    and a pack changes thousands of keys. We write the store directly and send the same raw
+    changelog records ourselves in whole Kafka batches, then record the changelog offset as
+    Faust's own callback would, so that recovery after a restart resumes where it should.
     """
 
-    def __init__(self, app: faust.App, table: faust.Table) -> None:
-        self.app = app
-        self.table = table
+    def __init__(self, settings: AggregatorSettings) -> None:
+        self.settings = settings
+        self.producer: AIOKafkaProducer | None = None
 
-    async def write(self, partition: int, changes: dict[bytes, bytes | None]) -> None:
-        if not changes:
-            return
-        store = self.table.data
-        topic = self.table.changelog_topic.get_topic_name()
-        send = self.app.producer.send
-        pending = []
-        for key, value in changes.items():
-            if value is None:
-                store.pop(key, None)
-            else:
-                store[key] = value
-            pending.append(await send(topic, key, value, partition, None, None))
-        results = await asyncio.gather(*pending)
-        last = max(results, key=lambda meta: meta.offset)
-        self.table.data.set_persisted_offset(last.topic_partition, last.offset)
+    async def start(self) -> None:
+        self.producer = AIOKafkaProducer(
+            **self.settings.kafka.client_kwargs(), acks="all", enable_idempotence=True,
+            linger_ms=0, max_batch_size=1024 * 1024, max_request_size=8 * 1024 * 1024)
+        await self.producer.start()
+
+    async def stop(self) -> None:
+        if self.producer is not None:
+            await self.producer.stop()
+
+    async def write(self, partition: int, *changes: tuple[faust.Table, dict[bytes, bytes | None]]) -> None:
+        assert self.producer is not None
+        waiting = []
+        for table, changed in changes:
+            if not changed:
+                continue
+            store = table.data
+            batcher = PartitionBatcher(self.producer, table.changelog_topic.get_topic_name(), partition)
+            for key, value in changed.items():
+                if value is None:
+                    store.pop(key, None)
+                else:
+                    store[key] = value
+                await batcher.append(key, value)
+            waiting.append((table, batcher.flush()))
+        for table, flushed in waiting:
+            last = (await flushed)[-1]
+            table.data.set_persisted_offset(last.topic_partition, last.offset)
 
 
 def build(settings: AggregatorSettings, partitions: int) -> faust.App:
@@ -59,8 +73,7 @@ def build(settings: AggregatorSettings, partitions: int) -> faust.App:
                        partitions=partitions)
     filings = app.Table("filings", key_type=bytes, value_type=bytes, partitions=partitions)
     units = app.Table("units", key_type=bytes, value_type=bytes, partitions=partitions)
-    filings_writer = TableWriter(app, filings)
-    units_writer = TableWriter(app, units)
+    writer = TableWriter(settings)
     packer = Packer(settings)
 
     @units.on_recover
@@ -75,16 +88,19 @@ def build(settings: AggregatorSettings, partitions: int) -> faust.App:
 
     @app.agent(packed)
     async def aggregate(stream: faust.StreamT[bytes]) -> None:
-        async for event in stream.events():
-            partition = event.message.partition
-            result = engine.apply_pack(partition, orjson.loads(event.value), filings.data.get)
-            await filings_writer.write(partition, result.filing_changes)
-            await units_writer.write(partition, result.unit_changes)
-            for item, reason in result.rejected:
-                metrics.DLQ.labels(reason=reason).inc()
-                await app.producer.send_and_wait(
-                    settings.kafka.dlq_topic, item["unit_code"].encode(), orjson.dumps(item),
-                    None, None, [("dlq.reason", reason.encode())])
+        await writer.start()
+        try:
+            async for event in stream.events():
+                partition = event.message.partition
+                result = engine.apply_pack(partition, orjson.loads(event.value), filings.data.get)
+                await writer.write(partition, (filings, result.filing_changes), (units, result.unit_changes))
+                for item, reason in result.rejected:
+                    metrics.DLQ.labels(reason=reason).inc()
+                    await app.producer.send_and_wait(
+                        settings.kafka.dlq_topic, item["unit_code"].encode(), orjson.dumps(item),
+                        None, None, [("dlq.reason", reason.encode())])
+        finally:
+            await writer.stop()
 
     @app.timer(settings.publish_interval_s)
     async def publish() -> None:
