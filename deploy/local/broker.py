@@ -100,7 +100,9 @@ class LocalKafka:
             return
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
         done = subprocess.run(
-            self._java("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config)),
+            self._java("kafka.tools.StorageTool", "format",
+                        # "=": a random id may begin with "-", which would read as an option.
+                        f"--cluster-id={cluster_id}", "-c", str(config)),
             capture_output=True, text=True, check=False,
         )
         if done.returncode != 0:

@@ -1,0 +1,119 @@
+"""The units of one province: the province itself, its departments, and its communes and wards.
+
+Communes, wards and special zones (đặc khu) are the real post-July-2025 ones with their official
+codes, from the `vietnam-provinces` package. Departments (sở, ban, ngành) are a fixed list that
+every province has in some form; their codes are `<province>.S01`, `<province>.S02`, ...
+
+`province_units()` is the public entry point: the simulator feeds these units, and the API's
+unit registry can be seeded from the same list.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from vietnam_provinces import Province, VietNamDivisionType, Ward
+
+DEFAULT_PROVINCE = 31  # Thành phố Hải Phòng: the domain's worked example of online-rate targets.
+
+# Levels, as plain strings so that any registry can store them.
+PROVINCE = "province"
+DEPARTMENT = "department"
+OFFICE = "office"  # a body under a department that runs its own one-stop desk
+WARD = "ward"
+COMMUNE = "commune"
+SPECIAL_ZONE = "special_zone"
+
+_WARD_LEVELS = {
+    VietNamDivisionType.PHUONG: WARD,
+    VietNamDivisionType.XA: COMMUNE,
+    VietNamDivisionType.DAC_KHU: SPECIAL_ZONE,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Unit:
+    code: str
+    name: str
+    level: str
+    parent_code: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Department:
+    """One entry of the department list. `size` is its filing volume relative to a ward's 1."""
+
+    suffix: str
+    name: str
+    size: float
+    parent_suffix: str | None = None
+
+
+# After the 2025 merger of departments: Tài chính took Kế hoạch và Đầu tư, Nội vụ took Lao động,
+# Nông nghiệp và Môi trường took Tài nguyên, Xây dựng took Giao thông, Khoa học và Công nghệ took
+# Thông tin và Truyền thông. `{of}` becomes e.g. "thành phố Hải Phòng" or "tỉnh Cao Bằng". Sizes
+# are rough guesses from which bodies handle high-volume procedures (identity cards, land,
+# driving licences).
+DEPARTMENTS: tuple[Department, ...] = (
+    Department("S01", "Văn phòng Ủy ban nhân dân {of}", 0.4),
+    Department("S02", "Sở Nội vụ", 2.5),
+    Department("S03", "Sở Tư pháp", 4.0),
+    Department("S04", "Sở Tài chính", 4.0),
+    Department("S05", "Sở Công Thương", 2.0),
+    Department("S06", "Sở Nông nghiệp và Môi trường", 1.5),
+    Department("S06.01", "Văn phòng Đăng ký đất đai", 7.0, parent_suffix="S06"),
+    Department("S07", "Sở Xây dựng", 6.0),
+    Department("S08", "Sở Khoa học và Công nghệ", 0.6),
+    Department("S09", "Sở Giáo dục và Đào tạo", 1.5),
+    Department("S10", "Sở Y tế", 3.0),
+    Department("S11", "Sở Văn hóa, Thể thao và Du lịch", 1.0),
+    Department("S12", "Thanh tra {of}", 0.2),
+    Department("S13", "Ban Quản lý các khu công nghiệp", 1.0),
+    Department("S14", "Công an {of}", 10.0),
+    Department("S15", "Bảo hiểm xã hội {of}", 3.0),
+    Department("S16", "Thuế {of}", 3.0),
+)
+
+
+def resolve_province(value: int | str) -> Province:
+    """A province by official code (31, "31") or codename ("hai_phong"); ValueError if unknown."""
+    text = str(value).strip()
+    for province in Province.iter_all():
+        if (text.isdigit() and int(province.code) == int(text)) or province.codename == text:
+            return province
+    raise ValueError(f"unknown province {value!r}: give an official code such as 31 or a codename "
+                     "such as hai_phong (see --list-provinces)")
+
+
+def provinces() -> list[Province]:
+    """All 34 provinces, by official code."""
+    return sorted(Province.iter_all(), key=lambda p: int(p.code))
+
+
+def province_code(province: Province) -> str:
+    return f"{int(province.code):02d}"
+
+
+def province_units(province: int | str = DEFAULT_PROVINCE) -> list[Unit]:
+    """The province's unit tree, parents before children: province, departments, communes/wards."""
+    prov = resolve_province(province)
+    root = province_code(prov)
+    if prov.division_type is VietNamDivisionType.THANH_PHO_TRUNG_UONG:
+        of = "thành phố " + prov.name.removeprefix("Thành phố ")
+    else:
+        of = "tỉnh " + prov.name
+    units = [Unit(root, prov.name, PROVINCE, None)]
+    for dept in DEPARTMENTS:
+        parent = f"{root}.{dept.parent_suffix}" if dept.parent_suffix else root
+        level = OFFICE if dept.parent_suffix else DEPARTMENT
+        units.append(Unit(f"{root}.{dept.suffix}", dept.name.format(of=of), level, parent))
+    # Sorted by code so that the list, and every seeded feed over it, is the same on every machine.
+    for ward in sorted(Ward.iter_by_province(prov.code), key=lambda w: int(w.code)):
+        units.append(Unit(f"{int(ward.code):05d}", ward.name, _WARD_LEVELS[ward.division_type], root))
+    return units
+
+
+def department_sizes(province: int | str = DEFAULT_PROVINCE) -> dict[str, float]:
+    """Relative filing volume of each department's unit code (a ward is about 1)."""
+    root = province_code(resolve_province(province))
+    return {f"{root}.{dept.suffix}": dept.size for dept in DEPARTMENTS}
