@@ -149,11 +149,11 @@ def main() -> int:
             "ingest", [python, "-m", "services.ingest"], f"{ingest_url}/readyz",
             {"INGEST_PORT": str(ingest_port), "INGEST_API_KEYS_FILE": str(RUN_DIR / "ingest-keys.json")}))
         feed_args = [python, "-m", "services.simulator", "--ingest-url", ingest_url,
-                     "--api-key", new_feed_key(python), "--rate", str(settings.feed_rate),
-                     "--backfill-days", str(settings.feed_backfill_days)]
+                     "--rate", str(settings.feed_rate), "--backfill-days", str(settings.feed_backfill_days)]
         if settings.province:
             feed_args += ["--province", settings.province]
-        services.append(Service("feed", feed_args))
+        # The key goes by environment, not argv, so that `ps` does not show it.
+        services.append(Service("feed", feed_args, env={"SIMULATOR_API_KEY": new_feed_key(python)}))
 
         deadline = time.monotonic() + settings.start_timeout
         for service in services:
