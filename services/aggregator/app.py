@@ -28,4 +28,8 @@ def make_app(settings: AggregatorSettings, partitions: int) -> faust.App:
         broker_commit_interval=1.0,
         stream_buffer_maxsize=64,
         table_standby_replicas=0,
+        # A dead worker's partitions move after this many seconds without a heartbeat
+        # (Faust's default is 60 s of figures frozen for the units it owned).
+        broker_session_timeout=settings.session_timeout_s,
+        broker_heartbeat_interval=max(1.0, settings.session_timeout_s / 10),
     )

@@ -129,7 +129,9 @@ class Engine:
     # -- events -----------------------------------------------------------------------------------
 
     def apply_pack(self, partition: int, pack: list[list[Any]],
-                   get_filing: Callable[[bytes], bytes | None]) -> PackResult:
+                   get_filing: Callable[[bytes], bytes | None],
+                   get_unit: Callable[[bytes], bytes | None]) -> PackResult:
+        """Apply one pack; `get_filing` and `get_unit` read the durable tables by key."""
         result = PackResult()
         now_us = round(self.clock() * US_PER_SECOND)
         filings: dict[bytes, Filing] = {}
@@ -146,7 +148,9 @@ class Engine:
             unit_code = event.unit_code
             unit = units.get(unit_code)
             if unit is None:
-                unit = units[unit_code] = Unit(partition)
+                # Not yet in memory (new, or just taken over in a rebalance): the table decides.
+                stored = get_unit(unit_code.encode())
+                unit = units[unit_code] = Unit(partition) if stored is None else Unit.from_bytes(stored)
             key = f"{unit_code}{KEY_SEPARATOR}{event.filing_id}".encode()
             filing = filings.get(key)
             if filing is None:
@@ -220,6 +224,10 @@ class Engine:
             unit.published_overdue = record["periods"]["today"]["pending_overdue"]
             yield unit_code, record
 
-    def units_in(self, partitions: Iterable[int]) -> list[str]:
-        wanted = set(partitions)
-        return [code for code, unit in self.units.items() if unit.partition in wanted]
+    def drop_partitions(self, partitions: Iterable[int]) -> None:
+        """Forget units of partitions this worker no longer owns: their next owner changes them,
+        and should they come back, their state must be read again from the table."""
+        gone = set(partitions)
+        for code in [code for code, unit in self.units.items() if unit.partition in gone]:
+            del self.units[code]
+            self.dirty.discard(code)

@@ -31,6 +31,7 @@ class AggregatorSettings(BaseSettings):
     pack_max_wait_ms: int = Field(50, ge=1)
     # Pins the clock, for replays and tests whose figures must not move while they are checked.
     frozen_now: datetime | None = None
+    session_timeout_s: float = Field(10.0, ge=6.0)
     replication_factor: int = Field(1, ge=1)
     log_level: str = "info"
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)

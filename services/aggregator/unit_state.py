@@ -45,30 +45,25 @@ class UnitState:
                 changed_from = day
         self._changed_from = changed_from
         before, after = change.pending_before, change.pending_after
-        if before != after:
-            if before is not None:
-                self._remove_pending(before)
-            if after is not None:
-                self._add_pending(after)
-
-    def _add_pending(self, entry: tuple[int, bool]) -> None:
-        due, marked = entry
-        if marked:
-            self._marked += 1
-        else:
-            insort(self._dues, due)
-
-    def _remove_pending(self, entry: tuple[int, bool]) -> None:
-        due, marked = entry
-        if marked:
-            self._marked -= 1
+        if before == after:
             return
-        dues = self._dues
-        i = bisect_left(dues, due)
-        if i == len(dues) or dues[i] != due:
-            # Only a unit state out of step with its filings' states gets here: fail loudly.
-            raise ValueError(f"pending filing due {due} is not in this unit's index")
-        del dues[i]
+        # Inline rather than in helpers: this runs for most events.
+        if before is not None:
+            due, marked = before
+            if marked:
+                self._marked -= 1
+            else:
+                dues = self._dues
+                i = bisect_left(dues, due)
+                if i == len(dues) or dues[i] != due:
+                    # Only a unit state out of step with its filings' states gets here.
+                    raise ValueError(f"pending filing due {due} is not in this unit's index")
+                del dues[i]
+        if after is not None:
+            if after[1]:
+                self._marked += 1
+            else:
+                insort(self._dues, after[0])
 
     def pending(self, now_us: int) -> tuple[int, int]:
         """(within due, overdue) at `now_us`: overdue when marked or now > due."""

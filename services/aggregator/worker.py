@@ -86,13 +86,18 @@ def build(settings: AggregatorSettings, partitions: int) -> faust.App:
         metrics.UNITS.set(engine.unit_count())
         log.info("loaded %d units after recovery", engine.unit_count())
 
+    @app.on_partitions_revoked.connect
+    async def on_revoked(sender: faust.App, revoked: set[Any], **_: Any) -> None:
+        engine.drop_partitions(tp.partition for tp in revoked if tp.topic == settings.packed_topic)
+
     @app.agent(packed)
     async def aggregate(stream: faust.StreamT[bytes]) -> None:
         await writer.start()
         try:
             async for event in stream.events():
                 partition = event.message.partition
-                result = engine.apply_pack(partition, orjson.loads(event.value), filings.data.get)
+                result = engine.apply_pack(partition, orjson.loads(event.value), filings.data.get,
+                                           units.data.get)
                 await writer.write(partition, (filings, result.filing_changes), (units, result.unit_changes))
                 for item, reason in result.rejected:
                     metrics.DLQ.labels(reason=reason).inc()
