@@ -33,6 +33,7 @@ from services.aggregator.rules import (
     Contribution,
     FilingState,
     add_event,
+    can_forget,
     contribution,
     delta,
     event_from_json,
@@ -106,6 +107,7 @@ class Engine:
         self.dirty: set[str] = set()
         self.applied = 0
         self._published_day: int | None = None
+        self._swept_day: int | None = None
 
     def now(self) -> float:
         return self.clock()
@@ -193,6 +195,29 @@ class Engine:
                 unit.state.apply(delta(contribution(before), contribution(filing.up_to(offset, True))))
             return "replayed"
         return "duplicate"
+
+    # -- retention --------------------------------------------------------------------------------
+
+    def sweep_due(self, now: float) -> bool:
+        """True once per Ho Chi Minh day: time to forget filings closed past the retention window."""
+        today = hcm_day(round(now * US_PER_SECOND))
+        if today == self._swept_day:
+            return False
+        self._swept_day = today
+        return True
+
+    def forgettable(self, items: Iterable[tuple[bytes, bytes]], now: float) -> dict[int, list[bytes]]:
+        """Keys of filings closed longer than the retention window, by partition. Their events are
+        all too old to be accepted again, so dropping them changes no figure."""
+        now_us = round(now * US_PER_SECOND)
+        found: dict[int, list[bytes]] = {}
+        for key, value in items:
+            unit = self.units.get(key.split(KEY_SEPARATOR.encode(), 1)[0].decode())
+            if unit is None:
+                continue  # not ours (any more): its owner sweeps it
+            if can_forget(Filing.from_bytes(value).contribution(), now_us, self.retention_days):
+                found.setdefault(unit.partition, []).append(key)
+        return found
 
     # -- publishing -------------------------------------------------------------------------------
 

@@ -103,6 +103,10 @@ class Packer:
                 sends.append(await self.producer.send(
                     self.settings.packed_topic, pack, partition=tp.partition))
             offsets[tp] = OffsetAndMetadata(records[-1].offset + 1, "")
+            highwater = self.consumer.highwater(tp)
+            if highwater is not None:
+                metrics.CONSUMER_LAG.labels(partition=str(tp.partition)).set(
+                    highwater - records[-1].offset - 1)
         await asyncio.gather(*sends)
         await self.consumer.commit(offsets)
         metrics.PACKED.inc(count)

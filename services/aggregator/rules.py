@@ -6,7 +6,8 @@ order into counts per (day, counter) plus the pending snapshot, and `delta` is w
 when a filing's contribution changes. Because a unit holds the sum of its filings' contributions,
 every arrival order and every duplication of events ends in the same figures.
 
-Representation, chosen for the hot path (well over 100,000 events/s on one core):
+Representation, chosen for the hot path (the aggregator must apply over 100,000 events/s on one
+core; `python -m bench.bench_rules` measures this module's share):
 - instants are integer microseconds since the epoch, days are Ho Chi Minh day ordinals (hcm_time);
 - event types, channels and reasons are small ints (their index in EVENT_TYPES, CHANNELS, REASONS);
   an event type's int is also its rank in the canonical order;
@@ -76,7 +77,12 @@ EMPTY_FILING: FilingState = ()
 
 
 def event_from_json(obj: dict[str, Any]) -> Event:
-    """The Event of a schema-valid event object (the caller has validated it)."""
+    """The Event of a schema-valid event object (the caller has validated it).
+
+    ValueError for a timestamp that is no real instant (second 60, 30 February): the reference
+    validator (jsonschema's date-time format) rejects those, so a validator letting them through
+    differs from the contract.
+    """
     kind = _TYPE_CODE[obj["event_type"]]
     # channel, due_at and reason mean something on one event type only; elsewhere they are ignored
     # and not stored, so that a filing's state stays small.
@@ -92,7 +98,7 @@ def event_from_json(obj: dict[str, Any]) -> Event:
 
 
 def is_too_late(event: Event, now_us: int, retention_days: int) -> bool:
-    """True when the event is older than the retention window before `now_us` (DLQ reason too_late)."""
+    """True when the event is strictly older than the retention window before `now_us` (DLQ too_late)."""
     return event.occurred_at < now_us - retention_days * DAY_US
 
 

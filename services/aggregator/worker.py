@@ -104,6 +104,11 @@ def build(settings: AggregatorSettings, partitions: int) -> faust.App:
                     await app.producer.send_and_wait(
                         settings.kafka.dlq_topic, item["unit_code"].encode(), orjson.dumps(item),
                         None, None, [("dlq.reason", reason.encode())])
+                if engine.sweep_due(engine.now()):
+                    # Between packs, so no write of the agent can interleave with the deletions.
+                    for part, keys in engine.forgettable(filings.data.items(), engine.now()).items():
+                        await writer.write(part, (filings, dict.fromkeys(keys)))
+                        log.info("forgot %d filings closed past retention in partition %d", len(keys), part)
         finally:
             await writer.stop()
 

@@ -1,0 +1,146 @@
+"""The engine's exactly-once bookkeeping, with plain dicts standing in for the tables."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from services.aggregator.engine import Engine
+
+T0 = datetime.fromisoformat("2026-11-20T09:00:00+07:00")
+NOW = datetime.fromisoformat("2026-11-23T12:00:00+07:00").timestamp()
+
+
+def event(n: int, kind: str, filing: str, at: datetime, unit: str = "U1", **extra: Any) -> dict[str, Any]:
+    body = {"event_id": f"e{n}", "event_type": kind, "filing_id": filing, "unit_code": unit,
+            "occurred_at": at.isoformat(), "source": "test", **extra}
+    if kind == "submitted":
+        body.update(channel="online", due_at=(at + timedelta(days=2)).isoformat(), procedure_code="1.1")
+    return body
+
+
+EVENTS = [
+    event(1, "submitted", "F1", T0),
+    event(2, "processed", "F1", T0 + timedelta(hours=5)),
+    event(3, "submitted", "F2", T0 + timedelta(hours=1)),
+    event(4, "returned", "F2", T0 + timedelta(hours=2), reason="rejected"),
+    event(5, "submitted", "F3", T0 + timedelta(hours=3)),
+]
+
+
+class Tables:
+    def __init__(self) -> None:
+        self.filings: dict[bytes, bytes] = {}
+        self.units: dict[bytes, bytes] = {}
+
+    def run(self, engine: Engine, pack: list[list[Any]], keep_filings: bool = True,
+            keep_units: bool = True) -> None:
+        """Apply a pack; `keep_*=False` loses that table's writes, as a crash before the flush would."""
+        result = engine.apply_pack(0, pack, self.filings.get, self.units.get)
+        if keep_filings:
+            self.filings.update({k: v for k, v in result.filing_changes.items() if v is not None})
+        if keep_units:
+            self.units.update({k: v for k, v in result.unit_changes.items() if v is not None})
+
+
+def figures_of(engine: Engine) -> dict[str, Any]:
+    return {code: record["periods"] for code, record in engine.publish_due(NOW)}
+
+
+def reference() -> dict[str, Any]:
+    engine, tables = Engine(400, clock=lambda: NOW), Tables()
+    tables.run(engine, [[i, e] for i, e in enumerate(EVENTS)])
+    return figures_of(engine)
+
+
+def restarted(tables: Tables) -> Engine:
+    return Engine(400, clock=lambda: NOW)  # a new process: nothing in memory, the tables remain
+
+
+def test_counts_once_when_the_same_records_are_delivered_again() -> None:
+    engine, tables = Engine(400, clock=lambda: NOW), Tables()
+    pack = [[i, e] for i, e in enumerate(EVENTS)]
+    tables.run(engine, pack)
+    tables.run(engine, pack)
+    tables.run(restarted(tables), pack)
+    assert figures_of(engine) == reference()
+
+
+def test_a_source_duplicate_at_another_offset_is_ignored() -> None:
+    engine, tables = Engine(400, clock=lambda: NOW), Tables()
+    tables.run(engine, [[i, e] for i, e in enumerate(EVENTS)] + [[99, EVENTS[0]], [100, EVENTS[1]]])
+    assert figures_of(engine) == reference()
+
+
+def test_replay_after_losing_the_unit_write_but_keeping_the_filing_writes() -> None:
+    engine, tables = Engine(400, clock=lambda: NOW), Tables()
+    first, second = [[i, e] for i, e in enumerate(EVENTS[:2])], [[i + 2, e] for i, e in enumerate(EVENTS[2:])]
+    tables.run(engine, first)
+    tables.run(engine, second, keep_units=False)  # crash: filings persisted, unit record not
+    fresh = restarted(tables)
+    tables.run(fresh, second)  # the packer delivers the pack again
+    assert figures_of(fresh) == reference()
+
+
+def test_replay_after_losing_the_filing_writes_but_keeping_the_unit_write() -> None:
+    engine, tables = Engine(400, clock=lambda: NOW), Tables()
+    first, second = [[i, e] for i, e in enumerate(EVENTS[:2])], [[i + 2, e] for i, e in enumerate(EVENTS[2:])]
+    tables.run(engine, first)
+    tables.run(engine, second, keep_filings=False)
+    fresh = restarted(tables)
+    tables.run(fresh, second)
+    assert figures_of(fresh) == reference()
+
+
+def test_replay_of_several_events_of_one_filing_in_one_lost_pack() -> None:
+    engine, tables = Engine(400, clock=lambda: NOW), Tables()
+    pack = [[i, e] for i, e in enumerate(EVENTS)]
+    tables.run(engine, pack, keep_units=False)
+    fresh = restarted(tables)
+    tables.run(fresh, pack)
+    assert figures_of(fresh) == reference()
+
+
+def test_too_old_events_are_rejected_not_counted() -> None:
+    engine, tables = Engine(400, clock=lambda: NOW), Tables()
+    old = event(7, "submitted", "OLD", T0 - timedelta(days=401))
+    result = engine.apply_pack(0, [[0, old]], tables.filings.get, tables.units.get)
+    assert result.rejected == [(old, "too_late")]
+    assert result.filing_changes == {}
+
+
+def test_closed_filings_are_forgotten_after_retention_and_counts_stay() -> None:
+    clock = [NOW]
+    engine, tables = Engine(400, clock=lambda: clock[0]), Tables()
+    tables.run(engine, [[i, e] for i, e in enumerate(EVENTS)])
+    before = engine.units["U1"].state.totals[:]
+    assert engine.forgettable(tables.filings.items(), clock[0]) == {}
+    clock[0] = NOW + 401 * 86400
+    forgotten = engine.forgettable(tables.filings.items(), clock[0])
+    # F1 processed and F2 rejected are closed; F3 is still pending and must be kept.
+    assert sorted(forgotten[0]) == [b"U1\x1fF1", b"U1\x1fF2"]
+    assert engine.units["U1"].state.totals == before
+
+
+def test_a_day_roll_republishes_every_unit_and_the_clock_moves_overdue() -> None:
+    clock = [NOW]
+    engine, tables = Engine(400, clock=lambda: clock[0]), Tables()
+    pending = event(8, "submitted", "P", datetime.fromtimestamp(NOW - 3600).astimezone(), unit="U2")
+    tables.run(engine, [[i, e] for i, e in enumerate([*EVENTS, pending])])
+    published = dict(engine.publish_due(clock[0]))
+    assert set(published) == {"U1", "U2"}
+    assert list(engine.publish_due(clock[0])) == []  # nothing changed: nothing to publish
+    clock[0] = NOW + 2 * 86400  # P's due (2 days after submission) has passed; the day rolled too
+    engine.mark_clock_changes(clock[0])
+    again = dict(engine.publish_due(clock[0]))
+    assert set(again) == {"U1", "U2"}
+    assert again["U2"]["periods"]["all_time"]["pending_overdue"] == 1
+
+
+def test_units_of_revoked_partitions_are_read_again_from_the_table() -> None:
+    engine, tables = Engine(400, clock=lambda: NOW), Tables()
+    tables.run(engine, [[i, e] for i, e in enumerate(EVENTS)])
+    engine.drop_partitions([0])
+    assert engine.unit_count() == 0
+    tables.run(engine, [[10, event(9, "submitted", "F9", T0)]])
+    assert engine.units["U1"].state.totals[0] == 4  # F1, F2, F3 from the table, and F9
