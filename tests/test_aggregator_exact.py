@@ -9,12 +9,15 @@ SIGKILLed mid-stream and restarted, and with two workers of which one dies.
 from __future__ import annotations
 
 import asyncio
+import time
+from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+from aiokafka import AIOKafkaConsumer
 
 from deploy.local.broker import LocalKafka
 from services.common.topics import ensure_topics
@@ -24,7 +27,7 @@ from services.simulator.ndjson_file import write_file
 from services.simulator.replay import produce_file
 from tests.aggregator_support import FiguresReader, Worker
 from tests.conftest import unique_settings
-from tests.oracle import compare, recompute
+from tests.oracle import OracleResult, compare, recompute
 
 pytestmark = pytest.mark.integration
 
@@ -55,10 +58,34 @@ def event_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def expected(event_log: Path) -> dict[str, dict[str, Any]]:
+def oracle(event_log: Path) -> OracleResult:
     result = recompute(event_log, datetime.fromisoformat(FROZEN_NOW))
     assert len(result.units) > 50
-    return result.units
+    assert result.skipped["too_late"] == TOO_OLD and result.skipped["not_json"] > 0
+    return result
+
+
+@pytest.fixture(scope="module")
+def expected(oracle: OracleResult) -> dict[str, dict[str, Any]]:
+    return oracle.units
+
+
+async def dlq_reasons(settings: Any, count: int, deadline_s: float = 60) -> Counter[str]:
+    """The reason headers of the first `count` DLQ records."""
+    consumer = AIOKafkaConsumer(settings.dlq_topic, **settings.client_kwargs(),
+                                auto_offset_reset="earliest", enable_auto_commit=False)
+    await consumer.start()
+    reasons: Counter[str] = Counter()
+    try:
+        deadline = time.monotonic() + deadline_s
+        while sum(reasons.values()) < count and time.monotonic() < deadline:
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                for record in records:
+                    reason = dict(record.headers)["dlq.reason"].decode()
+                    reasons[reason.split(":")[0]] += 1
+        return reasons
+    finally:
+        await consumer.stop()
 
 
 async def start_topics(broker: LocalKafka, event_log: Path | None, partitions: int = 6) -> Any:
@@ -93,7 +120,7 @@ async def assert_settles(reader: FiguresReader, expected: dict[str, dict[str, An
                              f"{len(differences)} differences, first: {differences[:10]}")
 
 
-async def test_figures_equal_the_oracle(kafka_broker: LocalKafka, event_log: Path,
+async def test_figures_equal_the_oracle(kafka_broker: LocalKafka, event_log: Path, oracle: OracleResult,
                                         expected: dict[str, dict[str, Any]], tmp_path: Path) -> None:
     settings = await start_topics(kafka_broker, event_log)
     worker = Worker(settings, tmp_path / "w1", f"agg-{settings.events_topic}", FROZEN_NOW).start()
@@ -101,6 +128,10 @@ async def test_figures_equal_the_oracle(kafka_broker: LocalKafka, event_log: Pat
         async with FiguresReader(settings) as reader:
             await assert_settles(reader, expected, [worker])
             assert all(record["as_of"].startswith("2026-11-23T12:00:00") for record in reader.latest.values())
+        # Every record the oracle skipped is in the DLQ with its reason, and nothing else is.
+        reasons = await dlq_reasons(settings, sum(oracle.skipped.values()) + 1, deadline_s=10)
+        assert reasons == {"not_json": oracle.skipped["not_json"], "schema": oracle.skipped["invalid"],
+                           "too_late": TOO_OLD}
     finally:
         worker.stop()
 
