@@ -148,6 +148,12 @@ def main() -> int:
         services.append(Service(
             "ingest", [python, "-m", "services.ingest"], f"{ingest_url}/readyz",
             {"INGEST_PORT": str(ingest_port), "INGEST_API_KEYS_FILE": str(RUN_DIR / "ingest-keys.json")}))
+        aggregator_port = port_or_free(settings.aggregator_port)
+        aggregator_url = f"http://127.0.0.1:{aggregator_port}"
+        services.append(Service(
+            "aggregator", [python, "-m", "services.aggregator"], f"{aggregator_url}/state",
+            {"AGGREGATOR_WEB_PORT": str(aggregator_port),
+             "AGGREGATOR_DATA_DIR": str(RUN_DIR / "aggregator")}))
         feed_args = [python, "-m", "services.simulator", "--ingest-url", ingest_url,
                      "--rate", str(settings.feed_rate), "--backfill-days", str(settings.feed_backfill_days)]
         if settings.province:
@@ -165,6 +171,7 @@ def main() -> int:
             f"\n  Kafka          {kafka.bootstrap_servers}\n"
             f"  Ingest API     {ingest_url}/docs   (POST {ingest_url}/v1/events)\n"
             f"  Ingest metrics {ingest_url}/metrics\n"
+            f"  Aggregator     {aggregator_url}/metrics   (figures on topic {kafka.figures_topic})\n"
             f"  Logs           {RUN_DIR / 'logs'}/\n\n  Ctrl-C stops everything.\n", flush=True)
         while not stop_requested:
             for service in services:

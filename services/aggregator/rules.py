@@ -138,9 +138,9 @@ def state_from_json(data: list[list[Any]]) -> FilingState:
 class Contribution(NamedTuple):
     counts: dict[tuple[int, int], int]  # (day ordinal, counter index) -> amount; never 0
     pending: tuple[int, bool] | None  # (due_at, marked overdue) while the filing is pending
-    # None unless the filing is closed; then the newest occurred_at in its set, so that once this
-    # is out of the retention window any further copy of its events is too_late and the filing
-    # can be forgotten without changing any figure.
+    # None unless the filing is closed; then the newest occurred_at in its set (not just the
+    # closing event's), so that once this is out of the retention window a redelivered copy of
+    # any of its events is too_late and the filing can be forgotten (see can_forget).
     closed_at: int | None
     # The rest of the fold's final state, so that step() can add one more event without folding
     # again: returned for a supplement (paused), and the flags' values (online_payment, digitised).

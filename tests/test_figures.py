@@ -1,0 +1,189 @@
+"""Periods, rates and the unit-figures record (docs/figures.md), without a broker."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from services.aggregator.figures import PERIODS, RATES, SNAPSHOTS, figures, period_days, rates
+from services.aggregator.hcm_time import day_from_iso, day_iso, format_as_of, parse_instant
+from services.aggregator.rules import (
+    COUNTERS,
+    RECEIVED_ONLINE,
+    RECEIVED_TOTAL,
+    RESOLUTION_SECONDS,
+    RESOLVED_ON_TIME,
+    RESOLVED_TOTAL,
+    Delta,
+)
+from services.aggregator.unit_state import UnitState
+
+
+def epoch(text: str) -> float:
+    return datetime.fromisoformat(text).timestamp()
+
+
+def spans(today: str) -> dict[str, tuple[str, str]]:
+    return {name: (day_iso(first), day_iso(last)) for name, (first, last) in
+            period_days(day_from_iso(today)).items() if name != "all_time"}
+
+
+def test_periods_in_the_middle_of_a_quarter() -> None:
+    assert spans("2026-05-15") == {
+        "today": ("2026-05-15", "2026-05-15"),
+        "last_7_days": ("2026-05-09", "2026-05-15"),  # today and the 6 days before
+        "last_30_days": ("2026-04-16", "2026-05-15"),  # today and the 29 days before
+        "month_to_date": ("2026-05-01", "2026-05-15"),
+        "quarter_to_date": ("2026-04-01", "2026-05-15"),
+        "year_to_date": ("2026-01-01", "2026-05-15"),
+    }
+
+
+@pytest.mark.parametrize(("today", "month", "quarter", "year"), [
+    ("2026-01-01", "2026-01-01", "2026-01-01", "2026-01-01"),
+    ("2026-03-31", "2026-03-01", "2026-01-01", "2026-01-01"),
+    ("2026-04-01", "2026-04-01", "2026-04-01", "2026-01-01"),
+    ("2026-06-30", "2026-06-01", "2026-04-01", "2026-01-01"),
+    ("2026-07-01", "2026-07-01", "2026-07-01", "2026-01-01"),
+    ("2026-12-31", "2026-12-01", "2026-10-01", "2026-01-01"),
+    ("2028-02-29", "2028-02-01", "2028-01-01", "2028-01-01"),
+])
+def test_month_quarter_and_year_boundaries(today: str, month: str, quarter: str, year: str) -> None:
+    got = spans(today)
+    assert got["month_to_date"] == (month, today)
+    assert got["quarter_to_date"] == (quarter, today)
+    assert got["year_to_date"] == (year, today)
+
+
+def test_last_7_days_across_a_year_boundary() -> None:
+    assert spans("2026-01-03")["last_7_days"] == ("2025-12-28", "2026-01-03")
+
+
+def test_all_time_covers_every_day() -> None:
+    first, last = period_days(day_from_iso("2026-05-15"))["all_time"]
+    assert first <= day_from_iso("0001-01-01") and last >= day_from_iso("9999-12-31")
+
+
+def received_on(unit: UnitState, day: str, count: int = 1, online: int = 0) -> None:
+    counts = {(day_from_iso(day), RECEIVED_TOTAL): count}
+    if online:
+        counts[(day_from_iso(day), RECEIVED_ONLINE)] = online
+    unit.apply(Delta(counts, None, None))
+
+
+def totals(record: dict, counter: str = "received_total") -> dict[str, int]:
+    return {name: period[counter] for name, period in record["periods"].items()}
+
+
+def test_each_day_lands_in_the_right_periods() -> None:
+    unit = UnitState()
+    for day, n in [("2026-05-15", 1), ("2026-05-09", 2), ("2026-05-08", 4), ("2026-04-16", 8),
+                   ("2026-04-15", 16), ("2026-04-01", 32), ("2026-03-31", 64), ("2026-01-01", 128),
+                   ("2025-12-31", 256), ("2026-05-16", 512), ("2027-01-01", 1024)]:
+        received_on(unit, day, n)
+    record = figures("U1", unit, epoch("2026-05-15T23:59:59.999+07:00"))
+    assert totals(record) == {
+        "today": 1,
+        "last_7_days": 1 + 2,
+        "last_30_days": 1 + 2 + 4 + 8,
+        "month_to_date": 1 + 2 + 4,
+        "quarter_to_date": 1 + 2 + 4 + 8 + 16 + 32,
+        "year_to_date": 1 + 2 + 4 + 8 + 16 + 32 + 64 + 128,
+        "all_time": 2047,  # future days (16 May, next year) count only here
+    }
+
+
+def test_periods_follow_the_clock_and_late_events() -> None:
+    unit = UnitState()
+    received_on(unit, "2026-05-15")
+    assert totals(figures("U1", unit, epoch("2026-05-15T12:00:00+07:00")))["today"] == 1
+    # Midnight in Ho Chi Minh is 17:00 UTC: the day rolls with no event.
+    moved = totals(figures("U1", unit, epoch("2026-05-15T17:00:00Z")))
+    assert (moved["today"], moved["last_7_days"]) == (0, 1)
+    # A late event for a past day after figures were made: the cached sums must see it.
+    received_on(unit, "2026-05-10", 10)
+    again = totals(figures("U1", unit, epoch("2026-05-15T17:00:01Z")))
+    assert (again["today"], again["last_7_days"], again["month_to_date"]) == (0, 11, 11)
+    received_on(unit, "2026-05-16", 100)  # today's row is read live
+    assert totals(figures("U1", unit, epoch("2026-05-15T17:00:02Z")))["today"] == 100
+    # Back to an earlier day (another caller's clock): recomputed, not taken from the cache.
+    assert totals(figures("U1", unit, epoch("2026-05-10T12:00:00+07:00")))["today"] == 10
+
+
+def test_record_format() -> None:
+    unit = UnitState()
+    received_on(unit, "2026-11-23", 4, online=3)
+    record = figures("26734", unit, epoch("2026-11-23T14:05:00.123987+07:00"))
+    assert record["unit_code"] == "26734"
+    assert record["as_of"] == "2026-11-23T14:05:00.123+07:00"  # milliseconds, truncated
+    assert record["day"] == "2026-11-23"
+    assert list(record["periods"]) == list(PERIODS)
+    for period in record["periods"].values():
+        assert list(period) == [*COUNTERS, *SNAPSHOTS, *RATES]
+        assert period["received_total"] == 4 and period["online_rate"] == 0.75
+
+
+def test_as_of_is_ho_chi_minh_time() -> None:
+    assert format_as_of(parse_instant("2026-11-23T16:59:59.999999Z")) == "2026-11-23T23:59:59.999+07:00"
+    assert format_as_of(parse_instant("2026-11-23T17:00:00Z")) == "2026-11-24T00:00:00.000+07:00"
+
+
+def test_rates_are_null_when_the_denominator_is_zero() -> None:
+    record = figures("U1", UnitState(), epoch("2026-11-23T12:00:00+07:00"))
+    for period in record["periods"].values():
+        assert all(period[name] is None for name in RATES)
+        assert all(period[name] == 0 for name in (*COUNTERS, *SNAPSHOTS))
+
+
+def counters(**values: int) -> dict[str, int]:
+    return {name: values.get(name, 0) for name in (*COUNTERS, *SNAPSHOTS)}
+
+
+def test_rates_from_counters() -> None:
+    c = counters(received_total=8, received_online=6, resolved_early=3, resolved_on_time=1,
+                 resolved_late=2, resolved_total=6, returned_withdrawn=1, returned_total=1,
+                 resolution_seconds=6 * 3600 * 5, payment_reported=4, payment_online=1,
+                 digitised_reported=2, digitised_yes=2, pending_within_due=2, pending_overdue=1)
+    assert rates(c) == {
+        "online_rate": 0.75,
+        # (early 3 + on time 1 + returned 1 + within 2) / (resolved 6 + returned 1 + pending 3)
+        "on_time_rate": 0.7,
+        "avg_resolution_hours": 5.0,
+        "online_payment_share": 0.25,
+        "digitised_share": 1.0,
+    }
+
+
+def test_on_time_rate_with_only_pending_filings() -> None:
+    assert rates(counters(pending_within_due=1, pending_overdue=3))["on_time_rate"] == 0.25
+    assert rates(counters(pending_overdue=3))["on_time_rate"] == 0.0
+
+
+def test_rates_of_a_subtree_come_from_summed_counters() -> None:
+    a = counters(received_total=1, received_online=1, resolved_total=1, resolved_on_time=1,
+                 resolution_seconds=3600)
+    b = counters(received_total=3, received_online=0, resolved_total=3, resolved_late=3,
+                 resolution_seconds=3 * 7 * 3600)
+    summed = {name: a[name] + b[name] for name in a}
+    assert rates(summed)["online_rate"] == 0.25  # not the mean of 1.0 and 0.0
+    assert rates(summed)["avg_resolution_hours"] == 5.5
+    assert rates(summed)["on_time_rate"] == 0.25
+
+
+def test_figures_use_the_pending_snapshot_in_every_period() -> None:
+    unit = UnitState()
+    due = parse_instant("2026-11-23T12:00:00+07:00")
+    unit.apply(Delta({(day_from_iso("2026-11-20"), RECEIVED_TOTAL): 2}, None, (due, False)))
+    unit.apply(Delta({(day_from_iso("2026-11-21"), RESOLVED_ON_TIME): 1,
+                      (day_from_iso("2026-11-21"), RESOLVED_TOTAL): 1,
+                      (day_from_iso("2026-11-21"), RESOLUTION_SECONDS): 7200}, None, None))
+    before = figures("U1", unit, epoch("2026-11-23T12:00:00+07:00"))
+    after = figures("U1", unit, epoch("2026-11-23T12:00:00.001+07:00"))
+    for name in PERIODS:
+        was, now = before["periods"][name], after["periods"][name]
+        assert (was["pending_within_due"], was["pending_overdue"]) == (1, 0)
+        assert (now["pending_within_due"], now["pending_overdue"]) == (0, 1)
+    assert before["periods"]["today"]["on_time_rate"] == 1.0
+    assert after["periods"]["today"]["on_time_rate"] == 0.0
+    assert after["periods"]["last_7_days"]["on_time_rate"] == 0.5
