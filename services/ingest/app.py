@@ -1,0 +1,48 @@
+"""`create_app`: the ingest service's FastAPI application, its Kafka writer started by the lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
+
+from services.ingest.context import IngestContext
+from services.ingest.errors import install_error_handlers
+from services.ingest.keys import KeyFile
+from services.ingest.metrics import IngestMetrics, RequestObserver
+from services.ingest.producer import EventWriter, TransactionalWriter
+from services.ingest.routes import events, ops
+from services.ingest.settings import IngestSettings
+from services.ingest.validation import EventValidator
+
+
+def create_app(settings: IngestSettings, registry: CollectorRegistry | None = None,
+               writer: EventWriter | None = None) -> FastAPI:
+    """The app; `registry` defaults to a fresh one (with process metrics), `writer` to Kafka."""
+    if registry is None:
+        registry = CollectorRegistry()
+        for collector in (ProcessCollector, PlatformCollector, GCCollector):
+            collector(registry=registry)
+    metrics = IngestMetrics(registry)
+    # Both fail fast, at start-up, on a broken schema or a missing keys file.
+    validator = EventValidator.from_files(settings.schema_files)
+    keys = KeyFile(settings.keys_file)
+    writer = writer or TransactionalWriter(settings, metrics)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await writer.start()
+        try:
+            yield
+        finally:
+            await writer.stop()
+
+    app = FastAPI(title="onestop-live ingest", version="1", lifespan=lifespan)
+    app.state.ingest = IngestContext(settings, validator, keys, writer, metrics)
+    app.include_router(events.router)
+    app.include_router(ops.router)
+    install_error_handlers(app)
+    app.add_middleware(RequestObserver, metrics=metrics, path="/v1/events")
+    return app

@@ -1,0 +1,20 @@
+"""What the routes share: built once by `create_app`, reached through `deps`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from services.ingest.keys import KeyFile
+from services.ingest.metrics import IngestMetrics
+from services.ingest.producer import EventWriter
+from services.ingest.settings import IngestSettings
+from services.ingest.validation import EventValidator
+
+
+@dataclass(frozen=True)
+class IngestContext:
+    settings: IngestSettings
+    validator: EventValidator
+    keys: KeyFile
+    writer: EventWriter
+    metrics: IngestMetrics

@@ -1,0 +1,1 @@
+"""HTTP routes by resource: `events` (the intake) and `ops` (health, readiness, metrics)."""

@@ -1,0 +1,60 @@
+"""Everything the ingest service can be told, read from `INGEST_*` (and `KAFKA_*`) by the entry point."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.common.kafka_settings import KafkaSettings
+
+SCHEMAS_DIR = Path(__file__).resolve().parents[2] / "schemas"
+MIB = 1024 * 1024
+
+
+class IngestSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="INGEST_", extra="ignore", populate_by_name=True)
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8001, ge=0, le=65535)
+
+    max_body_bytes: int = Field(default=5 * MIB, gt=0)
+    max_events: int = Field(default=10_000, gt=0)
+    # Kafka refuses records over its max.message.bytes (1 MiB by default); a real status event is under
+    # 1 KiB, so a much lower limit turns a would-be producer failure (a misleading 503) into a clear 422.
+    max_event_bytes: int = Field(default=64 * 1024, gt=0)
+
+    # INGEST_API_KEYS_FILE too: the name deploy/local/run.py passes.
+    keys_file: Path = Field(default=Path(".run/ingest-keys.json"),
+                            validation_alias=AliasChoices("INGEST_KEYS_FILE", "INGEST_API_KEYS_FILE"))
+    # Every version listed is accepted, chosen per event by its schema_version: list two during a migration.
+    schema_files: tuple[Path, ...] = (SCHEMAS_DIR / "filing-event.v1.json",)
+
+    # How long one request may wait for Kafka (a free producer and the committed transaction) before 503.
+    produce_timeout_s: float = Field(default=10.0, gt=0)
+    retry_after_s: int = Field(default=5, ge=1)
+    producer_pool_size: int = Field(default=4, ge=1, le=64)
+    # transactional.id = <prefix>-<instance_id>-<slot>. It must be stable across restarts of one replica
+    # (so a restarted replica fences its own zombie transactions) and unique between live replicas
+    # (two replicas sharing one would keep fencing each other).
+    transactional_id_prefix: str = "onestop-ingest"
+    instance_id: str = Field(default_factory=socket.gethostname)
+    # The broker aborts a transaction left open this long by a replica that died mid-request; until then
+    # read_committed consumers of its partitions wait, so keep it short, yet above produce_timeout_s.
+    transaction_timeout_ms: int = Field(default=30_000, gt=0)
+    # Above aiokafka's 16 KiB default, so that a 1,000-event request leaves in a few produce requests
+    # rather than dozens of round trips; below the broker's 1 MiB message limit.
+    producer_batch_bytes: int = Field(default=256 * 1024, gt=0, le=1024 * 1024)
+
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> IngestSettings:
+        if self.transaction_timeout_ms <= self.produce_timeout_s * 1000:
+            raise ValueError("transaction_timeout_ms must exceed produce_timeout_s, or the broker aborts "
+                             "transactions that ingest is still waiting on")
+        if not self.instance_id.strip():
+            raise ValueError("instance_id must not be empty")
+        return self
