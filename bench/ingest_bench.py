@@ -32,11 +32,10 @@ import orjson
 from aiokafka import AIOKafkaProducer
 
 from deploy.local.broker import LocalKafka, free_port
+from services.common.event_validation import SCHEMAS_DIR, EventValidator, Valid
 from services.common.kafka_settings import KafkaSettings
 from services.common.topics import ensure_topics
 from services.ingest.keys import KeyStore, new_key
-from services.ingest.settings import SCHEMAS_DIR
-from services.ingest.validation import EventValidator, Valid
 
 ROOT = Path(__file__).resolve().parents[1]
 # 256 unit codes: enough keys to spread over every partition (which units they are does not matter).

@@ -10,8 +10,14 @@ import pytest
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
-from services.ingest.settings import SCHEMAS_DIR
-from services.ingest.validation import EventValidator, FieldError, Invalid, Valid, inline_local_refs
+from services.common.event_validation import (
+    SCHEMAS_DIR,
+    EventValidator,
+    FieldError,
+    Invalid,
+    Valid,
+    inline_local_refs,
+)
 from tests.ingest_support import make_event
 
 V1 = json.loads((SCHEMAS_DIR / "filing-event.v1.json").read_text())

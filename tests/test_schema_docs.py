@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 import re
 
-from services.ingest.settings import SCHEMAS_DIR
-from services.ingest.validation import EventValidator, Valid
+from services.common.event_validation import SCHEMAS_DIR, EventValidator, Valid
 
 README = SCHEMAS_DIR / "README.md"
 JSON_BLOCK = re.compile(r"^```json\n(.*?)^```", re.MULTILINE | re.DOTALL)

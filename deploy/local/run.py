@@ -109,7 +109,7 @@ def wait_ready(service: Service, deadline: float) -> None:
 def new_feed_key(python: str) -> str:
     """An ingest API key for the simulated feed, kept hashed in .run/ingest-keys.json."""
     done = subprocess.run(
-        [python, "-m", "services.ingest.keys", "new", "--units", "*", "--name", "simulator",
+        [python, "-m", "services.ingest.keys", "new", "--units", "*", "--note", "simulator (make run)",
          "--file", str(RUN_DIR / "ingest-keys.json")],
         capture_output=True, text=True, check=True)
     return done.stdout.strip().splitlines()[-1]
@@ -147,7 +147,7 @@ def main() -> int:
         ingest_url = f"http://127.0.0.1:{ingest_port}"
         services.append(Service(
             "ingest", [python, "-m", "services.ingest"], f"{ingest_url}/readyz",
-            {"INGEST_PORT": str(ingest_port), "INGEST_API_KEYS_FILE": str(RUN_DIR / "ingest-keys.json")}))
+            {"INGEST_PORT": str(ingest_port), "INGEST_KEYS_FILE": str(RUN_DIR / "ingest-keys.json")}))
         aggregator_port = port_or_free(settings.aggregator_port)
         aggregator_url = f"http://127.0.0.1:{aggregator_port}"
         services.append(Service(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable
+from functools import cache
 from typing import Any
 
 import orjson
@@ -22,7 +23,7 @@ from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
 from services.aggregator import metrics
 from services.aggregator.dlq import dlq_headers
 from services.aggregator.settings import AggregatorSettings
-from services.common.event_schema import check, explain
+from services.common.event_validation import EventValidator, Valid, default_validator
 
 log = logging.getLogger(__name__)
 
@@ -31,19 +32,25 @@ def triage(records: Iterable[ConsumerRecord[bytes, bytes]]) -> tuple[list[list[A
     """Split records into packable `[offset, event]` pairs and `(record, reason)` rejects."""
     good: list[list[Any]] = []
     bad: list[tuple[Any, str]] = []
+    validate = _validator().validate
     for record in records:
         try:
             event = orjson.loads(record.value) if record.value is not None else None
         except orjson.JSONDecodeError:
             bad.append((record, "not_json"))
             continue
-        if check(event):
+        verdict = validate(event)
+        if isinstance(verdict, Valid):
             good.append([record.offset, event])
             continue
-        errors = explain(event)
-        reason = "; ".join(f"{e.field or 'event'}: {e.reason}" for e in errors) or "schema"
+        reason = "; ".join(f"{e.field or 'event'}: {e.reason}" for e in verdict.errors)
         bad.append((record, f"schema: {reason}"[:500]))
     return good, bad
+
+
+@cache
+def _validator() -> EventValidator:
+    return default_validator()
 
 
 def packs_of(good: list[list[Any]], size: int) -> Iterable[bytes]:

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
 
+from services.common.event_validation import EventValidator
 from services.ingest.context import IngestContext
 from services.ingest.errors import install_error_handlers
 from services.ingest.keys import KeyFile
@@ -15,7 +16,6 @@ from services.ingest.metrics import IngestMetrics, RequestObserver
 from services.ingest.producer import EventWriter, TransactionalWriter
 from services.ingest.routes import events, ops
 from services.ingest.settings import IngestSettings
-from services.ingest.validation import EventValidator
 
 
 def create_app(settings: IngestSettings, registry: CollectorRegistry | None = None,

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from services.common.event_validation import EventValidator
 from services.ingest.keys import KeyFile
 from services.ingest.metrics import IngestMetrics
 from services.ingest.producer import EventWriter
 from services.ingest.settings import IngestSettings
-from services.ingest.validation import EventValidator
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,10 @@ from typing import Any
 
 import orjson
 
+from services.common.event_validation import EventValidator, FieldError, Invalid
 from services.ingest.keys import ApiKey
 from services.ingest.parsing import MediaType, parse_body
 from services.ingest.producer import Record
-from services.ingest.validation import EventValidator, FieldError, Invalid
 
 ECHO_CHARS = 100  # of a client's own value quoted back in an answer
 

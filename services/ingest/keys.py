@@ -148,7 +148,7 @@ def _cli(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     new = commands.add_parser("new", help="issue a key; it is printed once and only its hash is stored")
     new.add_argument("--units", required=True, help="comma-separated unit codes, or * for all")
-    new.add_argument("--note", "--name", dest="note", default="", help="who the key is for")
+    new.add_argument("--note", dest="note", default="", help="who the key is for")
     new.add_argument("--file", type=Path, default=argparse.SUPPRESS)
     listing = commands.add_parser("list", help="key ids and their units (never secrets)")
     listing.add_argument("--file", type=Path, default=argparse.SUPPRESS)

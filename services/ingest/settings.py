@@ -5,12 +5,12 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.common.event_validation import CURRENT_SCHEMA
 from services.common.kafka_settings import KafkaSettings
 
-SCHEMAS_DIR = Path(__file__).resolve().parents[2] / "schemas"
 MIB = 1024 * 1024
 
 
@@ -26,11 +26,9 @@ class IngestSettings(BaseSettings):
     # 1 KiB, so a much lower limit turns a would-be producer failure (a misleading 503) into a clear 422.
     max_event_bytes: int = Field(default=64 * 1024, gt=0)
 
-    # INGEST_API_KEYS_FILE too: the name deploy/local/run.py passes.
-    keys_file: Path = Field(default=Path(".run/ingest-keys.json"),
-                            validation_alias=AliasChoices("INGEST_KEYS_FILE", "INGEST_API_KEYS_FILE"))
+    keys_file: Path = Path(".run/ingest-keys.json")
     # Every version listed is accepted, chosen per event by its schema_version: list two during a migration.
-    schema_files: tuple[Path, ...] = (SCHEMAS_DIR / "filing-event.v1.json",)
+    schema_files: tuple[Path, ...] = (CURRENT_SCHEMA,)
 
     # How long one request may wait for Kafka (a free producer and the committed transaction) before 503.
     produce_timeout_s: float = Field(default=10.0, gt=0)

@@ -2,17 +2,31 @@
 
 Each event gets either `Valid(event)` or `Invalid(errors)`, every error naming the field as a dotted
 path (`due_at`, `extra.items.0`; an empty path is the event as a whole) and a short reason.
+
+Two validators are built from each schema file. The fast one, fastjsonschema's compiled code
+(~6 µs an event against ~70 µs), decides; only an event it refuses goes to jsonschema, the
+reference 2020-12 implementation, to be explained field by field. The schema uses only keywords
+whose meaning is the same in draft-07 and 2020-12 (`if`/`then`, local `$ref`, `const`, `enum`,
+`pattern`, `format`), which is why it compiles as draft-07; a property test holds the two to the
+same verdicts. Ingest and the aggregator's packer both use this module.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import fastjsonschema
 from jsonschema import Draft202012Validator, ValidationError
+
+SCHEMAS_DIR = Path(__file__).resolve().parents[2] / "schemas"
+CURRENT_SCHEMA = SCHEMAS_DIR / "filing-event.v1.json"
+_fromisoformat = datetime.fromisoformat
 
 # The contract says an event without schema_version is version 1 (see the schema's description).
 DEFAULT_VERSION = 1
@@ -61,12 +75,16 @@ class EventValidator:
 
     def __init__(self, schemas: Iterable[Mapping[str, Any]]) -> None:
         self._by_version: dict[int, tuple[Draft202012Validator, Mapping[str, Any]]] = {}
+        self._fast: dict[int, Any] = {}
         for schema in schemas:
             Draft202012Validator.check_schema(schema)
             version = schema["properties"]["schema_version"]["const"]
             validator = Draft202012Validator(inline_local_refs(schema),
                                              format_checker=Draft202012Validator.FORMAT_CHECKER)
             self._by_version[version] = (validator, schema)
+            # A deep copy: fastjsonschema writes into the schema it compiles.
+            self._fast[version] = fastjsonschema.compile(
+                {**copy.deepcopy(dict(schema)), "$schema": "http://json-schema.org/draft-07/schema#"})
         if not self._by_version:
             raise ValueError("no event schema given")
 
@@ -88,9 +106,29 @@ class EventValidator:
         if found is None:
             reason = f"unsupported version; this service accepts {', '.join(map(str, self.versions))}"
             return Invalid((FieldError("schema_version", reason, "const"),))
+        if self._passes_fast(version, raw):
+            return Valid(raw)
         validator, schema = found
         errors = _field_errors(validator.iter_errors(raw), schema)
-        return Invalid(errors) if errors else Valid(raw)
+        # The two validators agree by test; should they ever not, still refuse, with a reason.
+        return Invalid(errors or (FieldError("", "does not match the event schema", "schema"),))
+
+    def _passes_fast(self, version: int, raw: dict[str, Any]) -> bool:
+        try:
+            self._fast[version](raw)
+            # fastjsonschema's date-time lets second 60 through, which the reference and every
+            # consumer (datetime) refuse: parse the timestamps as the consumers will.
+            _fromisoformat(raw["occurred_at"])
+            if "due_at" in raw:
+                _fromisoformat(raw["due_at"])
+        except (fastjsonschema.JsonSchemaValueException, ValueError, KeyError, TypeError):
+            return False
+        return True
+
+
+def default_validator() -> EventValidator:
+    """The validator of the current contract, for consumers that accept one version."""
+    return EventValidator.from_files([CURRENT_SCHEMA])
 
 
 def inline_local_refs(schema: Mapping[str, Any]) -> dict[str, Any]:
