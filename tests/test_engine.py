@@ -144,3 +144,17 @@ def test_units_of_revoked_partitions_are_read_again_from_the_table() -> None:
     assert engine.unit_count() == 0
     tables.run(engine, [[10, event(9, "submitted", "F9", T0)]])
     assert engine.units["U1"].state.totals[0] == 4  # F1, F2, F3 from the table, and F9
+
+
+def test_a_gap_in_pack_offsets_means_memory_is_stale() -> None:
+    mine, other, tables = Engine(400, clock=lambda: NOW), Engine(400, clock=lambda: NOW), Tables()
+    run = [[i, e] for i, e in enumerate(EVENTS)]
+    result = mine.apply_pack(0, run[:2], tables.filings.get, tables.units.get, pack_offset=0)
+    tables.filings.update(result.filing_changes)
+    tables.units.update(result.unit_changes)
+    # The partition moves to another worker for pack 1, then comes back for pack 2.
+    result = other.apply_pack(0, run[2:4], tables.filings.get, tables.units.get, pack_offset=1)
+    tables.filings.update(result.filing_changes)
+    tables.units.update(result.unit_changes)
+    result = mine.apply_pack(0, run[4:], tables.filings.get, tables.units.get, pack_offset=2)
+    assert figures_of(mine) == reference()

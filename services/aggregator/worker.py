@@ -97,7 +97,7 @@ def build(settings: AggregatorSettings, partitions: int) -> faust.App:
             async for event in stream.events():
                 partition = event.message.partition
                 result = engine.apply_pack(partition, orjson.loads(event.value), filings.data.get,
-                                           units.data.get)
+                                           units.data.get, event.message.offset)
                 await writer.write(partition, (filings, result.filing_changes), (units, result.unit_changes))
                 for item, reason in result.rejected:
                     metrics.DLQ.labels(reason=reason).inc()
