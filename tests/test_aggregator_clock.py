@@ -1,0 +1,51 @@
+"""Overdue now moves with the clock: a pending filing turns overdue on the published figures
+when its due time passes, with no new event (the product promises within 60 s)."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import orjson
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from deploy.local.broker import LocalKafka
+from services.common.topics import ensure_topics
+from tests.aggregator_support import FiguresReader, Worker
+from tests.conftest import unique_settings
+
+pytestmark = pytest.mark.integration
+
+
+async def test_a_pending_filing_turns_overdue_when_its_due_time_passes(kafka_broker: LocalKafka,
+                                                                      tmp_path: Path) -> None:
+    settings = unique_settings(kafka_broker.bootstrap, partitions=2)
+    await ensure_topics(settings)
+    worker = Worker(settings, tmp_path / "w", f"agg-{settings.events_topic}", frozen_now=None).start()
+    now = datetime.now(UTC)
+    due = now + timedelta(seconds=20)
+    event = {"event_id": "clock-1", "event_type": "submitted", "filing_id": "HS-CLOCK",
+             "unit_code": "CLOCK.1", "occurred_at": now.isoformat(), "source": "test", "channel": "postal",
+             "due_at": due.isoformat(), "procedure_code": "1.000001"}
+    producer = AIOKafkaProducer(**settings.client_kwargs())
+    await producer.start()
+    try:
+        await producer.send_and_wait(settings.events_topic, orjson.dumps(event), key=b"CLOCK.1")
+    finally:
+        await producer.stop()
+
+    def pending(latest: dict, within: int, overdue: int) -> bool:
+        today = latest.get("CLOCK.1", {}).get("periods", {}).get("today", {})
+        return today.get("pending_within_due") == within and today.get("pending_overdue") == overdue
+
+    try:
+        async with FiguresReader(settings) as reader:
+            assert await reader.wait_for(lambda latest: pending(latest, 1, 0), 60, [worker]), reader.latest
+            assert time.time() < due.timestamp(), "the machine was too slow to see the filing before its due"
+            assert await reader.wait_for(lambda latest: pending(latest, 0, 1), 60, [worker]), reader.latest
+            seen_at = time.time()
+        assert due.timestamp() < seen_at < due.timestamp() + 60
+    finally:
+        worker.stop()
