@@ -115,13 +115,15 @@ class Engine:
 
     # -- state owned by this worker -------------------------------------------------------------
 
-    def reset(self) -> None:
-        self.units.clear()
-        self.dirty.clear()
-
-    def load_unit(self, unit_code: str, data: bytes) -> None:
-        self.units[unit_code] = Unit.from_bytes(data)
-        self.dirty.add(unit_code)  # a new owner publishes every unit it takes over
+    def load_missing(self, stored: Iterable[tuple[str, bytes]]) -> int:
+        """Take the units not yet in memory from their table records, to be published again."""
+        loaded = 0
+        for unit_code, data in stored:
+            if unit_code not in self.units:
+                self.units[unit_code] = Unit.from_bytes(data)
+                self.dirty.add(unit_code)
+                loaded += 1
+        return loaded
 
     def unit_count(self) -> int:
         return len(self.units)

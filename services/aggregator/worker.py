@@ -77,14 +77,14 @@ def build(settings: AggregatorSettings, partitions: int) -> faust.App:
     packer = Packer(settings)
 
     @units.on_recover
-    async def reload_units() -> None:
-        # After a rebalance Faust has restored the tables from their changelogs; rebuild the
-        # in-memory view of every unit this worker now owns, and publish them all again.
-        engine.reset()
-        for key, value in units.items():
-            engine.load_unit(key.decode(), value)
+    async def publish_recovered_units() -> None:
+        # After a rebalance Faust has restored the tables from their changelogs. Every unit this
+        # worker now owns is published again; units already in memory are left alone, since the
+        # agent may be half-way through a pack (a unit whose partition moved meanwhile is read
+        # again from the table on its next pack: see Engine.apply_pack).
+        loaded = engine.load_missing((key.decode(), value) for key, value in units.items())
         metrics.UNITS.set(engine.unit_count())
-        log.info("loaded %d units after recovery", engine.unit_count())
+        log.info("recovery done: %d units loaded, %d held", loaded, engine.unit_count())
 
     @app.on_partitions_revoked.connect
     async def on_revoked(sender: faust.App, revoked: set[Any], **_: Any) -> None:
