@@ -110,7 +110,8 @@ class Packer:
                 sends.append(await self.producer.send(
                     self.settings.packed_topic, pack, partition=tp.partition))
             offsets[tp] = OffsetAndMetadata(records[-1].offset + 1, "")
-            highwater = self.consumer.highwater(tp)
+            # A rebalance may have taken the partition since the fetch.
+            highwater = self.consumer.highwater(tp) if tp in self.consumer.assignment() else None
             if highwater is not None:
                 metrics.CONSUMER_LAG.labels(partition=str(tp.partition)).set(
                     highwater - records[-1].offset - 1)

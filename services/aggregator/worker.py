@@ -86,9 +86,16 @@ def build(settings: AggregatorSettings, partitions: int) -> faust.App:
         metrics.UNITS.set(engine.unit_count())
         log.info("recovery done: %d units loaded, %d held", loaded, engine.unit_count())
 
+    # Held while a pack is applied and its state written. Our changelog writes do not go through
+    # Faust's producer, which Faust flushes before giving partitions up; so a revocation waits
+    # here instead, and the next owner's recovery, which reads the changelog to its end as it is
+    # then, cannot miss writes still in flight.
+    pack_in_flight = asyncio.Lock()
+
     @app.on_partitions_revoked.connect
     async def on_revoked(sender: faust.App, revoked: set[Any], **_: Any) -> None:
-        engine.drop_partitions(tp.partition for tp in revoked if tp.topic == settings.packed_topic)
+        async with pack_in_flight:
+            engine.drop_partitions(tp.partition for tp in revoked if tp.topic == settings.packed_topic)
 
     @app.agent(packed)
     async def aggregate(stream: faust.StreamT[bytes]) -> None:
@@ -96,9 +103,11 @@ def build(settings: AggregatorSettings, partitions: int) -> faust.App:
         try:
             async for event in stream.events():
                 partition = event.message.partition
-                result = engine.apply_pack(partition, orjson.loads(event.value), filings.data.get,
-                                           units.data.get, event.message.offset)
-                await writer.write(partition, (filings, result.filing_changes), (units, result.unit_changes))
+                async with pack_in_flight:
+                    result = engine.apply_pack(partition, orjson.loads(event.value), filings.data.get,
+                                               units.data.get, event.message.offset)
+                    await writer.write(partition, (filings, result.filing_changes),
+                                       (units, result.unit_changes))
                 for item, reason in result.rejected:
                     metrics.DLQ.labels(reason=reason).inc()
                     await app.producer.send_and_wait(
