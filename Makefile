@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMPS := .stamps
 KAFKA_LIBS := deploy/local/.cache/kafka-libs
 
-.PHONY: help install run test lint typecheck bench soak topics kafka clean
+.PHONY: help install kafka-jars run test lint typecheck bench topics kafka clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -35,6 +35,11 @@ run: install ## Start Kafka, the services and a simulated feed; Ctrl-C stops eve
 
 test: install lint ## Run the whole suite, integration tests on a real broker included
 	$(PY) -m pytest
+
+bench: install ## Benchmarks (minutes): ingest, aggregator throughput, freshness; see docs/benchmarks.md
+	$(PY) -m bench.ingest_bench
+	$(PY) -m bench.aggregator_bench
+	@if [ -f bench/freshness_bench.py ]; then $(PY) -m bench.freshness_bench; fi
 
 lint: $(STAMPS)/venv ## ruff over the code
 	$(VENV)/bin/ruff check .
