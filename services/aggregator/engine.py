@@ -82,7 +82,7 @@ class Filing:
         if data is None:
             return cls(EMPTY_FILING, {})
         rows = orjson.loads(data)
-        state: FilingState = tuple(tuple(row[1:]) for row in rows)  # type: ignore[misc]
+        state: FilingState = tuple(tuple(row[1:]) for row in rows)
         return cls(state, {row[3]: row[0] for row in rows})
 
     def up_to(self, offset: int, inclusive: bool) -> FilingState:
@@ -204,8 +204,8 @@ class Engine:
             return "applied"
         if stored_offset == offset:
             if unit.last_offset < offset:
-                before = filing.up_to(offset, inclusive=False)
-                unit.state.apply(delta(contribution(before), contribution(filing.up_to(offset, True))))
+                earlier = contribution(filing.up_to(offset, inclusive=False))
+                unit.state.apply(delta(earlier, contribution(filing.up_to(offset, inclusive=True))))
             return "replayed"
         return "duplicate"
 

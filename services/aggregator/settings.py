@@ -22,17 +22,17 @@ class AggregatorSettings(BaseSettings):
     web_host: str = "127.0.0.1"
     web_port: int = 6066
     # At most one unit-figures record per unit per interval: coalesces bursts of events.
-    publish_interval_s: float = Field(0.5, gt=0)
+    publish_interval_s: float = Field(default=0.5, gt=0)
     # How often the overdue clock looks for pending filings whose due time passed.
-    overdue_check_interval_s: float = Field(15.0, gt=0)
-    retention_days: int = Field(400, ge=1)
+    overdue_check_interval_s: float = Field(default=15.0, gt=0)
+    retention_days: int = Field(default=400, ge=1)
     # Events per packed record: Faust's per-record cost is paid once per pack, not per event.
-    pack_max_events: int = Field(2000, ge=1)
-    pack_max_wait_ms: int = Field(50, ge=1)
+    pack_max_events: int = Field(default=2000, ge=1)
+    pack_max_wait_ms: int = Field(default=50, ge=1)
     # Pins the clock, for replays and tests whose figures must not move while they are checked.
     frozen_now: datetime | None = None
-    session_timeout_s: float = Field(10.0, ge=6.0)
-    replication_factor: int = Field(1, ge=1)
+    session_timeout_s: float = Field(default=10.0, ge=6.0)
+    replication_factor: int = Field(default=1, ge=1)
     log_level: str = "info"
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
 

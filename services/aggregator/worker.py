@@ -46,7 +46,7 @@ class TableWriter:
         if self.producer is not None:
             await self.producer.stop()
 
-    async def write(self, partition: int, *changes: tuple[faust.Table, dict[bytes, bytes | None]]) -> None:
+    async def write(self, partition: int, *changes: tuple[Any, dict[bytes, bytes | None]]) -> None:
         assert self.producer is not None
         waiting = []
         for table, changed in changes:
@@ -92,7 +92,7 @@ def build(settings: AggregatorSettings, partitions: int) -> faust.App:
     # then, cannot miss writes still in flight.
     pack_in_flight = asyncio.Lock()
 
-    @app.on_partitions_revoked.connect
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]  # faust's stub wants a `signal` kwarg
     async def on_revoked(sender: faust.App, revoked: set[Any], **_: Any) -> None:
         async with pack_in_flight:
             engine.drop_partitions(tp.partition for tp in revoked if tp.topic == settings.packed_topic)
