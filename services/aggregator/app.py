@@ -24,7 +24,9 @@ def make_app(settings: AggregatorSettings, partitions: int) -> faust.App:
         producer_max_request_size=8 * 1024 * 1024,
         consumer_max_fetch_size=8 * 1024 * 1024,
         producer_acks=-1,
-        broker_commit_every=1,
+        # Offsets are committed by time, not per record: waiting for a commit after each packed
+        # record capped a worker at ~100 packs/s. Replays after a crash cost nothing in
+        # exactness (the engine recognises them by source offset), only a little work.
         broker_commit_interval=1.0,
         stream_buffer_maxsize=64,
         table_standby_replicas=0,

@@ -90,9 +90,25 @@ class Packer:
                 log.warning("packer: %r; retrying", exc)
                 await asyncio.sleep(1.0)
 
+    async def fetch(self) -> dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]:
+        """Records for up to pack_max_wait_ms, so that live traffic makes packs of many events
+        (a Faust record costs the same for one event as for thousands)."""
+        limit = self.settings.pack_max_events * 4
+        deadline = asyncio.get_running_loop().time() + self.settings.pack_max_wait_ms / 1000
+        batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]] = {}
+        count = 0
+        while count < limit:
+            left_ms = int((deadline - asyncio.get_running_loop().time()) * 1000)
+            if left_ms <= 0:
+                break
+            for tp, records in (await self.consumer.getmany(timeout_ms=left_ms,
+                                                            max_records=limit - count)).items():
+                batches.setdefault(tp, []).extend(records)
+                count += len(records)
+        return batches
+
     async def pack_once(self) -> int:
-        batches = await self.consumer.getmany(
-            timeout_ms=self.settings.pack_max_wait_ms, max_records=self.settings.pack_max_events * 4)
+        batches = await self.fetch()
         if not batches:
             return 0
         sends = []

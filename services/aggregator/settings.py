@@ -28,7 +28,7 @@ class AggregatorSettings(BaseSettings):
     retention_days: int = Field(default=400, ge=1)
     # Events per packed record: Faust's per-record cost is paid once per pack, not per event.
     pack_max_events: int = Field(default=2000, ge=1)
-    pack_max_wait_ms: int = Field(default=50, ge=1)
+    pack_max_wait_ms: int = Field(default=100, ge=1)
     # Pins the clock, for replays and tests whose figures must not move while they are checked.
     frozen_now: datetime | None = None
     session_timeout_s: float = Field(default=10.0, ge=6.0)

@@ -1,0 +1,487 @@
+"""Freshness of the live figures: `python -m bench.freshness_bench [--rate 2000 --seconds 30]`.
+
+The requirement: at 2,000 events/s, p50 and p99 of the time from ingest's acknowledgement to the
+figure on `unit-figures`; aim at p99 under one second.
+
+Starts its own Kafka (KRaft, in a temp dir) with fresh topics, then the ingest service and ONE
+aggregator worker as deployed (`python -m services.ingest`, `python -m services.aggregator`, each
+its own process, on the real clock, the publish interval from AGGREGATOR_PUBLISH_INTERVAL_S or its
+0.5 s default). Once both are ready and a few warm-up events have come out as figures, it posts
+`submitted` events for ~200 units at a steady rate, as small NDJSON batches from several concurrent
+clients, while it follows `unit-figures` from the start.
+
+Every event is a filing of its own, so a unit's `periods.all_time.received_total` is the number of
+its events that its figures include. For the k-th accepted event of unit u, in the order the 202s
+arrived, freshness = (arrival here of the first record of u with received_total >= k) - (arrival
+of that event's 202). It can be slightly negative: a figure may count an event whose 202 is still
+on its way. The same with the record's timestamp (when the aggregator sent it) in place of its
+arrival splits the time into aggregation and delivery.
+
+Everything runs on one machine: broker, services and this client share its cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import random
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+from aiokafka import AIOKafkaConsumer
+from prometheus_client.parser import text_string_to_metric_families
+
+from deploy.local.broker import LocalKafka, free_port
+from services.common.kafka_settings import KafkaSettings
+from services.common.topics import ensure_topics
+
+ROOT = Path(__file__).resolve().parents[1]
+HCM = timezone(timedelta(hours=7))
+WARM_UNITS = [f"warm-{i:02d}" for i in range(24)]  # enough keys to reach every partition
+WINDOW_S = 5.0  # freshness over time, by the 202's arrival
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+class Service:
+    """`python -m <module>` in its own process and session, configured by environment like a deployment.
+
+    Its own session: Ctrl-C in a terminal reaches only this benchmark, which then stops the
+    services and the broker in order.
+    """
+
+    def __init__(self, name: str, module: str, env: dict[str, str], workdir: Path, ready_url: str) -> None:
+        self.name = name
+        self.module = module
+        self.env = env
+        self.log = workdir / f"{name}.log"
+        self.ready_url = ready_url
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen([sys.executable, "-m", self.module], cwd=ROOT, env=self.env,
+                                         stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def check_alive(self) -> None:
+        if self.proc is not None and self.proc.poll() is not None:
+            raise RuntimeError(f"{self.name} exited with {self.proc.returncode}:\n{self.log_tail()}")
+
+    def wait_ready(self, timeout: float = 90) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.check_alive()
+            try:
+                if httpx.get(self.ready_url, timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"{self.name} not ready after {timeout} s:\n{self.log_tail()}")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def log_tail(self, lines: int = 40) -> str:
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def log_problems(self) -> list[str]:
+        """Lines of the log that report a warning, an error or a traceback."""
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        return [line for line in text.splitlines()
+                if re.search(r"\b(WARNING|ERROR|CRITICAL|Traceback)\b", line)]
+
+
+def new_key(keys_file: Path) -> str:
+    """One key for every unit, issued with the operators' CLI (which prints it once)."""
+    done = subprocess.run([sys.executable, "-m", "services.ingest.keys", "new", "--units", "*",
+                           "--note", "freshness bench", "--file", str(keys_file)],
+                          cwd=ROOT, capture_output=True, text=True, check=True)
+    return done.stdout.strip()
+
+
+class Follower:
+    """Follows `unit-figures` from the start.
+
+    Keeps, per unit, every record's (arrival here, record timestamp, all_time received_total).
+    """
+
+    def __init__(self, kafka: KafkaSettings) -> None:
+        self.kafka = kafka
+        self.records: dict[str, list[tuple[float, float, int]]] = defaultdict(list)
+        self.latest: dict[str, int] = {}
+        self.started = asyncio.Event()
+
+    async def run(self) -> None:
+        consumer = AIOKafkaConsumer(self.kafka.figures_topic, **self.kafka.client_kwargs(),
+                                    auto_offset_reset="earliest", enable_auto_commit=False)
+        await consumer.start()
+        self.started.set()
+        try:
+            while True:
+                batches = await consumer.getmany(timeout_ms=100)
+                arrived = time.time()
+                for records in batches.values():
+                    for record in records:
+                        assert record.key is not None and record.value is not None
+                        unit = record.key.decode()
+                        total = orjson.loads(record.value)["periods"]["all_time"]["received_total"]
+                        self.records[unit].append((arrived, record.timestamp / 1000, total))
+                        self.latest[unit] = max(self.latest.get(unit, 0), total)
+        finally:
+            await consumer.stop()
+
+    async def wait_for(self, expected: dict[str, int], within_s: float, services: Sequence[Service]) -> bool:
+        """Until every unit's figures count at least its expected events; False at the deadline."""
+        deadline = time.monotonic() + within_s
+        while time.monotonic() < deadline:
+            if all(self.latest.get(unit, 0) >= n for unit, n in expected.items()):
+                return True
+            for service in services:
+                service.check_alive()
+            await asyncio.sleep(0.05)
+        return False
+
+
+class StateSampler:
+    """Samples the aggregator's `/state` (events applied so far) twice a second."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.samples: list[tuple[float, int]] = []
+
+    async def run(self) -> None:
+        while True:
+            await self.sample_once()
+            await asyncio.sleep(0.5)
+
+    async def sample_once(self) -> None:
+        try:
+            async with httpx.AsyncClient(timeout=2) as http:
+                applied = (await http.get(self.url)).json()["applied"]
+            self.samples.append((time.time(), applied))
+        except (httpx.HTTPError, ValueError, KeyError):
+            pass
+
+    def applied_at(self, when: float) -> tuple[float, int]:
+        """The last sample at or before `when` (or the first one)."""
+        before = [sample for sample in self.samples if sample[0] <= when]
+        return before[-1] if before else self.samples[0]
+
+
+@dataclass
+class Sent:
+    acks: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))  # unit -> 202 times
+    latencies: list[float] = field(default_factory=list)  # request sent -> 202, seconds
+    accepted: int = 0
+    refused: int = 0  # events rejected inside a 202 (there should be none)
+    failed: list[str] = field(default_factory=list)  # requests without a 202
+    first_sent: float = 0.0
+    last_ack: float = 0.0
+    late_max: float = 0.0  # how far behind its schedule the pacing got, seconds
+    queue_max: int = 0  # batches waiting for a free client, at most
+
+
+def submitted(event_id: str, unit: str, now: datetime) -> dict[str, Any]:
+    return {"schema_version": 1, "event_id": event_id, "event_type": "submitted",
+            "filing_id": f"F.{event_id}", "unit_code": unit,
+            "occurred_at": now.isoformat(timespec="microseconds"), "source": "bench-freshness",
+            "channel": "online", "due_at": (now + timedelta(days=3)).isoformat(timespec="seconds"),
+            "procedure_code": "1.001234"}
+
+
+async def post_paced(url: str, key: str, units: Sequence[str], rate: float, seconds: float,
+                     batch_size: int, clients: int, seed: int | None) -> Sent:
+    """`rate` events/s for `seconds`, a batch every batch_size/rate s, each posted by the next free client.
+
+    Units are drawn at random (seeded), or in turn when `seed` is None.
+    """
+    sent = Sent()
+    queue: asyncio.Queue[tuple[bytes, list[str]] | None] = asyncio.Queue()
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/x-ndjson"}
+
+    async def client() -> None:
+        async with httpx.AsyncClient(base_url=url, timeout=30, headers=headers) as http:
+            while (item := await queue.get()) is not None:
+                body, batch_units = item
+                started = time.time()
+                sent.first_sent = sent.first_sent or started
+                try:
+                    answer = await http.post("/v1/events", content=body)
+                except httpx.HTTPError as exc:
+                    sent.failed.append(repr(exc))
+                    continue
+                acked = time.time()
+                if answer.status_code != 202:
+                    sent.failed.append(f"{answer.status_code} {answer.text[:200]}")
+                    continue
+                sent.latencies.append(acked - started)
+                sent.last_ack = acked
+                for result, unit in zip(answer.json()["results"], batch_units, strict=True):
+                    if result["status"] == "accepted":
+                        sent.acks[unit].append(acked)
+                        sent.accepted += 1
+                    else:
+                        sent.refused += 1
+
+    tasks = [asyncio.create_task(client()) for _ in range(clients)]
+    rng = random.Random(seed)
+    run = uuid.uuid4().hex[:8]
+    interval = batch_size / rate
+    start = time.monotonic()
+    seq = 0
+    for i in range(max(1, round(rate * seconds / batch_size))):
+        delay = start + i * interval - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        else:
+            sent.late_max = max(sent.late_max, -delay)
+        now = datetime.now(HCM)
+        batch_units = [units[(seq + n) % len(units)] if seed is None else rng.choice(units)
+                       for n in range(batch_size)]
+        events = [submitted(f"fresh-{run}-{seq + n}", unit, now) for n, unit in enumerate(batch_units)]
+        seq += batch_size
+        queue.put_nowait((b"".join(orjson.dumps(e) + b"\n" for e in events), batch_units))
+        sent.queue_max = max(sent.queue_max, queue.qsize())
+        if any(task.done() for task in tasks):
+            break  # a client failed: gather below raises its error
+    for _ in tasks:
+        queue.put_nowait(None)
+    await asyncio.gather(*tasks)
+    return sent
+
+
+@dataclass
+class Freshness:
+    arrival: list[float] = field(default_factory=list)  # 202 -> record arrives here
+    published: list[float] = field(default_factory=list)  # 202 -> record's timestamp (aggregator sends)
+    acked_at: list[float] = field(default_factory=list)  # the 202's time, same order
+    never_seen: int = 0
+
+
+def freshness(acks: dict[str, list[float]], records: dict[str, list[tuple[float, float, int]]]) -> Freshness:
+    out = Freshness()
+    for unit, times in acks.items():
+        times.sort()
+        seen = records.get(unit, [])
+        j = 0
+        for k, acked in enumerate(times, 1):
+            # Records before j count fewer than k-1 events, so none of them counts k.
+            while j < len(seen) and seen[j][2] < k:
+                j += 1
+            if j == len(seen):
+                out.never_seen += len(times) - k + 1
+                break
+            out.arrival.append(seen[j][0] - acked)
+            out.published.append(seen[j][1] - acked)
+            out.acked_at.append(acked)
+    return out
+
+
+async def scrape(url: str) -> dict[str, list[tuple[str, dict[str, str], float]]]:
+    """Prometheus samples by family name: (sample name, labels, value)."""
+    async with httpx.AsyncClient(timeout=5) as http:
+        text = (await http.get(url)).text
+    return {family.name: [(s.name, s.labels, s.value) for s in family.samples]
+            for family in text_string_to_metric_families(text)}
+
+
+def lag_histogram(metrics: dict[str, list[tuple[str, dict[str, str], float]]]) -> str:
+    """The aggregator's occurred_at -> apply lag (one sample per pack) as cumulative shares."""
+    samples = metrics.get("aggregator_event_lag_seconds", [])
+    buckets = [(float(labels["le"]), value) for name, labels, value in samples if name.endswith("_bucket")]
+    total = max((value for _, value in buckets), default=0)
+    if not total:
+        return "no packs"
+    return ", ".join(f"<={le:g}s {value / total:.1%}" for le, value in buckets if le <= 5) + \
+        f" ({total:.0f} packs)"
+
+
+def seconds(value: float) -> str:
+    return f"{value * 1000:,.0f} ms"
+
+
+def summary_row(label: str, values: Sequence[float]) -> tuple[str, str]:
+    if not values:
+        return label, "none"
+    return label, (f"n={len(values):,}  p50 {seconds(percentile(values, 50))}  "
+                   f"p90 {seconds(percentile(values, 90))}  p99 {seconds(percentile(values, 99))}  "
+                   f"max {seconds(max(values))}  min {seconds(min(values))}")
+
+
+async def measure(args: argparse.Namespace, kafka: KafkaSettings, ingest: Service, aggregator: Service,
+                  key: str, ingest_url: str, agg_url: str) -> list[tuple[str, str]]:
+    load_before = os.getloadavg()[0]
+    follower, sampler = Follower(kafka), StateSampler(f"{agg_url}/state")
+    background = [asyncio.create_task(follower.run()), asyncio.create_task(sampler.run())]
+    services = [ingest, aggregator]
+    try:
+        await asyncio.wait_for(follower.started.wait(), 30)
+        # Warm-up: one event per warm-up unit, through the whole pipeline, so that the measured
+        # events do not pay for the worker's first rebalance and the clients' first connections.
+        warm = await post_paced(ingest_url, key, WARM_UNITS, rate=len(WARM_UNITS) * 10, seconds=0.1,
+                                batch_size=len(WARM_UNITS), clients=1, seed=None)
+        if not await follower.wait_for({u: len(t) for u, t in warm.acks.items()}, 120, services):
+            raise RuntimeError(f"warm-up events never came out as figures:\n{aggregator.log_tail()}")
+
+        units = [f"u{i:04d}" for i in range(args.units)]
+        sent = await post_paced(ingest_url, key, units, args.rate,
+                                args.seconds, args.batch_size, args.clients, args.seed)
+        complete = await follower.wait_for({u: len(t) for u, t in sent.acks.items()}, args.drain, services)
+        drained = time.time() - sent.last_ack
+        await sampler.sample_once()
+    finally:
+        for task in background:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    result = freshness(sent.acks, follower.records)
+    agg_metrics = await scrape(f"{agg_url}/metrics")
+    published = sum(value for name, _, value in agg_metrics.get("aggregator_figures_published", [])
+                    if name.endswith("_total"))
+    span = sent.last_ack - sent.first_sent
+    # The aggregator's pace: events applied while the events were sent, behind at the end, after.
+    t0, applied0 = sampler.applied_at(sent.first_sent)
+    t1, applied1 = sampler.applied_at(sent.last_ack)
+    t2, applied2 = sampler.samples[-1]
+    expected = sum(len(t) for t in warm.acks.values()) + sent.accepted
+    packs = sum(value for name, _, value in agg_metrics.get("aggregator_event_lag_seconds", [])
+                if name.endswith("_count"))
+    rows = [
+        ("sent", f"{sent.accepted + sent.refused:,} events in {span:.1f} s = "
+                 f"{sent.accepted / span:,.0f} events/s accepted (target {args.rate:,.0f})"),
+        ("refused events / failed requests", f"{sent.refused} / {len(sent.failed)}"),
+        ("load average (1 min) before / after", f"{load_before:.1f} / {os.getloadavg()[0]:.1f}"),
+        ("pacing: most behind schedule / most batches queued",
+         f"{seconds(sent.late_max)} / {sent.queue_max}"),
+        summary_row("request -> 202 (this client)", sent.latencies),
+        summary_row("FRESHNESS: 202 -> figure arrives here", result.arrival),
+        summary_row("  202 -> figure sent (record timestamp)", result.published),
+        ("never seen", f"{result.never_seen:,} (all seen {drained:.1f} s after the last 202)" if complete
+         else f"{result.never_seen:,} (gave up {args.drain:.0f} s after the last 202)"),
+        ("unit-figures records for the measured units",
+         f"{sum(len(follower.records[u]) for u in units):,} ({published:,.0f} published in all)"),
+        ("aggregator: events applied while sending / after",
+         f"{(applied1 - applied0) / max(t1 - t0, 1e-9):,.0f} / "
+         f"{(applied2 - applied1) / max(t2 - t1, 1e-9):,.0f} events/s"),
+        ("aggregator: behind at the last 202 / at the end",
+         f"{expected - applied1:,} / {expected - applied2:,} events not applied yet"),
+        ("aggregator: packs applied, events per pack", f"{packs:,.0f}, {applied2 / max(packs, 1):.1f}"),
+        ("aggregator: occurred_at -> apply, per pack", lag_histogram(agg_metrics)),
+    ]
+    if result.arrival:
+        first_ack = min(result.acked_at)
+        windows: dict[int, list[float]] = defaultdict(list)
+        for acked, value in zip(result.acked_at, result.arrival, strict=True):
+            windows[int((acked - first_ack) // WINDOW_S)].append(value)
+        rows.append((f"freshness p50 / p99 by {WINDOW_S:g} s of 202s",
+                     "  ".join(f"{seconds(percentile(v, 50))}/{seconds(percentile(v, 99))}"
+                               for _, v in sorted(windows.items()))))
+    for line in sent.failed[:5]:
+        rows.append(("  failed request", line))
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.freshness_bench",
+                                     description=__doc__.split("\n")[0])
+    parser.add_argument("--rate", type=float, default=2000, help="events per second")
+    parser.add_argument("--seconds", type=float, default=30, help="how long to send")
+    parser.add_argument("--units", type=int, default=200)
+    parser.add_argument("--batch-size", type=int, default=20, help="events per request")
+    parser.add_argument("--clients", type=int, default=8, help="concurrent HTTP clients")
+    parser.add_argument("--partitions", type=int, default=12)
+    parser.add_argument("--drain", type=float, default=60, help="seconds to wait for the last figures")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--keep-logs", type=Path, help="copy the services' and broker's logs here")
+    args = parser.parse_args()
+    # SIGTERM stops everything in order, as Ctrl-C does (asyncio.run turns SIGINT into a clean cancel).
+    signal.signal(signal.SIGTERM, lambda *_: os.kill(os.getpid(), signal.SIGINT))
+    interval = os.environ.get("AGGREGATOR_PUBLISH_INTERVAL_S", "0.5")
+
+    with tempfile.TemporaryDirectory(prefix="freshness-bench-") as tmp:
+        workdir = Path(tmp)
+        broker = LocalKafka(workdir / "kafka")
+        started: list[Service] = []
+        try:
+            broker.start()
+            suffix = uuid.uuid4().hex[:6]
+            kafka = KafkaSettings(bootstrap_servers=broker.bootstrap, events_partitions=args.partitions,
+                                  events_topic=f"fresh-events-{suffix}", dlq_topic=f"fresh-dlq-{suffix}",
+                                  figures_topic=f"fresh-figures-{suffix}")
+            asyncio.run(ensure_topics(kafka))
+            keys_file = workdir / "keys.json"
+            key = new_key(keys_file)
+            base = {k: v for k, v in os.environ.items() if k != "AGGREGATOR_FROZEN_NOW"} | {
+                "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers, "KAFKA_EVENTS_TOPIC": kafka.events_topic,
+                "KAFKA_DLQ_TOPIC": kafka.dlq_topic, "KAFKA_FIGURES_TOPIC": kafka.figures_topic,
+                "PYTHONUNBUFFERED": "1"}
+            ingest_port, agg_port = free_port(), free_port()
+            ingest_url, agg_url = f"http://127.0.0.1:{ingest_port}", f"http://127.0.0.1:{agg_port}"
+            ingest = Service("ingest", "services.ingest", base | {
+                "INGEST_PORT": str(ingest_port), "INGEST_KEYS_FILE": str(keys_file),
+                "INGEST_INSTANCE_ID": f"fresh-{suffix}"}, workdir, f"{ingest_url}/readyz")
+            aggregator = Service("aggregator", "services.aggregator", base | {
+                "AGGREGATOR_APP_ID": f"fresh-{suffix}", "AGGREGATOR_DATA_DIR": str(workdir / "aggregator"),
+                "AGGREGATOR_WEB_PORT": str(agg_port), "AGGREGATOR_LOG_LEVEL": "warn"},
+                workdir, f"{agg_url}/state")
+            for service in (ingest, aggregator):
+                service.start()
+                started.append(service)
+            for service in started:
+                service.wait_ready()
+            rows = asyncio.run(measure(args, kafka, ingest, aggregator, key, ingest_url, agg_url))
+            for service in started:
+                problems = service.log_problems()
+                rows.append((f"{service.name} log: warnings/errors", str(len(problems))))
+                rows.extend(("  " + service.name, line[:160]) for line in problems[:5])
+        finally:
+            for service in reversed(started):
+                service.stop()
+            broker.stop()
+            if args.keep_logs:
+                args.keep_logs.mkdir(parents=True, exist_ok=True)
+                for log in [*workdir.glob("*.log"), *(workdir / "kafka").glob("*.log")]:
+                    shutil.copy(log, args.keep_logs / log.name)
+
+    print(f"\nFreshness benchmark ({os.cpu_count()} CPUs; broker, ingest, one aggregator worker and this "
+          f"client on this machine)")
+    print(f"  {args.units} units, NDJSON batches of {args.batch_size} from {args.clients} clients, "
+          f"publish interval {interval} s, {args.partitions} partitions")
+    width = max(len(label) for label, _ in rows)
+    for label, value in rows:
+        print(f"  {label:<{width}}  {value}")
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except KeyboardInterrupt:
+        sys.exit(130)  # everything was stopped on the way out
