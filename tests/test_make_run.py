@@ -42,9 +42,10 @@ def test_everything_comes_up_and_ctrl_c_stops_it_all(tmp_path: Path) -> None:
             time.sleep(0.2)
         assert httpx.get(f"http://127.0.0.1:{ports['INGEST']}/readyz").status_code == 200
         assert httpx.get(f"http://127.0.0.1:{ports['AGGREGATOR']}/state").status_code == 200
+        assert httpx.get(f"http://127.0.0.1:{ports['API']}/readyz").status_code == 200
         children = [int(pid) for pid in subprocess.run(["pgrep", "-P", str(run.pid)], capture_output=True,
                                                        text=True, check=False).stdout.split()]
-        assert len(children) >= 4  # broker, ingest, aggregator, feed
+        assert len(children) >= 5  # broker, ingest, aggregator, api, feed
 
         run.send_signal(signal.SIGINT)
         assert run.wait(90) == 0, log.read_text(errors="replace")

@@ -7,8 +7,10 @@ Each service runs as its own process, exactly the command a deployment runs, wit
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -154,6 +156,18 @@ def main() -> int:
             "aggregator", [python, "-m", "services.aggregator"], f"{aggregator_url}/state",
             {"AGGREGATOR_WEB_PORT": str(aggregator_port),
              "AGGREGATOR_DATA_DIR": str(RUN_DIR / "aggregator")}))
+        # A fresh admin key each run, readable only by its owner; the API keeps only its hash.
+        admin_key = secrets.token_urlsafe(32)
+        key_file = RUN_DIR / "api-admin-key"
+        key_file.write_text(admin_key + "\n")
+        key_file.chmod(0o600)
+        api_port = port_or_free(settings.api_port)
+        api_url = f"http://127.0.0.1:{api_port}"
+        services.append(Service(
+            "api", [python, "-m", "services.api"], f"{api_url}/readyz",
+            {"API_PORT": str(api_port),
+             "API_ADMIN_KEY_SHA256": hashlib.sha256(admin_key.encode()).hexdigest(),
+             **({"API_SEED_PROVINCE": settings.province} if settings.province else {})}))
         feed_args = [python, "-m", "services.simulator", "--ingest-url", ingest_url,
                      "--rate", str(settings.feed_rate), "--backfill-days", str(settings.feed_backfill_days)]
         if settings.province:
@@ -172,6 +186,8 @@ def main() -> int:
             f"  Ingest API     {ingest_url}/docs   (POST {ingest_url}/v1/events)\n"
             f"  Ingest metrics {ingest_url}/metrics\n"
             f"  Aggregator     {aggregator_url}/metrics   (figures on topic {kafka.figures_topic})\n"
+            f"  Figures API    {api_url}/docs   (live: {api_url}/v1/stream; admin key in {key_file})\n"
+            f"  API metrics    {api_url}/metrics\n"
             f"  Logs           {RUN_DIR / 'logs'}/\n\n  Ctrl-C stops everything.\n", flush=True)
         while not stop_requested:
             for service in services:

@@ -1,0 +1,130 @@
+"""The API's Prometheus metrics, on a registry the caller owns: per-unit figures read from the view at
+scrape time, and the service's own requests, view progress and stream clients."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from services.aggregator.figures import SNAPSHOTS
+from services.aggregator.rules import COUNTERS
+from services.api.tree import UnitTree
+
+PREFIX = "onestop_unit_"
+# Every figure of a period object as (its field, metric name, help, scale). Windowed counts go up
+# and down (a day leaves the window), so all are gauges. Names follow Prometheus conventions: base
+# units (seconds, not hours), `_ratio` for 0..1, `_filings` for counts of filings.
+_COUNT_HELP = {
+    "received_total": "Filings received in the period.",
+    "resolved_total": "Filings resolved in the period.",
+    "returned_total": "Filings returned (closed without a result) in the period.",
+    "pending_within_due": "Filings pending and not yet due, now.",
+    "pending_overdue": "Filings pending past their due date, now.",
+}
+FIGURE_METRICS: tuple[tuple[str, str, str, float], ...] = (
+    *((c, f"{PREFIX}{c.removesuffix('_total')}_filings",
+       _COUNT_HELP.get(c, f"Filings counted as {c.replace('_', ' ')} in the period."), 1.0)
+      for c in (*COUNTERS, *SNAPSHOTS) if c != "resolution_seconds"),
+    ("resolution_seconds", f"{PREFIX}resolution_seconds",
+     "Sum of the resolution times of the filings resolved in the period.", 1.0),
+    ("online_rate", f"{PREFIX}online_rate_ratio", "Filings received online / all received.", 1.0),
+    ("on_time_rate", f"{PREFIX}on_time_rate_ratio", "Decision 766 indicator 2.1: handled in time.", 1.0),
+    ("avg_resolution_hours", f"{PREFIX}resolution_average_seconds",
+     "Average resolution time of the filings resolved in the period.", 3600.0),
+    ("online_payment_share", f"{PREFIX}online_payment_ratio", "Payments made online / payments reported.",
+     1.0),
+    ("digitised_share", f"{PREFIX}digitised_ratio", "Filings digitised / filings reporting it.", 1.0),
+)
+# Seconds: reads answer from memory in well under a millisecond; a subtree rollup of a country or a
+# metrics scrape takes longer.
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+class UnitFiguresCollector(Collector):
+    """Per-unit gauges built from the view at scrape time: thousands of labelled Gauges kept up to
+    date on every record would cost more than reading the dict when Prometheus asks."""
+
+    def __init__(self, records: dict[str, dict[str, Any]], tree: UnitTree, periods: Sequence[str]) -> None:
+        self.records = records
+        self.tree = tree
+        self.periods = tuple(periods)
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        families = [(field, scale, GaugeMetricFamily(name, help_, labels=["unit", "level", "period"]))
+                    for field, name, help_, scale in FIGURE_METRICS]
+        for code, record in list(self.records.items()):
+            unit = self.tree.get(code)
+            level = unit.level if unit else "unknown"
+            periods = record["periods"]
+            for period in self.periods:
+                figures = periods.get(period)
+                if not figures:
+                    continue
+                labels = [code, level, period]
+                for field, scale, family in families:
+                    value = figures.get(field)
+                    # An undefined rate (no filings) is no sample, rather than NaN on every graph.
+                    if value is not None:
+                        family.add_metric(labels, value * scale)
+        for _, _, family in families:
+            yield family
+
+
+class ApiMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+        r = registry
+        self.requests = Counter("api_requests_total", "HTTP requests by route template and status.",
+                                ["method", "route", "status"], registry=r)
+        self.request_seconds = Histogram("api_request_duration_seconds", "Time to the response's headers.",
+                                         ["route"], buckets=LATENCY_BUCKETS, registry=r)
+        # Gauges read from the mirrors at scrape time (set_function), hence not Counters.
+        self.records_consumed = Gauge("api_view_records_consumed",
+                                      "Records read from each topic since start.", ["topic"], registry=r)
+        self.records_rejected = Gauge("api_view_records_rejected",
+                                      "Records skipped as unreadable since start.", ["topic"], registry=r)
+        self.lag = Gauge("api_view_lag_records", "Records on Kafka not yet in the view, by topic.",
+                         ["topic"], registry=r)
+        self.ready = Gauge("api_view_ready", "1 once the view has caught up with Kafka at start-up.",
+                           registry=r)
+        self.units = Gauge("api_view_units", "Units with figures in the view.", registry=r)
+        self.stream_clients = Gauge("api_stream_clients", "Open server-sent-event streams.", registry=r)
+
+
+class RequestObserver:
+    """ASGI middleware counting and timing every HTTP request by its route template (bounded labels)."""
+
+    def __init__(self, app: ASGIApp, metrics: ApiMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = "500"
+
+        async def observed_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = str(message["status"])
+                # Headers out: a stream's duration would only measure how long the client stayed.
+                self.metrics.request_seconds.labels(_route(scope)).observe(time.perf_counter() - started)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, observed_send)
+        finally:
+            self.metrics.requests.labels(scope["method"], _route(scope), status).inc()
+
+
+def _route(scope: Scope) -> str:
+    route = scope.get("route")
+    return getattr(route, "path", None) or "unmatched"

@@ -1,0 +1,142 @@
+"""Request and response models: they shape the OpenAPI page (with examples) and admin request bodies.
+
+Reads are answered from plain dicts serialised with orjson; the tests hold those answers to these
+models, so the documentation cannot drift from what is served.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from services.aggregator.figures import PERIODS, RATES, SNAPSHOTS
+from services.aggregator.rules import COUNTERS
+from services.api.rollup import FIGURES
+
+Period = Literal["today", "last_7_days", "last_30_days", "month_to_date", "quarter_to_date", "year_to_date",
+                 "all_time"]
+Figure = Literal[
+    "received_total", "received_online", "received_in_person", "received_postal",
+    "resolved_early", "resolved_on_time", "resolved_late", "resolved_total",
+    "returned_rejected", "returned_supplement_requested", "returned_withdrawn", "returned_total",
+    "resolution_seconds", "payment_reported", "payment_online", "digitised_reported", "digitised_yes",
+    "pending_within_due", "pending_overdue",
+    "online_rate", "on_time_rate", "avg_resolution_hours", "online_payment_share", "digitised_share"]
+# Spelled out for the type checker and the docs; must stay the aggregator's lists.
+assert get_args(Period) == PERIODS and get_args(Figure) == FIGURES
+
+_EXAMPLE_PERIOD: dict[str, Any] = {
+    **dict.fromkeys(COUNTERS, 0), **dict.fromkeys(SNAPSHOTS, 0), **dict.fromkeys(RATES),
+    "received_total": 12, "received_online": 9, "received_in_person": 3, "online_rate": 0.75,
+}
+PeriodFigures = create_model(  # type: ignore[call-overload]
+    "PeriodFigures",
+    __config__=ConfigDict(json_schema_extra={"examples": [_EXAMPLE_PERIOD]}),
+    **{name: (int, ...) for name in (*COUNTERS, *SNAPSHOTS)},
+    **{name: (float | None, ...) for name in RATES},
+)
+Periods = create_model(  # type: ignore[call-overload]
+    "Periods", **{name: (PeriodFigures, ...) for name in PERIODS})
+
+
+class Unit(BaseModel):
+    code: str = Field(examples=["26734"])
+    name: str = Field(examples=["Phường Hồng Bàng"])
+    level: str = Field(examples=["ward"])
+    parent_code: str | None = Field(examples=["31"])
+
+
+class UnitIn(BaseModel):
+    """A unit as an admin writes it; the code comes from the path."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"name": "Sở Tư pháp", "level": "department", "parent_code": "31"}]})
+    name: str = Field(min_length=1, max_length=200)
+    level: str = Field(min_length=1, max_length=40, pattern=r"^[a-z_]+$")
+    parent_code: str | None = None
+
+
+class UnitNode(BaseModel):
+    code: str
+    name: str | None = Field(description="null for a parent known only from its children")
+    level: str | None
+    parent_code: str | None
+    children: list[UnitNode]
+
+
+class UnitTreeOut(BaseModel):
+    roots: list[UnitNode]
+
+
+class Figures(BaseModel):
+    as_of: str = Field(examples=["2026-11-23T14:05:00.123+07:00"])
+    day: str = Field(examples=["2026-11-23"])
+    periods: Periods  # type: ignore[valid-type]
+
+
+class Target(BaseModel):
+    unit_code: str = Field(examples=["31.S05"])
+    figure: str = Field(examples=["online_rate"])
+    period: str = Field(examples=["2026"])
+    value: float = Field(examples=[0.997])
+
+
+class TargetIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"value": 0.6}]})
+    value: float = Field(ge=0, allow_inf_nan=False)
+
+
+class UnitDetail(BaseModel):
+    unit: Unit | None = Field(description="null when the unit has figures but is not in the registry")
+    children: list[str]
+    figures: Figures | None = Field(description="null until the unit's first figures are published")
+    targets: list[Target]
+
+
+class Rollup(BaseModel):
+    unit_code: str
+    units: int = Field(description="units in the subtree, the root included")
+    units_with_figures: int
+    as_of_min: str | None = Field(description="the oldest record summed")
+    as_of_max: str | None
+    day: str | None
+    periods: Periods  # type: ignore[valid-type]
+
+
+class RankingRow(BaseModel):
+    rank: int | None = Field(description="equal values share a rank; null when there is no value")
+    code: str
+    name: str | None
+    level: str | None
+    value: float | None
+    target: float | None
+    target_period: str | None = Field(examples=["2026"])
+    gap: float | None = Field(description="value − target")
+    met: bool | None
+
+
+class Ranking(BaseModel):
+    figure: str
+    period: str
+    parent: str | None
+    level: str | None
+    units: list[RankingRow]
+
+
+class TargetReport(BaseModel):
+    figure: str
+    period: str
+    unit: str | None
+    above: list[RankingRow]
+    below: list[RankingRow]
+    no_value: list[RankingRow]
+
+
+class Status(BaseModel):
+    status: str = Field(examples=["ok"])
+
+
+class Error(BaseModel):
+    error: str = Field(examples=["unknown_unit"])
+    message: str

@@ -1,0 +1,59 @@
+"""What the read endpoints compute from the live state: a subtree's rollup, the units a ranking
+takes, their standings against targets. Plain data in, plain data out, testable without Kafka."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+
+from services.api.ranking import Standing
+from services.api.rollup import rollup
+from services.api.targets import TargetBook
+from services.api.tree import UnitTree
+
+HCM = timezone(timedelta(hours=7))
+
+
+@dataclass(frozen=True)
+class State:
+    tree: UnitTree
+    records: Mapping[str, Mapping[str, Any]]  # unit code → its latest unit-figures record
+    targets: TargetBook
+
+
+def hcm_today() -> date:
+    return datetime.now(HCM).date()
+
+
+def subtree_rollup(state: State, code: str) -> dict[str, Any]:
+    """The subtree's figures for every period. `as_of_min`/`as_of_max` show how far apart in time the
+    summed records are; a unit with no record yet (no filings) adds nothing."""
+    units = state.tree.subtree(code)
+    records = [state.records[u] for u in units if u in state.records]
+    as_ofs = sorted(r.get("as_of", "") for r in records)
+    days = sorted(r.get("day", "") for r in records)
+    return {"unit_code": code, "units": len(units), "units_with_figures": len(records),
+            "as_of_min": as_ofs[0] if as_ofs else None, "as_of_max": as_ofs[-1] if as_ofs else None,
+            "day": days[-1] if days else None, "periods": rollup(records)}
+
+
+def ranked_units(tree: UnitTree, parent: str | None, level: str | None) -> list[str]:
+    """With `level`: every unit of that level (below `parent` when given). Without: the direct
+    children of `parent`, or the roots."""
+    if level is not None:
+        pool = tree.subtree(parent)[1:] if parent is not None else list(tree.units)
+        return [c for c in pool if (u := tree.get(c)) is not None and u.level == level]
+    return tree.children(parent) if parent is not None else tree.roots()
+
+
+def standing(state: State, code: str, figure: str, period: str, today: date) -> Standing:
+    """The unit's value (over its subtree, so a department includes its offices) and its target."""
+    figures = subtree_rollup(state, code)
+    day = date.fromisoformat(figures["day"]) if figures["day"] else today
+    value = figures["periods"][period][figure] if figures["units_with_figures"] else None
+    target = state.targets.lookup(code, figure, period, day)
+    unit = state.tree.get(code)
+    return Standing(code, unit.name if unit else None, unit.level if unit else None, value,
+                    target.value if target else None, target.period if target else None)

@@ -1,0 +1,38 @@
+"""Figures over a subtree: sum every counter (snapshots included) over the units, then take the rates
+of the sums with the aggregator's own `rates()`. Rates are never averaged (docs/figures.md)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from services.aggregator.figures import PERIODS, RATES, SNAPSHOTS, rates
+from services.aggregator.rules import COUNTERS
+
+SUMMED = (*COUNTERS, *SNAPSHOTS)
+FIGURES = (*SUMMED, *RATES)
+# The figures where a smaller value is the better one: rankings put the smallest first and a unit
+# meets its target by staying at or under it.
+LOWER_IS_BETTER = frozenset({"avg_resolution_hours", "pending_overdue", "resolved_late"})
+
+
+def sum_counters(periods: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+    """Every counter summed over `periods` (one period object of each unit); missing counters are 0."""
+    totals = dict.fromkeys(SUMMED, 0)
+    for period in periods:
+        for name in SUMMED:
+            totals[name] += period.get(name, 0)
+    return totals
+
+
+def with_rates(counters: Mapping[str, int]) -> dict[str, Any]:
+    """The counters followed by their rates, in the order of a unit-figures period object."""
+    return {**counters, **rates(counters)}
+
+
+def rollup(records: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Each period's figures summed over unit-figures `records` (a subtree's units that have one)."""
+    kept = list(records)
+    return {period: with_rates(sum_counters(r["periods"].get(period, {}) for r in kept))
+            for period in PERIODS}
+

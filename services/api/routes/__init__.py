@@ -1,0 +1,1 @@
+"""HTTP routes by resource: units, rankings and reports, the stream, admin writes, and ops."""

@@ -1,0 +1,37 @@
+"""For operators and orchestrators: liveness, readiness (view caught up) and Prometheus metrics."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from services.api.deps import Context
+from services.api.errors import json_response
+from services.api.models import Status
+
+router = APIRouter(tags=["ops"])
+
+
+@router.get("/healthz", summary="Liveness", response_model=Status)
+async def healthz() -> Response:
+    """The process is alive."""
+    return json_response(200, {"status": "ok"})
+
+
+@router.get("/readyz", summary="Readiness", response_model=Status,
+            responses={503: {"description": "Still reading the figures, registry or targets from Kafka."}})
+async def readyz(context: Context) -> Response:
+    """Ready once the view has caught up with the topics' end offsets seen at start-up."""
+    runtime = context.runtime
+    if runtime.ready.is_set():
+        return json_response(200, {"status": "ready"})
+    lag = {m.topic: m.lag() for m in runtime.mirrors}
+    return json_response(503, {"status": "not_ready", "reason": "catching up with Kafka", "lag": lag},
+                         {"Retry-After": "1"})
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response,
+            responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}})
+async def metrics(context: Context) -> Response:
+    """Per-unit figures (onestop_unit_*) and the service's own metrics, in the text exposition format."""
+    return Response(generate_latest(context.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,68 @@
+"""Units ranked by a figure against their targets, and the monthly above/below-target report."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request, Response
+
+from services.api.deps import Context
+from services.api.errors import json_response, not_found
+from services.api.models import Error, Figure, Period, Ranking, TargetReport
+from services.api.queries import hcm_today, ranked_units, standing
+from services.api.ranking import rank, report_csv, target_report
+
+router = APIRouter(prefix="/v1", tags=["rankings"])
+
+FigureQuery = Annotated[Figure, Query(description="any counter or rate of docs/figures.md",
+                                      examples=["online_rate"])]
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Error, "description": "No such unit."}}
+CSV = "text/csv"
+
+
+@router.get("/rankings", summary="Units ranked by a figure", response_model=Ranking, responses=NOT_FOUND)
+async def rankings(
+    context: Context,
+    figure: FigureQuery = "online_rate",
+    period: Annotated[Period, Query(examples=["year_to_date"])] = "year_to_date",
+    parent: Annotated[str | None, Query(description="rank the units below this one", examples=["31"])] = None,
+    level: Annotated[str | None, Query(description="rank every unit of this level (below `parent` if given) "
+                                       "instead of `parent`'s direct children", examples=["commune"])] = None,
+) -> Response:
+    """Best first, each unit's value over its own subtree, with its target and the gap to it."""
+    state = context.runtime.state
+    if parent is not None and parent not in state.tree:
+        raise not_found(parent)
+    today = hcm_today()
+    codes = ranked_units(state.tree, parent, level)
+    rows = rank((standing(state, c, figure, period, today) for c in codes), figure)
+    return json_response(200, {"figure": figure, "period": period, "parent": parent, "level": level,
+                               "units": rows})
+
+
+@router.get("/reports/targets", summary="Units above and below their targets", response_model=TargetReport,
+            responses={**NOT_FOUND, 200: {"content": {CSV: {"example": "status,rank,code,name,level,value,"
+                                                                 "target,target_period,gap\r\n"}}}})
+async def targets_report(
+    request: Request,
+    context: Context,
+    period: Annotated[Period, Query(examples=["month_to_date"])] = "month_to_date",
+    figure: FigureQuery = "online_rate",
+    unit: Annotated[str | None, Query(description="only units in this subtree", examples=["31"])] = None,
+    format: Annotated[Literal["json", "csv"] | None,
+                      Query(description="else chosen by the Accept header")] = None,
+) -> Response:
+    """Every unit with a target for `figure`: above it (praised), below it (reminded), or no filings yet."""
+    state = context.runtime.state
+    if unit is not None and unit not in state.tree:
+        raise not_found(unit)
+    today = hcm_today()
+    with_target = state.targets.units_with(figure)
+    codes = [c for c in (state.tree.subtree(unit) if unit else sorted(with_target)) if c in with_target]
+    report = target_report(rank((standing(state, c, figure, period, today) for c in codes), figure))
+    wants_csv = format == "csv" or (format is None and CSV in request.headers.get("accept", ""))
+    if wants_csv:
+        filename = f"targets-{figure}-{period}.csv"
+        return Response(report_csv(report), media_type=f"{CSV}; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    return json_response(200, {"figure": figure, "period": period, "unit": unit, **report})

@@ -1,0 +1,57 @@
+"""The unit tree, one unit with its figures and targets, and figures rolled up over a subtree."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Response
+
+from services.api.deps import Context
+from services.api.errors import json_response, not_found
+from services.api.models import Error, Rollup, UnitDetail, UnitTreeOut
+from services.api.queries import subtree_rollup
+
+router = APIRouter(prefix="/v1/units", tags=["units"])
+
+CodePath = Annotated[str, Path(description="a unit's code", examples=["31", "31.S03", "11311"])]
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Error, "description": "No such unit."}}
+
+
+@router.get("", summary="The unit tree", response_model=UnitTreeOut, responses=NOT_FOUND)
+async def tree(context: Context,
+               root: Annotated[str | None, Query(description="only the subtree at this unit",
+                                                 examples=["31"])] = None) -> Response:
+    """Every unit as a tree, or the subtree at `root`."""
+    units = context.runtime.tree
+    if root is not None and root not in units:
+        raise not_found(root)
+    roots = [root] if root is not None else units.roots()
+    return json_response(200, {"roots": [units.nested(r) for r in roots]})
+
+
+@router.get("/{code}", summary="One unit: figures and targets", response_model=UnitDetail,
+            responses=NOT_FOUND)
+async def unit(code: CodePath, context: Context) -> Response:
+    """The unit, its own figures for every period (not its children's), and its targets."""
+    runtime = context.runtime
+    info = runtime.tree.get(code)
+    record = runtime.view.records.get(code)
+    if info is None and record is None:
+        raise not_found(code)
+    figures = None if record is None else {k: record.get(k) for k in ("as_of", "day", "periods")}
+    return json_response(200, {
+        "unit": info.as_dict() if info else None,
+        "children": runtime.tree.children(code),
+        "figures": figures,
+        "targets": [t.as_dict() for t in runtime.targets.for_unit(code)],
+    })
+
+
+@router.get("/{code}/rollup", summary="Figures summed over a subtree", response_model=Rollup,
+            responses=NOT_FOUND)
+async def rollup(code: CodePath, context: Context) -> Response:
+    """Counters summed over the unit and every unit below it, then the rates of the sums."""
+    runtime = context.runtime
+    if code not in runtime.tree and code not in runtime.view.records:
+        raise not_found(code)
+    return json_response(200, subtree_rollup(runtime.state, code))

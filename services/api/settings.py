@@ -1,0 +1,69 @@
+"""Everything the API service can be told, read from `API_*` (and `KAFKA_*`) by the entry point."""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.aggregator.figures import PERIODS
+from services.common.kafka_settings import KafkaSettings
+from services.simulator.units import DEFAULT_PROVINCE, resolve_province
+
+ALL_PERIODS = PERIODS
+
+
+class ApiSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="API_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+
+    # Only the SHA-256 (hex) of the admin key is configured, so the key itself is in no file or env.
+    # Empty: the admin endpoints answer 403 to everyone.
+    admin_key_sha256: str = ""
+
+    registry_topic: str = "unit-registry"
+    targets_topic: str = "unit-targets"
+    # The compacted topics the API owns are created at start-up when missing, with this many partitions.
+    registry_partitions: int = Field(default=3, ge=1)
+    # When the registry topic is empty at start-up it is filled with this province's real units.
+    seed_province: str = str(DEFAULT_PROVINCE)
+    seed_registry: bool = True
+
+    # At most one stream event per unit per interval: the aggregator publishes at most every 0.5 s too.
+    stream_coalesce_s: float = Field(default=0.5, gt=0)
+    stream_heartbeat_s: float = Field(default=15.0, gt=0)
+    # Recent changes kept for clients that reconnect with Last-Event-ID.
+    stream_buffer: int = Field(default=10_000, ge=1)
+
+    # Periods exported per unit on /metrics: every one by default; a country's 10^4 units times seven
+    # periods is too many series, so narrow this there (e.g. ["today","month_to_date","year_to_date"]).
+    metrics_periods: tuple[str, ...] = ALL_PERIODS
+    # How long an admin write waits for Kafka's acknowledgement and for this replica to see it.
+    write_timeout_s: float = Field(default=10.0, gt=0)
+
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+
+    @field_validator("admin_key_sha256")
+    @classmethod
+    def _hex_digest(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value and not re.fullmatch(r"[0-9a-f]{64}", value):
+            raise ValueError("must be the SHA-256 of the admin key as 64 hex digits")
+        return value
+
+    @field_validator("seed_province")
+    @classmethod
+    def _known_province(cls, value: str) -> str:
+        resolve_province(value)  # fails fast on a province the seed could not build
+        return value
+
+    @field_validator("metrics_periods")
+    @classmethod
+    def _known_periods(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = sorted(set(value) - set(ALL_PERIODS))
+        if unknown:
+            raise ValueError(f"unknown periods {unknown}; known: {', '.join(ALL_PERIODS)}")
+        return value

@@ -1,0 +1,259 @@
+"""The API's pure logic with plain data: the tree, rollups, rankings, the target report, target periods,
+the change feed's coalescing and resumption, and the per-unit metrics collector. No broker."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date
+from typing import Any
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from services.aggregator.figures import PERIODS, RATES, SNAPSHOTS, rates
+from services.aggregator.rules import COUNTERS
+from services.api.changes import ChangeFeed
+from services.api.metrics import UnitFiguresCollector
+from services.api.queries import State, ranked_units, standing, subtree_rollup
+from services.api.ranking import Standing, rank, report_csv, target_report
+from services.api.registry import seed_units
+from services.api.rollup import rollup, sum_counters
+from services.api.targets import Target, TargetBook, covering_periods
+from services.api.tree import UnitInfo, UnitTree
+
+
+def period(**counts: int) -> dict[str, Any]:
+    figures: dict[str, Any] = dict.fromkeys((*COUNTERS, *SNAPSHOTS), 0)
+    figures.update(counts)
+    figures.update(rates(figures))
+    return figures
+
+
+def record(unit: str, day: str = "2026-03-10", **counts: int) -> dict[str, Any]:
+    return {"unit_code": unit, "as_of": f"{day}T10:00:00.000+07:00", "day": day,
+            "periods": {p: period(**counts) for p in PERIODS}}
+
+
+def sample_tree() -> UnitTree:
+    return UnitTree([
+        UnitInfo("31", "Hải Phòng", "province", None),
+        UnitInfo("31.S06", "Sở NN&MT", "department", "31"),
+        UnitInfo("31.S06.01", "VP Đăng ký đất đai", "office", "31.S06"),
+        UnitInfo("31.S03", "Sở Tư pháp", "department", "31"),
+        UnitInfo("11311", "Phường A", "ward", "31"),
+        UnitInfo("11312", "Xã B", "commune", "31"),
+    ])
+
+
+# --- tree ---------------------------------------------------------------------------------------
+
+def test_tree_subtree_children_roots_and_nesting() -> None:
+    tree = sample_tree()
+    assert tree.subtree("31.S06") == ["31.S06", "31.S06.01"]
+    assert set(tree.subtree("31")) == set(tree.units)
+    assert tree.children("31") == ["11311", "11312", "31.S03", "31.S06"]
+    assert tree.roots() == ["31"]
+    assert tree.is_within("31.S06.01", "31") and not tree.is_within("31", "31.S06")
+    nested = tree.nested("31.S06")
+    assert nested["children"][0]["code"] == "31.S06.01" and nested["children"][0]["children"] == []
+
+
+def test_tree_moves_deletes_and_orphans() -> None:
+    tree = sample_tree()
+    tree.put(UnitInfo("31.S06.01", "VP", "office", "31.S03"))  # moved to another parent
+    assert tree.children("31.S06") == [] and tree.children("31.S03") == ["31.S06.01"]
+    tree.delete("31.S03")
+    assert "31.S06.01" in tree.roots()  # an orphan shows as a root, not lost
+    assert tree.would_cycle("31", "31.S06") and not tree.would_cycle("31.S06", "31")
+
+
+def test_tree_survives_a_cycle_written_around_the_admin_check() -> None:
+    tree = UnitTree([UnitInfo("a", "A", "x", "b"), UnitInfo("b", "B", "x", "a")])
+    assert sorted(tree.subtree("a")) == ["a", "b"]
+    assert not tree.is_within("a", "zzz")
+
+
+def test_seed_is_the_real_province_tree() -> None:
+    units = seed_units("31")
+    tree = UnitTree(units)
+    assert tree.roots() == ["31"]
+    assert len(tree.subtree("31")) == len(units)
+    assert {u.level for u in units} >= {"province", "department", "office", "ward", "commune"}
+
+
+# --- rollup -------------------------------------------------------------------------------------
+
+def test_rollup_sums_counters_then_takes_rates_never_averages() -> None:
+    a = record("a", received_total=1, received_online=1, resolved_total=1, resolved_on_time=1)
+    b = record("b", received_total=9, received_online=0, pending_overdue=3, pending_within_due=2)
+    sums = rollup([a, b])
+    for p in PERIODS:
+        assert sums[p]["received_total"] == 10 and sums[p]["received_online"] == 1
+        assert sums[p]["online_rate"] == pytest.approx(0.1)  # the average of rates would be 0.5
+        assert sums[p]["pending_overdue"] == 3 and sums[p]["pending_within_due"] == 2
+        # on time: (0 early + 1 on time + 0 returned + 2 within) / (1 resolved + 0 + 2 + 3)
+        assert sums[p]["on_time_rate"] == pytest.approx(3 / 6)
+        assert list(sums[p]) == [*COUNTERS, *SNAPSHOTS, *RATES]
+
+
+def test_rollup_of_nothing_is_zeros_and_undefined_rates() -> None:
+    sums = rollup([])
+    assert sums["today"]["received_total"] == 0 and sums["today"]["online_rate"] is None
+    assert sum_counters([{"received_total": 2}])["received_total"] == 2  # missing counters count 0
+
+
+def test_subtree_rollup_counts_units_and_spread_of_as_of() -> None:
+    tree = sample_tree()
+    records = {"31.S06": record("31.S06", received_total=4, received_online=1),
+               "31.S06.01": record("31.S06.01", "2026-03-11", received_total=6, received_online=5),
+               "11311": record("11311", received_total=100, received_online=100)}
+    result = subtree_rollup(State(tree, records, TargetBook()), "31.S06")
+    assert result["units"] == 2 and result["units_with_figures"] == 2
+    assert result["periods"]["year_to_date"]["online_rate"] == pytest.approx(0.6)
+    assert result["as_of_min"].startswith("2026-03-10") and result["day"] == "2026-03-11"
+
+
+# --- targets ------------------------------------------------------------------------------------
+
+def test_covering_periods_prefer_the_most_specific() -> None:
+    day = date(2026, 5, 20)
+    assert covering_periods("month_to_date", day) == ("2026-05", "2026-Q2", "2026")
+    assert covering_periods("quarter_to_date", day) == ("2026-Q2", "2026")
+    assert covering_periods("year_to_date", day) == ("2026",)
+    assert covering_periods("today", day)[0] == "2026-05"
+
+
+def test_target_lookup_falls_back_to_the_year() -> None:
+    book = TargetBook()
+    book.put(Target("a", "online_rate", "2026", 0.6))
+    day = date(2026, 3, 10)
+    assert book.lookup("a", "online_rate", "month_to_date", day).value == 0.6
+    book.put(Target("a", "online_rate", "2026-03", 0.7))
+    assert book.lookup("a", "online_rate", "month_to_date", day).value == 0.7
+    assert book.lookup("a", "online_rate", "month_to_date", date(2025, 3, 1)) is None
+    book.delete("a/online_rate/2026-03")
+    assert book.lookup("a", "online_rate", "month_to_date", day).period == "2026"
+    assert book.units_with("online_rate") == {"a"} and book.units_with("on_time_rate") == set()
+
+
+# --- ranking and report -------------------------------------------------------------------------
+
+def test_rank_best_first_with_shared_ranks_and_unvalued_last() -> None:
+    rows = rank([Standing("c", "C", "ward", 0.5), Standing("a", "A", "ward", 0.9, 0.95, "2026"),
+                 Standing("b", "B", "ward", 0.5, 0.4, "2026"), Standing("d", "D", "ward", None, 0.5, "2026")],
+                "online_rate")
+    assert [(r["code"], r["rank"]) for r in rows] == [("a", 1), ("b", 2), ("c", 2), ("d", None)]
+    assert rows[0]["gap"] == pytest.approx(-0.05) and rows[0]["met"] is False
+    assert rows[1]["gap"] == pytest.approx(0.1) and rows[1]["met"] is True
+    assert rows[2]["gap"] is None and rows[2]["met"] is None
+
+
+def test_rank_lower_is_better_figures() -> None:
+    rows = rank([Standing("a", None, None, 30.0, 24.0), Standing("b", None, None, 10.0, 24.0)],
+                "avg_resolution_hours")
+    assert [r["code"] for r in rows] == ["b", "a"]
+    assert rows[0]["met"] is True and rows[1]["met"] is False
+
+
+def test_target_report_splits_and_writes_csv() -> None:
+    rows = rank([Standing("a", "Sở A", "department", 0.9, 0.6, "2026"),
+                 Standing("b", "Xã \"B\", mới", "commune", 0.3, 0.5, "2026"),
+                 Standing("c", "C", "ward", None, 0.5, "2026"), Standing("d", "D", "ward", 0.99)],
+                "online_rate")
+    report = target_report(rows)
+    assert [r["code"] for r in report["above"]] == ["a"]
+    assert [r["code"] for r in report["below"]] == ["b"]
+    assert [r["code"] for r in report["no_value"]] == ["c"]  # d has no target: not in the report
+    parsed = list(csv.DictReader(io.StringIO(report_csv(report))))
+    assert [(p["status"], p["code"]) for p in parsed] == [("above", "a"), ("below", "b"), ("no_value", "c")]
+    assert parsed[1]["name"] == 'Xã "B", mới' and float(parsed[1]["gap"]) == pytest.approx(-0.2)
+    assert parsed[2]["value"] == "" and parsed[2]["rank"] == ""
+
+
+def test_ranked_units_selection() -> None:
+    tree = sample_tree()
+    assert ranked_units(tree, "31", None) == ["11311", "11312", "31.S03", "31.S06"]
+    assert ranked_units(tree, None, None) == ["31"]
+    assert ranked_units(tree, "31", "ward") == ["11311"]
+    assert sorted(ranked_units(tree, None, "department")) == ["31.S03", "31.S06"]
+
+
+def test_standing_uses_the_subtree_and_the_records_day_for_targets() -> None:
+    tree = sample_tree()
+    book = TargetBook()
+    book.put(Target("31.S06", "online_rate", "2026-Q1", 0.5))
+    records = {"31.S06": record("31.S06", received_total=4, received_online=1),
+               "31.S06.01": record("31.S06.01", received_total=6, received_online=5)}
+    s = standing(State(tree, records, book), "31.S06", "online_rate", "month_to_date", date(2026, 7, 1))
+    assert s.value == pytest.approx(0.6) and s.target == 0.5 and s.target_period == "2026-Q1"
+    none = standing(State(tree, records, book), "31.S03", "online_rate", "today", date(2026, 7, 1))
+    assert none.value is None and none.target is None
+
+
+# --- change feed --------------------------------------------------------------------------------
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_feed_sends_first_change_at_once_and_coalesces_the_rest() -> None:
+    clock = Clock()
+    feed = ChangeFeed(0.5, 100, clock, epoch="e")
+    feed.offer("a", {"v": 1})
+    assert [(c.seq, c.unit_code, c.record) for c in feed.since(0)] == [(1, "a", {"v": 1})]
+    clock.now += 0.1
+    feed.offer("a", {"v": 2})
+    feed.offer("a", {"v": 3})
+    feed.offer("b", {"v": 1})  # another unit is not held back by a
+    feed.flush_due()
+    assert [(c.unit_code, c.record) for c in feed.since(1)] == [("b", {"v": 1})]
+    clock.now += 0.4
+    feed.flush_due()
+    assert [(c.unit_code, c.record) for c in feed.since(2)] == [("a", {"v": 3})]
+    clock.now += 0.1
+    feed.offer("a", {"v": 4})  # only 0.1 s after a's last event: waits
+    feed.flush_due()
+    assert feed.since(3) == []
+
+
+def test_feed_resumes_within_the_ring_and_refuses_beyond_it() -> None:
+    clock = Clock()
+    feed = ChangeFeed(0.5, 3, clock, epoch="e")
+    for i in range(5):
+        feed.offer(f"u{i}", {"i": i})
+    assert [c.seq for c in feed.since(2)] == [3, 4, 5]
+    assert feed.since(1) is None  # change 2 has left the ring
+    assert feed.since(5) == []
+    assert feed.parse_id("e-4") == 4
+    assert feed.parse_id("other-4") is None and feed.parse_id("e-99") is None
+    assert feed.parse_id("junk") is None
+    assert feed.event_id(5) == "e-5"
+
+
+# --- metrics ------------------------------------------------------------------------------------
+
+def test_collector_yields_per_unit_gauges_in_base_units() -> None:
+    tree = sample_tree()
+    records = {"11311": record("11311", received_total=4, received_online=3, resolved_total=2,
+                               resolution_seconds=7200, pending_overdue=1),
+               "zzz": record("zzz")}
+    registry = CollectorRegistry()
+    registry.register(UnitFiguresCollector(records, tree, ["today", "year_to_date"]))
+    labels = {"unit": "11311", "level": "ward", "period": "today"}
+    assert registry.get_sample_value("onestop_unit_received_filings", labels) == 4
+    assert registry.get_sample_value("onestop_unit_received_online_filings", labels) == 3
+    assert registry.get_sample_value("onestop_unit_pending_overdue_filings", labels) == 1
+    assert registry.get_sample_value("onestop_unit_online_rate_ratio", labels) == 0.75
+    assert registry.get_sample_value("onestop_unit_resolution_average_seconds", labels) == 3600
+    assert registry.get_sample_value("onestop_unit_received_filings",
+                                     {"unit": "11311", "level": "ward", "period": "all_time"}) is None
+    # Undefined rates are left out; a unit outside the registry is labelled, not dropped.
+    assert registry.get_sample_value("onestop_unit_online_rate_ratio",
+                                     {"unit": "zzz", "level": "unknown", "period": "today"}) is None
+    assert registry.get_sample_value("onestop_unit_received_filings",
+                                     {"unit": "zzz", "level": "unknown", "period": "today"}) == 0
