@@ -33,7 +33,7 @@ kafka-jars: $(STAMPS)/kafka-jars
 run: install ## Start Kafka, the services and a simulated feed; Ctrl-C stops everything
 	$(PY) -m deploy.local.run
 
-test: install lint ## Run the whole suite, integration tests on a real broker included
+test: install lint typecheck ## Run the whole suite (ruff, mypy, pytest with integration tests on a real broker)
 	$(PY) -m pytest
 
 bench: install ## Benchmarks (minutes): ingest, aggregator throughput, freshness; see docs/benchmarks.md
