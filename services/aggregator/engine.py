@@ -170,7 +170,16 @@ class Engine:
             filing = filings.get(key)
             if filing is None:
                 filing = filings[key] = Filing.from_bytes(get_filing(key))
-            outcome = self._apply(unit, filing, event, offset)
+            try:
+                outcome = self._apply(unit, filing, event, offset)
+            except ValueError as exc:
+                # Memory may now hold half a pack: forget this partition's units, so that the
+                # pack, delivered again, starts from the tables.
+                self.drop_partitions([partition])
+                self._next_pack.pop(partition, None)
+                raise ValueError(f"{exc}: unit {unit_code} (last offset {unit.last_offset}), filing "
+                                 f"{event.filing_id} with {len(filing.state)} events "
+                                 f"{sorted(filing.offsets.values())}, event at offset {offset}") from exc
             if outcome == "applied":
                 result.filing_changes[key] = b""  # serialised once, after the pack
             if unit.last_offset < offset:

@@ -87,8 +87,26 @@ class Packer:
             try:
                 await self.pack_once()
             except KafkaError as exc:
-                log.warning("packer: %r; retrying", exc)
+                log.warning("packer: %r; packing again from the committed offsets", exc)
                 await asyncio.sleep(1.0)
+                await self.rewind()
+
+    async def rewind(self) -> None:
+        """Seek every assigned partition back to its committed offset.
+
+        After a failed send or commit the consumer's position is already past records that may
+        never have reached the packed topic; without this they would be skipped for good.
+        """
+        try:
+            for tp in self.consumer.assignment():
+                committed = await self.consumer.committed(tp)
+                if committed is None:
+                    await self.consumer.seek_to_beginning(tp)
+                else:
+                    self.consumer.seek(tp, committed)
+        except KafkaError as exc:
+            # The next rebalance resets positions to the committed offsets anyway.
+            log.warning("packer: could not rewind: %r", exc)
 
     async def fetch(self) -> dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]:
         """Records for up to pack_max_wait_ms, so that live traffic makes packs of many events
