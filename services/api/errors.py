@@ -1,41 +1,21 @@
-"""One shape for every refusal, `{"error": code, "message": text, ...}`, and never a stack trace."""
+"""The API's refusals: the shared error shape of services/common/http_errors.py, plus naming the
+offending query parameter on a validation error."""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Mapping
-from typing import Any
-
-import orjson
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
-from starlette.exceptions import HTTPException
 
-log = logging.getLogger(__name__)
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str, *,
-                 headers: Mapping[str, str] | None = None, **extra: Any) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.headers = dict(headers or {})
-        self.extra = extra
+from services.common import http_errors
+from services.common.http_errors import ServiceError, json_response
 
 
-def json_response(status: int, body: Any, headers: Mapping[str, str] | None = None) -> Response:
-    return Response(orjson.dumps(body), status_code=status, headers=headers, media_type="application/json")
+class ApiError(ServiceError):
+    """A request refused as a whole, with its HTTP status."""
 
 
 def not_found(code: str) -> ApiError:
     return ApiError(404, "unknown_unit", f"no unit {code!r}", unit_code=code)
-
-
-async def _on_api_error(_: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ApiError)
-    return json_response(exc.status, {"error": exc.code, "message": exc.message, **exc.extra}, exc.headers)
 
 
 async def _on_invalid(_: Request, exc: Exception) -> Response:
@@ -47,21 +27,9 @@ async def _on_invalid(_: Request, exc: Exception) -> Response:
     return json_response(422, {"error": "invalid_parameter", "message": message, "errors": errors})
 
 
-async def _on_http_error(_: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-    return json_response(exc.status_code, {"error": code, "message": str(exc.detail)},
-                         getattr(exc, "headers", None))
-
-
-async def _on_unexpected(request: Request, exc: Exception) -> Response:
-    # A bug, not a client's fault: log it whole, answer without internals.
-    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return json_response(500, {"error": "internal", "message": "internal error"})
-
-
 def install_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(ApiError, _on_api_error)
+    http_errors.install_error_handlers(app)
     app.add_exception_handler(RequestValidationError, _on_invalid)
-    app.add_exception_handler(HTTPException, _on_http_error)
-    app.add_exception_handler(Exception, _on_unexpected)
+
+
+__all__ = ["ApiError", "install_error_handlers", "json_response", "not_found"]

@@ -1,59 +1,12 @@
-"""One shape for every refusal, `{"error": code, "message": text, ...}`, and never a stack trace."""
+"""The ingest service's refusals: the shared error shape of services/common/http_errors.py."""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Mapping
-from typing import Any
-
-import orjson
-from fastapi import FastAPI, Request, Response
-from starlette.exceptions import HTTPException
-
-log = logging.getLogger(__name__)
+from services.common.http_errors import ServiceError, error_response, install_error_handlers, json_response
 
 
-class IngestError(Exception):
+class IngestError(ServiceError):
     """A request refused as a whole, with its HTTP status."""
 
-    def __init__(self, status: int, code: str, message: str, *,
-                 headers: Mapping[str, str] | None = None, **extra: Any) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.headers = dict(headers or {})
-        self.extra = extra
 
-
-def json_response(status: int, body: Any, headers: Mapping[str, str] | None = None) -> Response:
-    return Response(orjson.dumps(body), status_code=status, headers=headers,
-                    media_type="application/json")
-
-
-def error_response(exc: IngestError) -> Response:
-    return json_response(exc.status, {"error": exc.code, "message": exc.message, **exc.extra}, exc.headers)
-
-
-async def _on_ingest_error(_: Request, exc: Exception) -> Response:
-    assert isinstance(exc, IngestError)
-    return error_response(exc)
-
-
-async def _on_http_error(_: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-    return json_response(exc.status_code, {"error": code, "message": str(exc.detail)},
-                         getattr(exc, "headers", None))
-
-
-async def _on_unexpected(request: Request, exc: Exception) -> Response:
-    # A bug, not a client's fault: log it whole, answer without internals.
-    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return json_response(500, {"error": "internal", "message": "internal error"})
-
-
-def install_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(IngestError, _on_ingest_error)
-    app.add_exception_handler(HTTPException, _on_http_error)
-    app.add_exception_handler(Exception, _on_unexpected)
+__all__ = ["IngestError", "error_response", "install_error_handlers", "json_response"]
