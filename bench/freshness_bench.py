@@ -47,6 +47,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer
 from prometheus_client.parser import text_string_to_metric_families
 
+from bench.stats import percentile
 from deploy.local.broker import LocalKafka, free_port
 from services.common.kafka_settings import KafkaSettings
 from services.common.topics import ensure_topics
@@ -55,11 +56,6 @@ ROOT = Path(__file__).resolve().parents[1]
 HCM = timezone(timedelta(hours=7))
 WARM_UNITS = [f"warm-{i:02d}" for i in range(24)]  # enough keys to reach every partition
 WINDOW_S = 5.0  # freshness over time, by the 202's arrival
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 class Service:

@@ -31,6 +31,7 @@ import httpx
 import orjson
 from aiokafka import AIOKafkaProducer
 
+from bench.stats import percentile
 from deploy.local.broker import LocalKafka, free_port
 from services.common.event_validation import SCHEMAS_DIR, EventValidator, Valid
 from services.common.kafka_settings import KafkaSettings
@@ -70,11 +71,6 @@ def make_events(n: int, seed: int = 7) -> list[dict[str, Any]]:
 
 def ndjson(events: Sequence[dict[str, Any]]) -> bytes:
     return b"".join(orjson.dumps(e) + b"\n" for e in events)
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 class IngestProcess:
