@@ -149,12 +149,12 @@ def test_units_of_revoked_partitions_are_read_again_from_the_table() -> None:
 def test_a_gap_in_pack_offsets_means_memory_is_stale() -> None:
     mine, other, tables = Engine(400, clock=lambda: NOW), Engine(400, clock=lambda: NOW), Tables()
     run = [[i, e] for i, e in enumerate(EVENTS)]
-    result = mine.apply_pack(0, run[:2], tables.filings.get, tables.units.get, pack_offset=0)
+    result = mine.apply_pack(0, run[:2], tables.filings.get, tables.units.get, packs=range(0, 1))
     tables.filings.update(result.filing_changes)
     tables.units.update(result.unit_changes)
     # The partition moves to another worker for pack 1, then comes back for pack 2.
-    result = other.apply_pack(0, run[2:4], tables.filings.get, tables.units.get, pack_offset=1)
+    result = other.apply_pack(0, run[2:4], tables.filings.get, tables.units.get, packs=range(1, 2))
     tables.filings.update(result.filing_changes)
     tables.units.update(result.unit_changes)
-    result = mine.apply_pack(0, run[4:], tables.filings.get, tables.units.get, pack_offset=2)
+    result = mine.apply_pack(0, run[4:], tables.filings.get, tables.units.get, packs=range(2, 3))
     assert figures_of(mine) == reference()

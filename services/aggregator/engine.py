@@ -135,18 +135,19 @@ class Engine:
 
     def apply_pack(self, partition: int, pack: list[list[Any]],
                    get_filing: Callable[[bytes], bytes | None],
-                   get_unit: Callable[[bytes], bytes | None], pack_offset: int | None = None) -> PackResult:
-        """Apply one pack; `get_filing` and `get_unit` read the durable tables by key.
+                   get_unit: Callable[[bytes], bytes | None], packs: range | None = None) -> PackResult:
+        """Apply the events of one or more consecutive packs; `get_filing` and `get_unit` read the
+        durable tables by key.
 
-        `pack_offset` is the pack's own offset on the packed topic. Packs of a partition have
+        `packs` are the packs' own offsets on the packed topic. Packs of a partition have
         consecutive offsets, so a gap means other workers applied the packs in between (this one
         lost the partition for a while): the units in memory are stale and are read again from
         the table, which the rebalance restored.
         """
-        if pack_offset is not None:
-            if self._next_pack.get(partition) != pack_offset:
+        if packs is not None:
+            if self._next_pack.get(partition) != packs.start:
                 self.drop_partitions([partition])
-            self._next_pack[partition] = pack_offset + 1
+            self._next_pack[partition] = packs.stop
         result = PackResult()
         now_us = round(self.clock() * US_PER_SECOND)
         filings: dict[bytes, Filing] = {}

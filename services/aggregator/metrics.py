@@ -21,3 +21,6 @@ CONSUMER_LAG = Gauge("aggregator_consumer_lag_records", "Records behind the end 
                      ["partition"], registry=REGISTRY)
 UNITS = Gauge("aggregator_units", "Units held by this worker.", registry=REGISTRY)
 PENDING = Gauge("aggregator_pending_filings", "Pending filings held by this worker.", registry=REGISTRY)
+STALLS = Counter("aggregator_stalled_partitions",
+                 "Times a partition's packs waited with no delivery from the stream and were read directly.",
+                 registry=REGISTRY)

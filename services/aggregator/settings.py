@@ -29,6 +29,12 @@ class AggregatorSettings(BaseSettings):
     # Events per packed record: Faust's per-record cost is paid once per pack, not per event.
     pack_max_events: int = Field(default=2000, ge=1)
     pack_max_wait_ms: int = Field(default=100, ge=1)
+    # Events applied and written to the tables in one go: the changelog round trip is paid once
+    # for all the packs waiting in a partition, up to this many events.
+    apply_max_events: int = Field(default=20000, ge=1)
+    # A partition whose packs wait this long without the stream delivering them is read directly
+    # (Faust's consumer can stop fetching a partition after a rebalance).
+    stall_after_s: float = Field(default=5.0, gt=0)
     # Pins the clock, for replays and tests whose figures must not move while they are checked.
     frozen_now: datetime | None = None
     session_timeout_s: float = Field(default=10.0, ge=6.0)
