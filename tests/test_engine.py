@@ -158,3 +158,18 @@ def test_a_gap_in_pack_offsets_means_memory_is_stale() -> None:
     tables.units.update(result.unit_changes)
     result = mine.apply_pack(0, run[4:], tables.filings.get, tables.units.get, packs=range(2, 3))
     assert figures_of(mine) == reference()
+
+
+def test_publishing_coalesces_each_unit_to_one_record_per_gap() -> None:
+    engine, tables = Engine(400, clock=lambda: NOW), Tables()
+    tables.run(engine, [[0, EVENTS[0]]])
+    assert [code for code, _ in engine.publish_due(NOW, min_gap_s=0.5, tick=100.0)] == ["U1"]
+    tables.run(engine, [[1, EVENTS[1]]])
+    # Changed again 0.2 s later: held back, not lost.
+    assert list(engine.publish_due(NOW, min_gap_s=0.5, tick=100.2)) == []
+    tables.run(engine, [[2, EVENTS[2]]])
+    late = dict(engine.publish_due(NOW, min_gap_s=0.5, tick=100.5))
+    # One record, carrying both changes made while it waited.
+    assert late["U1"]["periods"]["all_time"]["received_total"] == 2
+    assert late["U1"]["periods"]["all_time"]["resolved_total"] == 1
+    assert list(engine.publish_due(NOW, min_gap_s=0.5, tick=101.0)) == []

@@ -51,6 +51,7 @@ class Unit:
     state: UnitState = field(default_factory=UnitState)
     last_offset: int = -1
     published_overdue: int | None = None
+    published_at: float = float("-inf")  # monotonic time of the last record published
 
     def to_bytes(self) -> bytes:
         return orjson.dumps({"p": self.partition, "o": self.last_offset, "u": self.state.to_json()})
@@ -256,21 +257,32 @@ class Engine:
         metrics.PENDING.set(pending)
         metrics.UNITS.set(len(self.units))
 
-    def publish_due(self, now: float) -> Iterator[tuple[str, dict[str, Any]]]:
-        """The records to publish now: changed units, or every unit when the day has rolled."""
+    def publish_due(self, now: float, min_gap_s: float = 0.0,
+                    tick: float = 0.0) -> Iterator[tuple[str, dict[str, Any]]]:
+        """The records to publish now: changed units, or every unit when the day has rolled.
+
+        A unit published less than `min_gap_s` before `tick` (a monotonic time, apart from the
+        figures' clock, which replays freeze) waits for a later call: at most one record per unit
+        per gap, yet a unit that changes after a quiet spell goes out at the next call.
+        """
         now_us = round(now * US_PER_SECOND)
         today = hcm_day(now_us)
         if self._published_day is not None and today != self._published_day:
             self.dirty.update(self.units)
         self._published_day = today
-        due, self.dirty = self.dirty, set()
-        for unit_code in sorted(due):
+        waiting: set[str] = set()
+        for unit_code in sorted(self.dirty):
             unit = self.units.get(unit_code)
             if unit is None:
                 continue
+            if tick - unit.published_at < min_gap_s:
+                waiting.add(unit_code)
+                continue
             record = figures(unit_code, unit.state, now)
             unit.published_overdue = record["periods"]["today"]["pending_overdue"]
+            unit.published_at = tick
             yield unit_code, record
+        self.dirty = waiting
 
     def drop_partitions(self, partitions: Iterable[int]) -> None:
         """Forget units of partitions this worker no longer owns: their next owner changes them,
