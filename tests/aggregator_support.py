@@ -35,6 +35,7 @@ class Worker:
             "KAFKA_EVENTS_TOPIC": kafka.events_topic,
             "KAFKA_DLQ_TOPIC": kafka.dlq_topic,
             "KAFKA_FIGURES_TOPIC": kafka.figures_topic,
+            "KAFKA_DAYS_TOPIC": kafka.days_topic,
             "AGGREGATOR_APP_ID": app_id,
             "AGGREGATOR_DATA_DIR": str(data_dir),
             "AGGREGATOR_WEB_PORT": str(self.port),
@@ -82,15 +83,16 @@ class Worker:
 
 
 class FiguresReader:
-    """Follows `unit-figures` and keeps the latest record of each unit."""
+    """Follows `unit-figures` (or another compacted topic) and keeps the latest record of each key."""
 
-    def __init__(self, kafka: KafkaSettings) -> None:
+    def __init__(self, kafka: KafkaSettings, topic: str | None = None) -> None:
         self.kafka = kafka
+        self.topic = topic or kafka.figures_topic
         self.latest: dict[str, dict[str, Any]] = {}
         self.consumer: AIOKafkaConsumer | None = None
 
     async def __aenter__(self) -> FiguresReader:
-        self.consumer = AIOKafkaConsumer(self.kafka.figures_topic, **self.kafka.client_kwargs(),
+        self.consumer = AIOKafkaConsumer(self.topic, **self.kafka.client_kwargs(),
                                          auto_offset_reset="earliest", enable_auto_commit=False)
         await self.consumer.start()
         return self

@@ -33,6 +33,7 @@ def unique_settings(bootstrap: str, partitions: int = 4) -> KafkaSettings:
         events_topic=f"filing-events-{suffix}",
         dlq_topic=f"filing-events-dlq-{suffix}",
         figures_topic=f"unit-figures-{suffix}",
+        days_topic=f"unit-days-{suffix}",
         events_partitions=partitions,
     )
 

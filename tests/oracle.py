@@ -42,6 +42,7 @@ FIGURE_ORDER = [
     "pending_within_due", "pending_overdue",
     "online_rate", "on_time_rate", "avg_resolution_hours", "online_payment_share", "digitised_share",
 ]
+COUNTER_COUNT = FIGURE_ORDER.index("pending_within_due")
 # Rates are compared with this relative tolerance: the same ratio computed two correct ways may
 # differ in the last bit. Counters are compared exactly.
 RATE_TOLERANCE = 1e-12
@@ -52,6 +53,8 @@ Facts = Counter[tuple[date, str]]  # (Ho Chi Minh day, fact) -> amount
 @dataclass
 class OracleResult:
     units: dict[str, dict[str, Any]]  # unit code -> unit-figures record
+    # "<unit code>|<YYYY-MM-DD>" -> that unit's counters of that day (days with any fact)
+    days: dict[str, dict[str, int]] = field(default_factory=dict)
     skipped: Counter[str] = field(default_factory=Counter)  # not_json / invalid / too_late -> lines
     accepted: int = 0  # lines that passed, duplicates included
     duplicates: int = 0  # accepted lines whose event_id the filing already had
@@ -136,6 +139,11 @@ def recompute(path: str | Path, as_of: datetime, retention_days: int = 400) -> O
             "day": today.isoformat(),
             "periods": {name: period_figures(facts, name, today, within, overdue) for name in PERIODS},
         }
+        by_day: dict[date, Counter[str]] = defaultdict(Counter)
+        for (day, fact), amount in facts.items():
+            by_day[day][fact] += amount
+        for day, part in by_day.items():
+            result.days[f"{unit_code}|{day.isoformat()}"] = counters(part)
     return result
 
 
@@ -228,13 +236,9 @@ def _share(numerator: int, denominator: int) -> float | None:
     return None if denominator == 0 else float(Fraction(numerator, denominator))
 
 
-def period_figures(facts: Facts, name: str, today: date,
-                   within: int, overdue: int) -> dict[str, Any]:
-    part: Counter[str] = Counter()
-    for (day, fact), amount in facts.items():
-        if in_period(name, day, today):
-            part[fact] += amount
-    f: dict[str, Any] = {}
+def counters(part: Counter[str]) -> dict[str, int]:
+    """The counters of a set of facts, in FIGURE_ORDER."""
+    f: dict[str, int] = {}
     f["received_total"] = sum(part[f"received_{c}"] for c in CHANNELS)
     for c in CHANNELS:
         f[f"received_{c}"] = part[f"received_{c}"]
@@ -247,6 +251,16 @@ def period_figures(facts: Facts, name: str, today: date,
     for k in ("resolution_seconds", "payment_reported", "payment_online", "digitised_reported",
               "digitised_yes"):
         f[k] = part[k]
+    return f
+
+
+def period_figures(facts: Facts, name: str, today: date,
+                   within: int, overdue: int) -> dict[str, Any]:
+    part: Counter[str] = Counter()
+    for (day, fact), amount in facts.items():
+        if in_period(name, day, today):
+            part[fact] += amount
+    f: dict[str, Any] = dict(counters(part))
     f["pending_within_due"] = within
     f["pending_overdue"] = overdue
     in_time = f["resolved_early"] + f["resolved_on_time"] + f["returned_total"] + within
@@ -301,6 +315,23 @@ def compare(expected: dict[str, dict[str, Any]], actual: dict[str, dict[str, Any
                 elif not _same(w[figure], g[figure]):
                     out.append(f"{unit} {period} {figure}: expected {w[figure]!r}, got {g[figure]!r}")
     return out
+
+
+def compare_days(expected: dict[str, dict[str, int]], actual: dict[str, dict[str, Any]]) -> list[str]:
+    """Differences between the oracle's day counters and `unit-days` records; a published day the
+    oracle has no fact for must be all zeros."""
+    differences = []
+    for key, counts in sorted(expected.items()):
+        got = actual.get(key)
+        if got is None:
+            differences.append(f"{key}: missing (expected a record)")
+            continue
+        differences.extend(f"{key} {name}: expected {value}, got {got.get(name)}"
+                           for name, value in counts.items() if got.get(name) != value)
+    for key in sorted(actual.keys() - expected.keys()):
+        if any(actual[key].get(name) for name in FIGURE_ORDER[:COUNTER_COUNT]):
+            differences.append(f"{key}: counts where the oracle has none")
+    return differences
 
 
 def _period_order(name: str) -> tuple[int, str]:

@@ -27,7 +27,7 @@ from services.simulator.ndjson_file import write_file
 from services.simulator.replay import produce_file
 from tests.aggregator_support import FiguresReader, Worker
 from tests.conftest import unique_settings
-from tests.oracle import OracleResult, compare, recompute
+from tests.oracle import OracleResult, compare, compare_days, recompute
 
 pytestmark = pytest.mark.integration
 
@@ -120,6 +120,15 @@ async def assert_settles(reader: FiguresReader, expected: dict[str, dict[str, An
                              f"{len(differences)} differences, first: {differences[:10]}")
 
 
+async def assert_days_settle(settings: Any, oracle: OracleResult, workers: list[Worker]) -> None:
+    """Every unit's every day on `unit-days` equals the oracle's counters of that day."""
+    async with FiguresReader(settings, settings.days_topic) as days:
+        if not await days.wait_for(lambda latest: not compare_days(oracle.days, latest), 60, workers):
+            differences = compare_days(oracle.days, days.latest)
+            raise AssertionError(f"unit-days differ from the oracle: {len(differences)} differences, "
+                                 f"first: {differences[:10]}")
+
+
 async def test_figures_equal_the_oracle(kafka_broker: LocalKafka, event_log: Path, oracle: OracleResult,
                                         expected: dict[str, dict[str, Any]], tmp_path: Path) -> None:
     settings = await start_topics(kafka_broker, event_log)
@@ -128,6 +137,7 @@ async def test_figures_equal_the_oracle(kafka_broker: LocalKafka, event_log: Pat
         async with FiguresReader(settings) as reader:
             await assert_settles(reader, expected, [worker])
             assert all(record["as_of"].startswith("2026-11-23T12:00:00") for record in reader.latest.values())
+        await assert_days_settle(settings, oracle, [worker])
         # Every record the oracle skipped is in the DLQ with its reason, and nothing else is.
         reasons = await dlq_reasons(settings, sum(oracle.skipped.values()) + 1, deadline_s=10)
         assert reasons == {"not_json": oracle.skipped["not_json"], "schema": oracle.skipped["invalid"],
@@ -164,13 +174,8 @@ async def test_sigkill_mid_stream_then_restart(kafka_broker: LocalKafka, event_l
             restarted.stop()
 
 
-# Known bug, not yet found. Before the guards in worker.py, the survivor ended with some of the
-# dead worker's events missing (Faust's consumer skipped packed records across the rebalance).
-# Since, in some runs the survivor's tables are consistent but one partition stops advancing
-# after the rebalance, so the figures never all reach the oracle's before the deadline. The test
-# runs every time and reports XPASS when it passes; it must not be made to pass by weakening it.
-@pytest.mark.xfail(reason="takeover mid-stream loses events in some runs: open bug", strict=False)
 async def test_takeover_when_one_of_two_workers_dies(kafka_broker: LocalKafka, event_log: Path,
+                                                     oracle: OracleResult,
                                                      expected: dict[str, dict[str, Any]],
                                                      tmp_path: Path) -> None:
     # The second half is produced only after the first worker died, so the survivor must count
@@ -188,6 +193,7 @@ async def test_takeover_when_one_of_two_workers_dies(kafka_broker: LocalKafka, e
         await produce_file(second_half, settings, settings.events_topic)
         async with FiguresReader(settings) as reader:
             await assert_settles(reader, expected, [second])
+        await assert_days_settle(settings, oracle, [second])
     finally:
         first.kill()
         second.stop()

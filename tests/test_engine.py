@@ -173,3 +173,21 @@ def test_publishing_coalesces_each_unit_to_one_record_per_gap() -> None:
     assert late["U1"]["periods"]["all_time"]["received_total"] == 2
     assert late["U1"]["periods"]["all_time"]["resolved_total"] == 1
     assert list(engine.publish_due(NOW, min_gap_s=0.5, tick=101.0)) == []
+
+
+def test_changed_days_are_published_once_and_again_when_publishing_failed() -> None:
+    engine, tables = Engine(400, clock=lambda: NOW), Tables()
+    tables.run(engine, [[i, e] for i, e in enumerate(EVENTS)])
+    days = engine.days_due("U1")
+    assert [key for key, _ in days.values()] == ["U1|2026-11-20"]
+    row = next(iter(days.values()))[1]
+    assert (row["received_total"], row["resolved_total"], row["returned_total"]) == (3, 1, 1)
+    assert engine.days_due("U1") == {}
+    engine.unpublished({"U1": list(days)})
+    assert "U1" in engine.dirty and engine.days_due("U1").keys() == days.keys()
+    # The days not yet published travel with the unit's table record, for a worker taking over.
+    engine.unpublished({"U1": list(days)})
+    tables.run(engine, [[9, event(9, "submitted", "F9", T0 + timedelta(days=1))]])
+    taken_over = Engine(400, clock=lambda: NOW)
+    taken_over.load_missing([("U1", tables.units[b"U1"])])
+    assert [key for key, _ in taken_over.days_due("U1").values()] == ["U1|2026-11-20", "U1|2026-11-21"]

@@ -18,14 +18,14 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
 from services.aggregator import metrics
-from services.aggregator.figures import figures
+from services.aggregator.figures import day_record, figures
 from services.aggregator.hcm_time import US_PER_SECOND, hcm_day
 from services.aggregator.rules import (
     EMPTY_FILING,
@@ -283,6 +283,24 @@ class Engine:
             unit.published_at = tick
             yield unit_code, record
         self.dirty = waiting
+
+    def days_due(self, unit_code: str) -> dict[int, tuple[str, dict[str, Any]]]:
+        """The unit's day rows changed since last asked, by day, each with its `unit-days` key
+        `<unit>|<YYYY-MM-DD>`."""
+        unit = self.units.get(unit_code)
+        if unit is None or not unit.state.touched:
+            return {}
+        due = {day: day_record(unit_code, unit.state, day) for day in sorted(unit.state.touched)}
+        unit.state.touched = set()
+        return {day: (f"{unit_code}|{row['day']}", row) for day, row in due.items()}
+
+    def unpublished(self, days_by_unit: Mapping[str, Iterable[int]]) -> None:
+        """Records that did not reach Kafka: their units and days are due again."""
+        for unit_code, days in days_by_unit.items():
+            unit = self.units.get(unit_code)
+            if unit is not None:
+                self.dirty.add(unit_code)
+                unit.state.touched.update(days)
 
     def drop_partitions(self, partitions: Iterable[int]) -> None:
         """Forget units of partitions this worker no longer owns: their next owner changes them,

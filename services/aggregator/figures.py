@@ -75,3 +75,9 @@ def figures(unit_code: str, unit: UnitState, now_epoch: float) -> dict[str, Any]
     # all_time is every day, future ones included: the running total.
     periods["all_time"] = _period(unit.totals, within, overdue)
     return {"unit_code": unit_code, "as_of": format_as_of(now_us), "day": day_iso(today), "periods": periods}
+
+
+def day_record(unit_code: str, unit: UnitState, day: int) -> dict[str, Any]:
+    """A unit's record on `unit-days`: the counters of one Ho Chi Minh day (zeros when it has none)."""
+    row = unit.days.get(day) or [0] * len(COUNTERS)
+    return {"unit_code": unit_code, "day": day_iso(day), **dict(zip(COUNTERS, row, strict=True))}

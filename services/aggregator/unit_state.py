@@ -18,7 +18,8 @@ _NO_CHANGE = 1 << 62  # a day later than any real day
 
 
 class UnitState:
-    __slots__ = ("_changed_from", "_dues", "_marked", "_past_key", "_past_sums", "days", "totals")
+    __slots__ = ("_changed_from", "_dues", "_marked", "_past_key", "_past_sums", "days", "totals",
+                 "touched")
 
     def __init__(self) -> None:
         self.days: dict[int, list[int]] = {}  # day ordinal -> counters, in COUNTERS order
@@ -30,12 +31,15 @@ class UnitState:
         self._past_key: tuple[int, tuple[int, ...]] | None = None
         self._past_sums: list[list[int]] = []
         self._changed_from = _NO_CHANGE
+        self.touched: set[int] = set()  # days changed since their rows were last published
 
     def apply(self, change: Delta) -> None:
         days = self.days
         totals = self.totals
         changed_from = self._changed_from
+        touched = self.touched
         for (day, index), amount in change.counts.items():
+            touched.add(day)
             row = days.get(day)
             if row is None:
                 row = days[day] = [0] * _WIDTH
@@ -112,6 +116,8 @@ class UnitState:
             "days": [[day, row] for day, row in sorted(self.days.items()) if any(row)],
             "dues": self._dues,
             "marked": self._marked,
+            # Kept with the state, so that a worker taking the unit over publishes them too.
+            "touched": sorted(self.touched),
         }
 
     @classmethod
@@ -122,4 +128,5 @@ class UnitState:
             unit.totals = list(map(add, unit.totals, row))
         unit._dues = sorted(data["dues"])
         unit._marked = data["marked"]
+        unit.touched = set(data.get("touched", ()))
         return unit

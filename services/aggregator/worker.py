@@ -11,6 +11,7 @@ from typing import Any
 import faust
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import KafkaError
 from faust.types import TP
 from prometheus_client import generate_latest
 
@@ -283,18 +284,35 @@ def build(settings: AggregatorSettings, partitions: int) -> faust.App:
                     log.warning("partition %d: the stream delivered nothing for %.0f s; applied %d "
                                 "waiting packs directly", tp.partition, now - since, applied)
 
-    # Ticks well inside the interval: a unit that changes after a quiet spell goes out within a
-    # tick, while one that keeps changing still gets one record per interval.
-    @app.timer(min(settings.publish_interval_s, 0.05))
-    async def publish() -> None:
+    async def publish_round() -> None:
         now = engine.now()
         sends = []
-        for unit_code, record in engine.publish_due(now, settings.publish_interval_s, time.monotonic()):
-            sends.append(await app.producer.send(settings.kafka.figures_topic, unit_code.encode(),
-                                                 orjson.dumps(record), None, None, None))
-        if sends:
+        days_by_unit: dict[str, list[int]] = {}
+        try:
+            for unit_code, record in engine.publish_due(now, settings.publish_interval_s, time.monotonic()):
+                days = engine.days_due(unit_code)
+                days_by_unit[unit_code] = list(days)
+                sends.append(await app.producer.send(settings.kafka.figures_topic, unit_code.encode(),
+                                                     orjson.dumps(record), None, None, None))
+                for key, row in days.values():
+                    sends.append(await app.producer.send(settings.kafka.days_topic, key.encode(),
+                                                         orjson.dumps(row), None, None, None))
             await asyncio.gather(*sends)
-            metrics.PUBLISHED.inc(len(sends))
+        except KafkaError as exc:
+            engine.unpublished(days_by_unit)
+            log.warning("publishing %d units failed (%r); they are due again", len(days_by_unit), exc)
+            return
+        metrics.PUBLISHED.inc(len(days_by_unit))
+
+    @app.task
+    async def publish() -> None:
+        # Ticks well inside the interval: a unit that changes after a quiet spell goes out within
+        # a tick, while one that keeps changing still gets one record per interval. A loop, not a
+        # Faust timer: a long round (every unit, after a recovery) just delays the next one.
+        tick = min(settings.publish_interval_s, 0.05)
+        while True:
+            await asyncio.sleep(tick)
+            await publish_round()
 
     @app.timer(settings.overdue_check_interval_s)
     async def overdue_clock() -> None:

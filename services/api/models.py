@@ -140,3 +140,21 @@ class Status(BaseModel):
 class Error(BaseModel):
     error: str = Field(examples=["unknown_unit"])
     message: str
+
+
+_EXAMPLE_DAY: dict[str, Any] = {"day": "2026-11-20", **dict.fromkeys(COUNTERS, 0), **dict.fromkeys(RATES),
+                                "received_total": 4, "received_online": 3, "online_rate": 0.75}
+DayFigures = create_model(  # type: ignore[call-overload]
+    "DayFigures",
+    __config__=ConfigDict(json_schema_extra={"examples": [_EXAMPLE_DAY]}),
+    day=(str, ...),
+    **{name: (int, ...) for name in COUNTERS},
+    **{name: (float | None, ...) for name in RATES},
+)
+
+
+class DailySeries(BaseModel):
+    unit_code: str = Field(examples=["26734"])
+    from_: str = Field(alias="from", examples=["2026-11-01"])
+    to: str = Field(examples=["2026-11-23"])
+    days: list[DayFigures]  # type: ignore[valid-type]

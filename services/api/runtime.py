@@ -16,6 +16,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from services.api.changes import ChangeFeed
+from services.api.daily import DailyView
 from services.api.metrics import ApiMetrics
 from services.api.mirror import TopicMirror
 from services.api.queries import State
@@ -47,7 +48,9 @@ class Runtime:
         self.registry = TopicMirror(kafka, settings.registry_topic, lambda k, v: apply_unit(self.tree, k, v))
         self.target_mirror = TopicMirror(kafka, settings.targets_topic,
                                          lambda k, v: apply_target(self.targets, k, v))
-        self.mirrors = (self.figures, self.registry, self.target_mirror)
+        self.days = DailyView()
+        self.day_mirror = TopicMirror(kafka, kafka.days_topic, self.days.apply)
+        self.mirrors = (self.figures, self.registry, self.target_mirror, self.day_mirror)
         self.writer = Writer(kafka, settings.write_timeout_s)
         self.ready = asyncio.Event()
         self._boot_task: asyncio.Task[None] | None = None

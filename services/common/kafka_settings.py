@@ -28,6 +28,7 @@ class KafkaSettings(BaseSettings):
     events_topic: str = "filing-events"
     dlq_topic: str = "filing-events-dlq"
     figures_topic: str = "unit-figures"
+    days_topic: str = "unit-days"
     events_partitions: int = 12
 
     def ssl_context(self) -> ssl.SSLContext | None:

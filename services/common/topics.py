@@ -1,6 +1,7 @@
 """Create the product's topics: one idempotent command, `python -m services.common.topics`.
 
-`filing-events` (keyed by unit code), `filing-events-dlq`, and the compacted `unit-figures`.
+`filing-events` (keyed by unit code), `filing-events-dlq`, and the compacted `unit-figures` and
+`unit-days`.
 Existing topics are left as they are, so running it again is harmless.
 """
 
@@ -25,6 +26,12 @@ def topic_specs(settings: KafkaSettings, replication_factor: int = 1) -> list[Ne
         NewTopic(
             settings.figures_topic, settings.events_partitions, replication_factor,
             # Compacted: the latest figures of each unit are all a new API replica needs.
+            topic_configs={"cleanup.policy": "compact", "min.cleanable.dirty.ratio": "0.1",
+                           "segment.ms": "600000"},
+        ),
+        NewTopic(
+            # Compacted too, keyed `<unit>|<day>`: the latest counters of every unit's every day.
+            settings.days_topic, settings.events_partitions, replication_factor,
             topic_configs={"cleanup.policy": "compact", "min.cleanable.dirty.ratio": "0.1",
                            "segment.ms": "600000"},
         ),
