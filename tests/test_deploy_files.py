@@ -45,7 +45,8 @@ def validator() -> jsonschema.protocols.Validator:
 
 
 def test_compose_file_is_valid_compose_spec() -> None:
-    errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator().iter_errors(compose())]
+    errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
+              for e in validator().iter_errors(compose())]
     assert errors == []
 
 
@@ -127,7 +128,7 @@ def test_services_wait_for_what_they_need_to_be_healthy() -> None:
         for needed, how in service.get("depends_on", {}).items():
             assert needed in services, f"{name} depends on unknown {needed}"
             if how["condition"] == "service_healthy":
-                assert "healthcheck" in services[needed], f"{name} waits on {needed}, which has no health check"
+                assert "healthcheck" in services[needed], f"{name} waits on unchecked {needed}"
     assert services["topics"]["depends_on"]["kafka"]["condition"] == "service_healthy"
     for name in ("ingest", "aggregator-1", "aggregator-2", "api-1", "api-2"):
         assert services[name]["depends_on"]["topics"]["condition"] == "service_completed_successfully"

@@ -40,7 +40,8 @@ LOCAL_CONFIG = PROMETHEUS_DIR / "prometheus.local.yml"
 RULE_FILES = sorted((PROMETHEUS_DIR / "rules").glob("*.yml"))
 DASHBOARDS = sorted((ROOT / "deploy" / "grafana" / "dashboards").glob("*.json"))
 # An alert is `<input> <comparison> <threshold>`; with `bool` it yields 0 or 1 for every input series.
-ALERT_SHAPE = re.compile(r"^(?P<input>.+?)\s*(?P<op>==|!=|>=|<=|>|<)\s*(?P<threshold>-?[0-9.e+]+)$", re.DOTALL)
+ALERT_SHAPE = re.compile(r"^(?P<input>.+?)\s*(?P<op>==|!=|>=|<=|>|<)\s*(?P<threshold>-?[0-9.e+]+)$",
+                         re.DOTALL)
 PERIOD = "month_to_date"
 
 
@@ -158,7 +159,8 @@ def test_promtool_accepts_the_configuration_and_rules() -> None:
     for config in (PROMETHEUS_DIR / "prometheus.yml", LOCAL_CONFIG):
         checked = subprocess.run([promtool, "check", "config", str(config)], capture_output=True, text=True)
         assert checked.returncode == 0, checked.stdout + checked.stderr
-    checked = subprocess.run([promtool, "check", "rules", *map(str, RULE_FILES)], capture_output=True, text=True)
+    checked = subprocess.run([promtool, "check", "rules", *map(str, RULE_FILES)], capture_output=True,
+                             text=True)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert len(rules()) >= 30
 
@@ -172,8 +174,8 @@ def test_every_rule_and_dashboard_expression_returns_data(running: Running) -> N
     # A target the unit misses, so that the target series and the below-target alert have data.
     admin_key = running.stack.admin_key_file.read_text().strip()
     month = datetime.now(HCM).strftime("%Y-%m")
-    put = httpx.put(f"{running.stack.api_url}/v1/admin/targets/{unit}/online_rate/{month}", json={"value": 0.99},
-                    headers={"Authorization": f"Bearer {admin_key}"}, timeout=15)
+    put = httpx.put(f"{running.stack.api_url}/v1/admin/targets/{unit}/online_rate/{month}",
+                    json={"value": 0.99}, headers={"Authorization": f"Bearer {admin_key}"}, timeout=15)
     assert put.status_code in (200, 201), put.text
     # A record no parser can read, so that the dead-letter series have data.
     asyncio.run(send_raw(running.kafka, b"{not json"))

@@ -204,12 +204,13 @@ def main() -> int:
         start_stack(stack, env, settings.start_timeout)
         log.info("all up in %.1f s", time.monotonic() - started)
         ingest_url, aggregator_url, api_url = stack.ingest_url, stack.aggregator_url, stack.api_url
+        key_file = stack.admin_key_file
         print(  # noqa: T201 - this is the user's terminal
             f"\n  Kafka          {kafka.bootstrap_servers}\n"
             f"  Ingest API     {ingest_url}/docs   (POST {ingest_url}/v1/events)\n"
             f"  Ingest metrics {ingest_url}/metrics\n"
             f"  Aggregator     {aggregator_url}/metrics   (figures on topic {kafka.figures_topic})\n"
-            f"  Figures API    {api_url}/docs   (live: {api_url}/v1/stream; admin key in {stack.admin_key_file})\n"
+            f"  Figures API    {api_url}/docs   (live: {api_url}/v1/stream; admin key in {key_file})\n"
             f"  API metrics    {api_url}/metrics\n"
             f"  Logs           {RUN_DIR / 'logs'}/\n\n  Ctrl-C stops everything.\n", flush=True)
         while not stop_requested:

@@ -88,12 +88,14 @@ class TargetStandingCollector(Collector):
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         labels = ["unit", "level", "figure", "period"]
-        target = GaugeMetricFamily(f"{PREFIX}target", "The target judging the unit's figure over the period "
-                                   "(rates as 0..1, average resolution in hours, counts as counts).", labels=labels)
-        gap = GaugeMetricFamily(f"{PREFIX}target_gap", "Value over the unit's subtree minus its target.",
-                                labels=labels)
-        met = GaugeMetricFamily(f"{PREFIX}target_met", "1 when the unit meets its target (at or under it for a "
-                                "lower-is-better figure), 0 when below; no sample without filings.", labels=labels)
+        target = GaugeMetricFamily(
+            f"{PREFIX}target", "The target judging the unit's figure over the period (rates as 0..1, "
+            "average resolution in hours, counts as counts).", labels=labels)
+        gap = GaugeMetricFamily(
+            f"{PREFIX}target_gap", "Value over the unit's subtree minus its target.", labels=labels)
+        met = GaugeMetricFamily(
+            f"{PREFIX}target_met", "1 when the unit meets its target (at or under it for a lower-is-better "
+            "figure), 0 when below; no sample without filings.", labels=labels)
         today = hcm_today()
         figures = sorted({t.figure for t in self.state.targets.by_key.values()})
         for figure in figures:
