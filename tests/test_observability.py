@@ -26,7 +26,7 @@ import yaml
 from aiokafka import AIOKafkaProducer
 
 from deploy.local.broker import LocalKafka, free_port
-from deploy.local.run import RunSettings, Stack, plan_stack, start_stack
+from deploy.local.run import RunSettings, Stack, check_alive, plan_stack, start_stack
 from services.api.queries import HCM
 from services.common.kafka_settings import KafkaSettings
 from services.common.topics import ensure_topics
@@ -187,6 +187,7 @@ def test_every_rule_and_dashboard_expression_returns_data(running: Running) -> N
     missing: list[str] = []
 
     def all_have_data() -> bool:
+        check_alive(running.stack)  # a service that died fails the test with its log, not a timeout
         missing[:] = [e for e in expressions if not has_data(query(url, e))]
         return not missing
 

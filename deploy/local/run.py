@@ -163,6 +163,13 @@ def plan_stack(settings: RunSettings, run_dir: Path, python: str) -> Stack:
     return Stack(services, ingest_url, aggregator_url, api_url, key_file)
 
 
+def check_alive(stack: Stack) -> None:
+    """Raise, with its log's tail, when a service of the stack has stopped."""
+    for service in stack.services:
+        if not service.alive():
+            raise RuntimeError(f"{service.name} stopped unexpectedly:\n{service.log_tail()}")
+
+
 def start_stack(stack: Stack, env: dict[str, str], timeout: float) -> None:
     """Start the services in order, each once the one before is ready."""
     deadline = time.monotonic() + timeout
@@ -214,9 +221,7 @@ def main() -> int:
             f"  API metrics    {api_url}/metrics\n"
             f"  Logs           {RUN_DIR / 'logs'}/\n\n  Ctrl-C stops everything.\n", flush=True)
         while not stop_requested:
-            for service in services:
-                if not service.alive():
-                    raise RuntimeError(f"{service.name} stopped unexpectedly:\n{service.log_tail()}")
+            check_alive(stack)
             time.sleep(0.5)
         return 0
     except (RuntimeError, OSError, subprocess.CalledProcessError) as exc:
