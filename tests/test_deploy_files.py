@@ -164,3 +164,77 @@ def test_service_variables_are_real_settings(prefix: str, settings: type[Any]) -
     named = {key for key in passed | set(env_example()) if key.startswith(prefix)} - COMPOSE_ONLY
     assert named, prefix
     assert sorted(named - fields) == []
+
+
+def scrape_targets(config: str) -> dict[str, list[str]]:
+    loaded = yaml.safe_load((DEPLOY / "prometheus" / config).read_text())
+    return {job["job_name"]: [t for sc in job["static_configs"] for t in sc["targets"]]
+            for job in loaded["scrape_configs"]}
+
+
+def test_prometheus_scrapes_the_compose_services_on_their_ports() -> None:
+    services = compose()["services"]
+    ports = {"onestop-ingest": "8001", "onestop-aggregator": "6066", "onestop-api": "8000"}
+    targets = scrape_targets("prometheus.yml")
+    assert targets["onestop-aggregator"] == ["aggregator-1:6066", "aggregator-2:6066"]
+    assert targets["onestop-api"] == ["api-1:8000", "api-2:8000"]
+    for job, port in ports.items():
+        for target in targets[job]:
+            host, target_port = target.split(":")
+            assert host in services and target_port == port, target
+    assert "./prometheus:/etc/prometheus:ro" in services["prometheus"]["volumes"]
+
+
+def test_local_prometheus_scrapes_make_run_default_ports() -> None:
+    run = RunSettings()
+    assert scrape_targets("prometheus.local.yml") == {
+        "onestop-ingest": [f"127.0.0.1:{run.ingest_port}"],
+        "onestop-aggregator": [f"127.0.0.1:{run.aggregator_port}"],
+        "onestop-api": [f"127.0.0.1:{run.api_port}"]}
+
+
+def test_grafana_provisioning_matches_the_dashboards() -> None:
+    grafana = DEPLOY / "grafana"
+    source = yaml.safe_load((grafana / "provisioning" / "datasources" / "prometheus.yml").read_text())
+    uid = source["datasources"][0]["uid"]
+    provider = yaml.safe_load((grafana / "provisioning" / "dashboards" / "onestop.yml").read_text())
+    volumes = compose()["services"]["grafana"]["volumes"]
+    mounted = {volume.split(":")[1]: volume.split(":")[0] for volume in volumes}
+    assert mounted[provider["providers"][0]["options"]["path"]] == "./grafana/dashboards"
+    titles = set()
+    for path in (grafana / "dashboards").glob("*.json"):
+        board = json.loads(path.read_text())
+        titles.add(board["title"])
+        ids = [panel["id"] for panel in board["panels"]]
+        assert len(ids) == len(set(ids)), path.name
+        for panel in board["panels"]:
+            assert panel["datasource"]["uid"] == uid, (path.name, panel["title"])
+            assert panel["targets"] and all(t["datasource"]["uid"] == uid for t in panel["targets"])
+    assert titles == {"Province overview", "Unit detail", "Operations"}
+
+
+def test_healthcheck_answers_by_the_status(tmp_path: Path) -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from deploy.healthcheck import main as healthcheck
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200 if self.path == "/readyz" else 503)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        assert healthcheck(["healthcheck", f"{base}/readyz"]) == 0
+        assert healthcheck(["healthcheck", f"{base}/starting"]) == 1
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert healthcheck(["healthcheck", f"{base}/readyz"]) == 1  # nobody listens any more
+    assert healthcheck(["healthcheck"]) == 2
