@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMPS := .stamps
 KAFKA_LIBS := deploy/local/.cache/kafka-libs
 
-.PHONY: help install kafka-jars run test lint typecheck bench topics kafka clean
+.PHONY: help install kafka-jars prometheus run test lint typecheck bench topics kafka clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -26,9 +26,19 @@ $(STAMPS)/kafka-jars: deploy/local/pom.xml
 		-DoutputDirectory=.cache/kafka-libs -Dmdep.overWriteReleases=false
 	@touch $@
 
-install: $(STAMPS)/venv $(STAMPS)/kafka-jars ## Install what is missing: virtualenv, packages, Kafka jars
+# Debian's Prometheus (prometheus + promtool): the observability test runs it against the local stack.
+$(STAMPS)/prometheus:
+	@mkdir -p $(STAMPS)
+	@command -v prometheus >/dev/null && command -v promtool >/dev/null || { \
+		echo "installing Debian's prometheus (once)"; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus; }
+	@touch $@
+
+install: $(STAMPS)/venv $(STAMPS)/kafka-jars $(STAMPS)/prometheus ## Install what is missing: virtualenv, packages, Kafka jars, Prometheus
 
 kafka-jars: $(STAMPS)/kafka-jars
+
+prometheus: $(STAMPS)/prometheus
 
 run: install ## Start Kafka, the services and a simulated feed; Ctrl-C stops everything
 	$(PY) -m deploy.local.run

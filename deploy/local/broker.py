@@ -10,11 +10,13 @@ from __future__ import annotations
 import argparse
 import base64
 import os
+import secrets
 import signal
 import socket
 import subprocess
 import time
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -29,18 +31,33 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def server_properties(data_dir: Path, port: int, controller_port: int) -> str:
+def sasl_properties(users: Mapping[str, str]) -> str:
+    """SASL/PLAIN on the client listener, with these users and a broker user of its own."""
+    broker_password = secrets.token_urlsafe(16)
+    accounts = " ".join(f'user_{name}="{password}"' for name, password in {"broker": broker_password,
+                                                                            **users}.items())
+    return f"""
+sasl.enabled.mechanisms=PLAIN
+sasl.mechanism.inter.broker.protocol=PLAIN
+listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule \
+  required username="broker" password="{broker_password}" {accounts};
+"""
+
+
+def server_properties(data_dir: Path, port: int, controller_port: int,
+                      sasl_users: Mapping[str, str] | None = None) -> str:
     # One node: every internal topic must have replication factor 1, and a consumer
     # group should not wait the default 3 s for more members before its first rebalance.
+    listener = "SASL_PLAINTEXT" if sasl_users else "PLAINTEXT"
     return f"""
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:{controller_port}
-listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}
-advertised.listeners=PLAINTEXT://127.0.0.1:{port}
+listeners={listener}://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}
+advertised.listeners={listener}://127.0.0.1:{port}
 controller.listener.names=CONTROLLER
-inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+inter.broker.listener.name={listener}
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,{listener}:{listener}
 log.dirs={data_dir / "log"}
 num.partitions=1
 default.replication.factor=1
@@ -55,7 +72,7 @@ group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=true
 log.retention.hours=-1
 log.cleaner.backoff.ms=1000
-"""
+""" + (sasl_properties(sasl_users) if sasl_users else "")
 
 
 class BrokerError(RuntimeError):
@@ -66,11 +83,13 @@ class LocalKafka:
     """Start, wait for and stop one local broker whose data lives in `data_dir`.
 
     Stopping and starting again on the same `data_dir` keeps the topics and the ports,
-    which is what a restart test needs.
+    which is what a restart test needs. With `sasl_users` (name → password) clients must log in
+    with SASL/PLAIN, which is how the security settings are tested on a real broker.
     """
 
     def __init__(self, data_dir: Path, port: int | None = None, controller_port: int | None = None,
-                 heap: str = "1g") -> None:
+                 heap: str = "1g", sasl_users: Mapping[str, str] | None = None) -> None:
+        self.sasl_users = dict(sasl_users or {})
         self.data_dir = Path(data_dir)
         self.port = port or free_port()
         self.controller_port = controller_port or free_port()
@@ -110,7 +129,7 @@ class LocalKafka:
     def start(self, timeout: float = 90.0) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         config = self.data_dir / "server.properties"
-        config.write_text(server_properties(self.data_dir, self.port, self.controller_port))
+        config.write_text(server_properties(self.data_dir, self.port, self.controller_port, self.sasl_users))
         self._format(config)
         log = self.log_path.open("ab")
         # Own session, so Ctrl-C in a terminal reaches us first and we stop the broker in order.

@@ -46,13 +46,14 @@ class RunSettings(BaseSettings):
 class Service:
     name: str
     argv: list[str]
+    log_dir: Path
     ready_url: str | None = None
     env: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen[bytes] | None = None
 
     @property
     def log_path(self) -> Path:
-        return RUN_DIR / "logs" / f"{self.name}.log"
+        return self.log_dir / f"{self.name}.log"
 
     def start(self, base_env: dict[str, str]) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -108,13 +109,74 @@ def wait_ready(service: Service, deadline: float) -> None:
     raise RuntimeError(f"{service.name} not ready in time:\n{service.log_tail()}")
 
 
-def new_feed_key(python: str) -> str:
-    """An ingest API key for the simulated feed, kept hashed in .run/ingest-keys.json."""
+def new_feed_key(python: str, run_dir: Path) -> str:
+    """An ingest API key for the simulated feed, kept hashed in <run_dir>/ingest-keys.json."""
     done = subprocess.run(
         [python, "-m", "services.ingest.keys", "new", "--units", "*", "--note", "simulator (make run)",
-         "--file", str(RUN_DIR / "ingest-keys.json")],
+         "--file", str(run_dir / "ingest-keys.json")],
         capture_output=True, text=True, check=True)
     return done.stdout.strip().splitlines()[-1]
+
+
+@dataclass
+class Stack:
+    """The services `make run` starts, in start order, and where to reach them."""
+
+    services: list[Service]
+    ingest_url: str
+    aggregator_url: str
+    api_url: str
+    admin_key_file: Path
+
+
+def plan_stack(settings: RunSettings, run_dir: Path, python: str) -> Stack:
+    """Ingest, aggregator, API and the simulated feed, each the command a deployment runs."""
+    ingest_port = port_or_free(settings.ingest_port)
+    ingest_url = f"http://127.0.0.1:{ingest_port}"
+    aggregator_port = port_or_free(settings.aggregator_port)
+    aggregator_url = f"http://127.0.0.1:{aggregator_port}"
+    api_port = port_or_free(settings.api_port)
+    api_url = f"http://127.0.0.1:{api_port}"
+    logs = run_dir / "logs"
+    # A fresh admin key each run, readable only by its owner; the API keeps only its hash.
+    admin_key = secrets.token_urlsafe(32)
+    key_file = run_dir / "api-admin-key"
+    key_file.write_text(admin_key + "\n")
+    key_file.chmod(0o600)
+    feed_args = [python, "-m", "services.simulator", "--ingest-url", ingest_url,
+                 "--rate", str(settings.feed_rate), "--backfill-days", str(settings.feed_backfill_days)]
+    if settings.province:
+        feed_args += ["--province", settings.province]
+    services = [
+        Service("ingest", [python, "-m", "services.ingest"], logs, f"{ingest_url}/readyz",
+                {"INGEST_PORT": str(ingest_port), "INGEST_KEYS_FILE": str(run_dir / "ingest-keys.json")}),
+        Service("aggregator", [python, "-m", "services.aggregator"], logs, f"{aggregator_url}/state",
+                {"AGGREGATOR_WEB_PORT": str(aggregator_port),
+                 "AGGREGATOR_DATA_DIR": str(run_dir / "aggregator")}),
+        Service("api", [python, "-m", "services.api"], logs, f"{api_url}/readyz",
+                {"API_PORT": str(api_port),
+                 "API_ADMIN_KEY_SHA256": hashlib.sha256(admin_key.encode()).hexdigest(),
+                 **({"API_SEED_PROVINCE": settings.province} if settings.province else {})}),
+        # The key goes by environment, not argv, so that `ps` does not show it.
+        Service("feed", feed_args, logs, env={"SIMULATOR_API_KEY": new_feed_key(python, run_dir)}),
+    ]
+    return Stack(services, ingest_url, aggregator_url, api_url, key_file)
+
+
+def check_alive(stack: Stack) -> None:
+    """Raise, with its log's tail, when a service of the stack has stopped."""
+    for service in stack.services:
+        if not service.alive():
+            raise RuntimeError(f"{service.name} stopped unexpectedly:\n{service.log_tail()}")
+
+
+def start_stack(stack: Stack, env: dict[str, str], timeout: float) -> None:
+    """Start the services in order, each once the one before is ready."""
+    deadline = time.monotonic() + timeout
+    for service in stack.services:
+        log.info("starting %s ...", service.name)
+        service.start(env)
+        wait_ready(service, deadline)
 
 
 def main() -> int:
@@ -144,43 +206,12 @@ def main() -> int:
             kafka = KafkaSettings(bootstrap_servers=broker.bootstrap)
         asyncio.run(ensure_topics(kafka))
         env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers, "PYTHONUNBUFFERED": "1"}
-
-        ingest_port = port_or_free(settings.ingest_port)
-        ingest_url = f"http://127.0.0.1:{ingest_port}"
-        services.append(Service(
-            "ingest", [python, "-m", "services.ingest"], f"{ingest_url}/readyz",
-            {"INGEST_PORT": str(ingest_port), "INGEST_KEYS_FILE": str(RUN_DIR / "ingest-keys.json")}))
-        aggregator_port = port_or_free(settings.aggregator_port)
-        aggregator_url = f"http://127.0.0.1:{aggregator_port}"
-        services.append(Service(
-            "aggregator", [python, "-m", "services.aggregator"], f"{aggregator_url}/state",
-            {"AGGREGATOR_WEB_PORT": str(aggregator_port),
-             "AGGREGATOR_DATA_DIR": str(RUN_DIR / "aggregator")}))
-        # A fresh admin key each run, readable only by its owner; the API keeps only its hash.
-        admin_key = secrets.token_urlsafe(32)
-        key_file = RUN_DIR / "api-admin-key"
-        key_file.write_text(admin_key + "\n")
-        key_file.chmod(0o600)
-        api_port = port_or_free(settings.api_port)
-        api_url = f"http://127.0.0.1:{api_port}"
-        services.append(Service(
-            "api", [python, "-m", "services.api"], f"{api_url}/readyz",
-            {"API_PORT": str(api_port),
-             "API_ADMIN_KEY_SHA256": hashlib.sha256(admin_key.encode()).hexdigest(),
-             **({"API_SEED_PROVINCE": settings.province} if settings.province else {})}))
-        feed_args = [python, "-m", "services.simulator", "--ingest-url", ingest_url,
-                     "--rate", str(settings.feed_rate), "--backfill-days", str(settings.feed_backfill_days)]
-        if settings.province:
-            feed_args += ["--province", settings.province]
-        # The key goes by environment, not argv, so that `ps` does not show it.
-        services.append(Service("feed", feed_args, env={"SIMULATOR_API_KEY": new_feed_key(python)}))
-
-        deadline = time.monotonic() + settings.start_timeout
-        for service in services:
-            log.info("starting %s ...", service.name)
-            service.start(env)
-            wait_ready(service, deadline)
+        stack = plan_stack(settings, RUN_DIR, python)
+        services = stack.services
+        start_stack(stack, env, settings.start_timeout)
         log.info("all up in %.1f s", time.monotonic() - started)
+        ingest_url, aggregator_url, api_url = stack.ingest_url, stack.aggregator_url, stack.api_url
+        key_file = stack.admin_key_file
         print(  # noqa: T201 - this is the user's terminal
             f"\n  Kafka          {kafka.bootstrap_servers}\n"
             f"  Ingest API     {ingest_url}/docs   (POST {ingest_url}/v1/events)\n"
@@ -190,9 +221,7 @@ def main() -> int:
             f"  API metrics    {api_url}/metrics\n"
             f"  Logs           {RUN_DIR / 'logs'}/\n\n  Ctrl-C stops everything.\n", flush=True)
         while not stop_requested:
-            for service in services:
-                if not service.alive():
-                    raise RuntimeError(f"{service.name} stopped unexpectedly:\n{service.log_tail()}")
+            check_alive(stack)
             time.sleep(0.5)
         return 0
     except (RuntimeError, OSError, subprocess.CalledProcessError) as exc:

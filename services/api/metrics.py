@@ -14,6 +14,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.aggregator.figures import SNAPSHOTS
 from services.aggregator.rules import COUNTERS
+from services.api.queries import State, hcm_today, standing
+from services.api.ranking import rank
 from services.api.tree import UnitTree
 
 PREFIX = "onestop_unit_"
@@ -74,6 +76,40 @@ class UnitFiguresCollector(Collector):
                         family.add_metric(labels, value * scale)
         for _, _, family in families:
             yield family
+
+
+class TargetStandingCollector(Collector):
+    """Each unit's standing against its targets, as /v1/reports/targets judges it (the value over the
+    unit's subtree, the target of the period's month, quarter or year), for alerts on units below."""
+
+    def __init__(self, state: State, periods: Sequence[str]) -> None:
+        self.state = state
+        self.periods = tuple(periods)
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        labels = ["unit", "level", "figure", "period"]
+        target = GaugeMetricFamily(
+            f"{PREFIX}target", "The target judging the unit's figure over the period (rates as 0..1, "
+            "average resolution in hours, counts as counts).", labels=labels)
+        gap = GaugeMetricFamily(
+            f"{PREFIX}target_gap", "Value over the unit's subtree minus its target.", labels=labels)
+        met = GaugeMetricFamily(
+            f"{PREFIX}target_met", "1 when the unit meets its target (at or under it for a lower-is-better "
+            "figure), 0 when below; no sample without filings.", labels=labels)
+        today = hcm_today()
+        figures = sorted({t.figure for t in self.state.targets.by_key.values()})
+        for figure in figures:
+            codes = sorted(self.state.targets.units_with(figure))
+            for period in self.periods:
+                for row in rank((standing(self.state, c, figure, period, today) for c in codes), figure):
+                    if row["target"] is None:
+                        continue
+                    values = [row["code"], row["level"] or "unknown", figure, period]
+                    target.add_metric(values, row["target"])
+                    if row["met"] is not None:
+                        gap.add_metric(values, row["gap"])
+                        met.add_metric(values, 1.0 if row["met"] else 0.0)
+        yield from (target, gap, met)
 
 
 class ApiMetrics:

@@ -1,0 +1,26 @@
+# One image for every service; the command chooses which one runs (see deploy/docker-compose.yml):
+#   python -m services.ingest | services.aggregator | services.api | services.common.topics
+# These are the commands `make run` starts, so what the tests exercise is what ships.
+FROM python:3.11-slim-bookworm
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /app
+
+# Dependencies first, in their own layer, so a code change does not reinstall them.
+COPY pyproject.toml ./
+RUN python -c "import tomllib; print('\\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
+        > /tmp/requirements.txt \
+    && pip install -r /tmp/requirements.txt && rm /tmp/requirements.txt
+
+# The code runs from /app (not site-packages): the ingest service finds schemas/ beside services/.
+COPY schemas ./schemas
+COPY services ./services
+COPY deploy/__init__.py deploy/healthcheck.py ./deploy/
+
+# Not root; the aggregator's RocksDB state lives in a volume mounted at /data.
+RUN useradd --system --uid 10001 --home-dir /app onestop && mkdir -p /data && chown onestop /data
+USER onestop
+
+# Each service binds all interfaces inside its container; compose publishes the ports on loopback only.
+ENV INGEST_HOST=0.0.0.0 API_HOST=0.0.0.0 AGGREGATOR_WEB_HOST=0.0.0.0 AGGREGATOR_DATA_DIR=/data
+CMD ["python", "-m", "services.api"]
