@@ -270,19 +270,25 @@ class Engine:
         if self._published_day is not None and today != self._published_day:
             self.dirty.update(self.units)
         self._published_day = today
-        waiting: set[str] = set()
-        for unit_code in sorted(self.dirty):
-            unit = self.units.get(unit_code)
-            if unit is None:
-                continue
-            if tick - unit.published_at < min_gap_s:
-                waiting.add(unit_code)
-                continue
-            record = figures(unit_code, unit.state, now)
-            unit.published_overdue = record["periods"]["today"]["pending_overdue"]
-            unit.published_at = tick
-            yield unit_code, record
-        self.dirty = waiting
+        # Swapped out at once: units the agent changes while this round runs are due next round.
+        due, self.dirty = sorted(self.dirty), set()
+        done = 0
+        try:
+            for unit_code in due:
+                done += 1
+                unit = self.units.get(unit_code)
+                if unit is None:
+                    continue
+                if tick - unit.published_at < min_gap_s:
+                    self.dirty.add(unit_code)
+                    continue
+                record = figures(unit_code, unit.state, now)
+                unit.published_overdue = record["periods"]["today"]["pending_overdue"]
+                unit.published_at = tick
+                yield unit_code, record
+        finally:
+            # A round broken off (Kafka refused a record) leaves the rest due.
+            self.dirty.update(due[done:])
 
     def days_due(self, unit_code: str) -> dict[int, tuple[str, dict[str, Any]]]:
         """The unit's day rows changed since last asked, by day, each with its `unit-days` key
