@@ -21,16 +21,21 @@ from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
 
 from services.aggregator import metrics
-from services.aggregator.dlq import dlq_headers
+from services.aggregator.dlq import TRUNCATED_HEADER, dlq_headers
 from services.aggregator.settings import AggregatorSettings
 from services.common.event_validation import EventValidator, Valid, default_validator
 
 log = logging.getLogger(__name__)
 
 
-def triage(records: Iterable[ConsumerRecord[bytes, bytes]]) -> tuple[list[list[Any]], list[tuple[Any, str]]]:
-    """Split records into packable `[offset, event]` pairs and `(record, reason)` rejects."""
-    good: list[list[Any]] = []
+def triage(records: Iterable[ConsumerRecord[bytes, bytes]],
+           max_item_bytes: int) -> tuple[list[bytes], list[tuple[Any, str]]]:
+    """Split records into packable items (`[offset, event]` as JSON) and `(record, reason)` rejects.
+
+    A valid event is still refused when it cannot be packed: nested deeper than orjson writes (255
+    levels; it reads 1024), or larger than a pack may be. Retrying it would stop the stream for good.
+    """
+    good: list[bytes] = []
     bad: list[tuple[Any, str]] = []
     validate = _validator().validate
     for record in records:
@@ -40,11 +45,19 @@ def triage(records: Iterable[ConsumerRecord[bytes, bytes]]) -> tuple[list[list[A
             bad.append((record, "not_json"))
             continue
         verdict = validate(event)
-        if isinstance(verdict, Valid):
-            good.append([record.offset, event])
+        if not isinstance(verdict, Valid):
+            reason = "; ".join(f"{e.field or 'event'}: {e.reason}" for e in verdict.errors)
+            bad.append((record, f"schema: {reason}"[:500]))
             continue
-        reason = "; ".join(f"{e.field or 'event'}: {e.reason}" for e in verdict.errors)
-        bad.append((record, f"schema: {reason}"[:500]))
+        try:
+            item = orjson.dumps([record.offset, event])
+        except orjson.JSONEncodeError as exc:
+            bad.append((record, f"unencodable: {exc}"[:500]))
+            continue
+        if len(item) > max_item_bytes:
+            bad.append((record, f"too_large: {len(item)} bytes; a pack holds at most {max_item_bytes}"))
+            continue
+        good.append(item)
     return good, bad
 
 
@@ -53,9 +66,28 @@ def _validator() -> EventValidator:
     return default_validator()
 
 
-def packs_of(good: list[list[Any]], size: int) -> Iterable[bytes]:
-    for start in range(0, len(good), size):
-        yield orjson.dumps(good[start:start + size])
+def packs_of(items: list[bytes], max_events: int, max_bytes: int) -> Iterable[bytes]:
+    """JSON arrays of the items, in order, each of at most `max_events` items and `max_bytes` bytes
+    (an item is never over `max_bytes` - 2: triage sends those to the DLQ)."""
+    chunk: list[bytes] = []
+    size = 2  # the brackets
+    for item in items:
+        if chunk and (len(chunk) == max_events or size + len(item) + 1 > max_bytes):
+            yield b"[" + b",".join(chunk) + b"]"
+            chunk, size = [], 2
+        chunk.append(item)
+        size += len(item) + 1
+    if chunk:
+        yield b"[" + b",".join(chunk) + b"]"
+
+
+def dlq_value(value: bytes | None, max_bytes: int) -> tuple[bytes | None, list[tuple[str, bytes]]]:
+    """The value to dead-letter, cut to `max_bytes` (with a header saying so) so that the DLQ send
+    itself cannot be refused as too large and stall the stream; the whole record stays at its source
+    offset, which the headers name."""
+    if value is None or len(value) <= max_bytes:
+        return value, []
+    return value[:max_bytes], [(TRUNCATED_HEADER, str(len(value)).encode())]
 
 
 class Packer:
@@ -129,18 +161,20 @@ class Packer:
         batches = await self.fetch()
         if not batches:
             return 0
+        max_bytes = self.settings.pack_max_bytes
         sends = []
         offsets: dict[TopicPartition, OffsetAndMetadata] = {}
         count = 0
         for tp, records in batches.items():
-            good, bad = triage(records)
+            good, bad = triage(records, max_bytes - 2)
             count += len(records)
             for record, reason in bad:
                 metrics.DLQ.labels(reason=reason.split(":")[0]).inc()
+                value, cut = dlq_value(record.value, max_bytes)
                 sends.append(await self.producer.send(
-                    self.settings.kafka.dlq_topic, record.value, key=record.key,
-                    headers=dlq_headers(record, reason)))
-            for pack in packs_of(good, self.settings.pack_max_events):
+                    self.settings.kafka.dlq_topic, value, key=record.key,
+                    headers=dlq_headers(record, reason) + cut))
+            for pack in packs_of(good, self.settings.pack_max_events, max_bytes):
                 sends.append(await self.producer.send(
                     self.settings.packed_topic, pack, partition=tp.partition))
             offsets[tp] = OffsetAndMetadata(records[-1].offset + 1, "")
