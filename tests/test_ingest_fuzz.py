@@ -39,7 +39,7 @@ ALLOWED = {202, 400, 413, 415, 422}
 LEAKS = ("Traceback", 'File "', "site-packages", "services/", "Error(", "orjson.")
 SCHEMA_FIELDS = ("event_id", "event_type", "filing_id", "unit_code", "occurred_at", "source", "channel",
                  "due_at", "procedure_code", "schema_version", "online_payment")
-FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                         HealthCheck.too_slow])
 
 
