@@ -35,12 +35,6 @@ DATA_CSP = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'n
 NO_STORE = (b"cache-control", b"no-store")
 
 
-def request_id_of(scope: Scope) -> str:
-    """The id the guard gave this request ('' outside the guard)."""
-    state = scope.get("state") or {}
-    return str(state.get("request_id", ""))
-
-
 class SecurityGuard:
     """ASGI middleware: request id, security headers, and no internals in a 500."""
 
@@ -53,8 +47,6 @@ class SecurityGuard:
             await self.app(scope, receive, send)
             return
         request_id = _request_id(scope)
-        # Starlette's `request.state` reads this dict, so handlers below can name the id too.
-        scope.setdefault("state", {})["request_id"] = request_id
         no_store = scope["path"].startswith(self.no_store_prefixes) if self.no_store_prefixes else False
         started = False
 
