@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import orjson
@@ -27,24 +26,35 @@ def nested(depth: int) -> Any:
     return value
 
 
-def test_triage_packs_the_valid_and_names_why_the_rest_is_refused() -> None:
+def test_triage_keeps_the_valid_and_names_why_the_rest_is_refused() -> None:
     ok = make_event()
-    records = [record(0, orjson.dumps(ok)), record(1, b"\xff"), record(2, None), record(3, b"[]"),
-               record(4, json.dumps(make_event(x_deep=nested(300))).encode()),  # orjson writes 255 levels
-               record(5, orjson.dumps(make_event(x_pad="p" * 5000)))]
-    good, bad = triage(records, max_item_bytes=4096)
-    assert [orjson.loads(item) for item in good] == [[0, ok]]
-    reasons = {r.offset: reason.split(":")[0] for r, reason in bad}
-    assert reasons == {1: "not_json", 2: "schema", 3: "schema", 4: "unencodable", 5: "too_large"}
+    records = [record(0, orjson.dumps(ok)), record(1, b"\xff"), record(2, None), record(3, b"[]")]
+    good, bad = triage(records)
+    assert good == [[0, ok]]
+    assert {r.offset: reason.split(":")[0] for r, reason in bad} == {1: "not_json", 2: "schema", 3: "schema"}
+
+
+def test_what_no_pack_can_carry_is_refused_and_the_rest_packed_in_order() -> None:
+    events = [make_event() for _ in range(9)]
+    events[2] = make_event(x_pad="p" * 5000)   # larger than a pack alone
+    events[6] = make_event(x_deep=nested(300))  # deeper than orjson writes
+    packs, refused = packs_of([[i, e] for i, e in enumerate(events)], max_events=4, max_bytes=4096)
+    assert [(offset, reason.split(":")[0]) for offset, reason in refused] == [(2, "too_large"),
+                                                                              (6, "unencodable")]
+    assert [row for pack in packs for row in orjson.loads(pack)] == [
+        [i, e] for i, e in enumerate(events) if i not in (2, 6)]
 
 
 @given(sizes=st.lists(st.integers(1, 300), max_size=60), max_events=st.integers(1, 10),
-       max_bytes=st.integers(320, 2000))
-def test_packs_keep_every_item_in_order_within_both_limits(sizes: list[int], max_events: int,
-                                                           max_bytes: int) -> None:
-    items = [orjson.dumps([i, "x" * size]) for i, size in enumerate(sizes)]  # each under 318 bytes
-    packs = list(packs_of(items, max_events, max_bytes))
-    assert [row for pack in packs for row in orjson.loads(pack)] == [orjson.loads(i) for i in items]
+       max_bytes=st.integers(200, 2000))
+def test_packs_keep_every_event_in_order_within_both_limits(sizes: list[int], max_events: int,
+                                                            max_bytes: int) -> None:
+    good = [[i, "x" * size] for i, size in enumerate(sizes)]
+    packs, refused = packs_of(good, max_events, max_bytes)
+    too_big = {i for i, pair in enumerate(good) if len(orjson.dumps([pair])) > max_bytes}
+    assert {offset for offset, _ in refused} == too_big
+    assert [row for pack in packs for row in orjson.loads(pack)] == [p for i, p in enumerate(good)
+                                                                     if i not in too_big]
     assert all(len(pack) <= max_bytes and len(orjson.loads(pack)) <= max_events for pack in packs)
 
 

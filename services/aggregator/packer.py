@@ -28,14 +28,9 @@ from services.common.event_validation import EventValidator, Valid, default_vali
 log = logging.getLogger(__name__)
 
 
-def triage(records: Iterable[ConsumerRecord[bytes, bytes]],
-           max_item_bytes: int) -> tuple[list[bytes], list[tuple[Any, str]]]:
-    """Split records into packable items (`[offset, event]` as JSON) and `(record, reason)` rejects.
-
-    A valid event is still refused when it cannot be packed: nested deeper than orjson writes (255
-    levels; it reads 1024), or larger than a pack may be. Retrying it would stop the stream for good.
-    """
-    good: list[bytes] = []
+def triage(records: Iterable[ConsumerRecord[bytes, bytes]]) -> tuple[list[list[Any]], list[tuple[Any, str]]]:
+    """Split records into packable `[offset, event]` pairs and `(record, reason)` rejects."""
+    good: list[list[Any]] = []
     bad: list[tuple[Any, str]] = []
     validate = _validator().validate
     for record in records:
@@ -45,19 +40,11 @@ def triage(records: Iterable[ConsumerRecord[bytes, bytes]],
             bad.append((record, "not_json"))
             continue
         verdict = validate(event)
-        if not isinstance(verdict, Valid):
-            reason = "; ".join(f"{e.field or 'event'}: {e.reason}" for e in verdict.errors)
-            bad.append((record, f"schema: {reason}"[:500]))
+        if isinstance(verdict, Valid):
+            good.append([record.offset, event])
             continue
-        try:
-            item = orjson.dumps([record.offset, event])
-        except orjson.JSONEncodeError as exc:
-            bad.append((record, f"unencodable: {exc}"[:500]))
-            continue
-        if len(item) > max_item_bytes:
-            bad.append((record, f"too_large: {len(item)} bytes; a pack holds at most {max_item_bytes}"))
-            continue
-        good.append(item)
+        reason = "; ".join(f"{e.field or 'event'}: {e.reason}" for e in verdict.errors)
+        bad.append((record, f"schema: {reason}"[:500]))
     return good, bad
 
 
@@ -66,19 +53,40 @@ def _validator() -> EventValidator:
     return default_validator()
 
 
-def packs_of(items: list[bytes], max_events: int, max_bytes: int) -> Iterable[bytes]:
-    """JSON arrays of the items, in order, each of at most `max_events` items and `max_bytes` bytes
-    (an item is never over `max_bytes` - 2: triage sends those to the DLQ)."""
-    chunk: list[bytes] = []
-    size = 2  # the brackets
-    for item in items:
-        if chunk and (len(chunk) == max_events or size + len(item) + 1 > max_bytes):
-            yield b"[" + b",".join(chunk) + b"]"
-            chunk, size = [], 2
-        chunk.append(item)
-        size += len(item) + 1
-    if chunk:
-        yield b"[" + b",".join(chunk) + b"]"
+def packs_of(good: list[list[Any]], max_events: int,
+             max_bytes: int) -> tuple[list[bytes], list[tuple[int, str]]]:
+    """The `[offset, event]` pairs as packs, in order, each of at most `max_events` pairs and `max_bytes`
+    bytes; and `(offset, reason)` of the valid events no pack can carry.
+
+    Those must go to the DLQ: a pack Kafka refuses (over its record limit) would be refused again on
+    every retry, stopping the stream for good. An event is unpackable when larger than `max_bytes`
+    alone, or nested deeper than orjson writes (255 levels; it reads 1024). The usual chunk costs one
+    orjson call, as before; only a chunk that fails is halved until the culprits are found.
+    """
+    packs: list[bytes] = []
+    refused: list[tuple[int, str]] = []
+
+    def pack(chunk: list[list[Any]]) -> None:
+        try:
+            packed: bytes | None = orjson.dumps(chunk)
+        except orjson.JSONEncodeError as exc:
+            packed = None
+            if len(chunk) == 1:
+                refused.append((chunk[0][0], f"unencodable: {exc}"[:500]))
+                return
+        if packed is not None and len(packed) <= max_bytes:
+            packs.append(packed)
+        elif len(chunk) == 1:
+            refused.append((chunk[0][0], f"too_large: {len(packed or b'')} bytes; a pack holds at most "
+                                         f"{max_bytes}"))
+        else:
+            half = len(chunk) // 2
+            pack(chunk[:half])
+            pack(chunk[half:])
+
+    for start in range(0, len(good), max_events):
+        pack(good[start:start + max_events])
+    return packs, refused
 
 
 def dlq_value(value: bytes | None, max_bytes: int) -> tuple[bytes | None, list[tuple[str, bytes]]]:
@@ -166,7 +174,11 @@ class Packer:
         offsets: dict[TopicPartition, OffsetAndMetadata] = {}
         count = 0
         for tp, records in batches.items():
-            good, bad = triage(records, max_bytes - 2)
+            good, bad = triage(records)
+            packs, unpackable = packs_of(good, self.settings.pack_max_events, max_bytes)
+            if unpackable:
+                at = {record.offset: record for record in records}
+                bad += [(at[offset], reason) for offset, reason in unpackable]
             count += len(records)
             for record, reason in bad:
                 metrics.DLQ.labels(reason=reason.split(":")[0]).inc()
@@ -174,7 +186,7 @@ class Packer:
                 sends.append(await self.producer.send(
                     self.settings.kafka.dlq_topic, value, key=record.key,
                     headers=dlq_headers(record, reason) + cut))
-            for pack in packs_of(good, self.settings.pack_max_events, max_bytes):
+            for pack in packs:
                 sends.append(await self.producer.send(
                     self.settings.packed_topic, pack, partition=tp.partition))
             offsets[tp] = OffsetAndMetadata(records[-1].offset + 1, "")
