@@ -7,15 +7,16 @@ PY := $(VENV)/bin/python
 STAMPS := .stamps
 KAFKA_LIBS := deploy/local/.cache/kafka-libs
 
-.PHONY: help install kafka-jars prometheus run test lint typecheck bench topics kafka clean
+.PHONY: help install kafka-jars prometheus run test lint typecheck audit bench topics kafka clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
+# setuptools too: the one a new venv starts with is years old, with published vulnerabilities.
 $(STAMPS)/venv: pyproject.toml
 	@mkdir -p $(STAMPS)
 	@test -x $(PY) || { command -v $(PYTHON) >/dev/null && $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV); }
-	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q --upgrade pip setuptools
 	$(PY) -m pip install -q -e ".[dev]"
 	@touch $@
 
@@ -43,7 +44,7 @@ prometheus: $(STAMPS)/prometheus
 run: install ## Start Kafka, the services and a simulated feed; Ctrl-C stops everything
 	$(PY) -m deploy.local.run
 
-test: install lint typecheck ## Run the whole suite (ruff, mypy, pytest with integration tests on a real broker)
+test: install lint typecheck audit ## The whole suite: ruff, mypy, pip-audit, pytest (integration tests on a real broker)
 	$(PY) -m pytest
 
 bench: install ## Benchmarks (minutes): ingest, aggregator throughput, freshness; see docs/benchmarks.md
@@ -57,6 +58,9 @@ lint: $(STAMPS)/venv ## ruff over the code
 typecheck: $(STAMPS)/venv ## mypy over the code
 	$(VENV)/bin/mypy services deploy
 
+audit: $(STAMPS)/venv ## Known vulnerabilities in the installed packages (pip-audit, PyPI's data; cached)
+	$(PY) -m deploy.audit
+
 topics: $(STAMPS)/venv ## Create the topics on KAFKA_BOOTSTRAP_SERVERS (idempotent)
 	$(PY) -m services.common.topics
 
@@ -64,4 +68,4 @@ kafka: install ## Run only the local Kafka broker in the foreground
 	$(PY) -m deploy.local.broker
 
 clean: ## Remove the virtualenv, caches and local run data
-	rm -rf $(VENV) $(STAMPS) deploy/local/.cache .run .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(STAMPS) deploy/local/.cache .cache/pip-audit .run .pytest_cache .mypy_cache .ruff_cache

@@ -443,7 +443,10 @@ def main() -> None:
             ingest_url, agg_url = f"http://127.0.0.1:{ingest_port}", f"http://127.0.0.1:{agg_port}"
             ingest = Service("ingest", "services.ingest", base | {
                 "INGEST_PORT": str(ingest_port), "INGEST_KEYS_FILE": str(keys_file),
-                "INGEST_INSTANCE_ID": f"fresh-{suffix}"}, workdir, f"{ingest_url}/readyz")
+                "INGEST_INSTANCE_ID": f"fresh-{suffix}",
+                # The load comes from one key: measure freshness, not ingest's flood guard.
+                "INGEST_RATE_PER_KEY_PER_S": "1000000", "INGEST_RATE_BURST_PER_KEY": "1000000"},
+                workdir, f"{ingest_url}/readyz")
             aggregator = Service("aggregator", "services.aggregator", base | {
                 "AGGREGATOR_APP_ID": f"fresh-{suffix}", "AGGREGATOR_DATA_DIR": str(workdir / "aggregator"),
                 "AGGREGATOR_WEB_PORT": str(agg_port), "AGGREGATOR_LOG_LEVEL": "warn"},

@@ -85,6 +85,8 @@ class IngestProcess:
         self.env = os.environ | {
             "INGEST_PORT": str(self.port), "INGEST_KEYS_FILE": str(workdir / "keys.json"),
             "INGEST_INSTANCE_ID": f"bench-{uuid.uuid4().hex[:6]}",
+            # The load comes from one key: measure ingest, not its flood guard.
+            "INGEST_RATE_PER_KEY_PER_S": "1000000", "INGEST_RATE_BURST_PER_KEY": "1000000",
             "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers, "KAFKA_EVENTS_TOPIC": kafka.events_topic,
         }
         self.proc: subprocess.Popen[bytes] | None = None

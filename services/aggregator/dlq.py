@@ -5,6 +5,8 @@ from __future__ import annotations
 from aiokafka.structs import ConsumerRecord
 
 REASON_HEADER = "dlq.reason"
+# Present when the value was cut to fit the DLQ: the original length in bytes.
+TRUNCATED_HEADER = "dlq.value.truncated"
 
 
 def dlq_headers(record: ConsumerRecord[bytes, bytes], reason: str) -> list[tuple[str, bytes]]:

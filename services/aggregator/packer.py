@@ -21,7 +21,7 @@ from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
 
 from services.aggregator import metrics
-from services.aggregator.dlq import dlq_headers
+from services.aggregator.dlq import TRUNCATED_HEADER, dlq_headers
 from services.aggregator.settings import AggregatorSettings
 from services.common.event_validation import EventValidator, Valid, default_validator
 
@@ -53,9 +53,49 @@ def _validator() -> EventValidator:
     return default_validator()
 
 
-def packs_of(good: list[list[Any]], size: int) -> Iterable[bytes]:
-    for start in range(0, len(good), size):
-        yield orjson.dumps(good[start:start + size])
+def packs_of(good: list[list[Any]], max_events: int,
+             max_bytes: int) -> tuple[list[bytes], list[tuple[int, str]]]:
+    """The `[offset, event]` pairs as packs, in order, each of at most `max_events` pairs and `max_bytes`
+    bytes; and `(offset, reason)` of the valid events no pack can carry.
+
+    Those must go to the DLQ: a pack Kafka refuses (over its record limit) would be refused again on
+    every retry, stopping the stream for good. An event is unpackable when larger than `max_bytes`
+    alone, or nested deeper than orjson writes (255 levels; it reads 1024). The usual chunk costs one
+    orjson call, as before; only a chunk that fails is halved until the culprits are found.
+    """
+    packs: list[bytes] = []
+    refused: list[tuple[int, str]] = []
+
+    def pack(chunk: list[list[Any]]) -> None:
+        try:
+            packed: bytes | None = orjson.dumps(chunk)
+        except orjson.JSONEncodeError as exc:
+            packed = None
+            if len(chunk) == 1:
+                refused.append((chunk[0][0], f"unencodable: {exc}"[:500]))
+                return
+        if packed is not None and len(packed) <= max_bytes:
+            packs.append(packed)
+        elif len(chunk) == 1:
+            refused.append((chunk[0][0], f"too_large: {len(packed or b'')} bytes; a pack holds at most "
+                                         f"{max_bytes}"))
+        else:
+            half = len(chunk) // 2
+            pack(chunk[:half])
+            pack(chunk[half:])
+
+    for start in range(0, len(good), max_events):
+        pack(good[start:start + max_events])
+    return packs, refused
+
+
+def dlq_value(value: bytes | None, max_bytes: int) -> tuple[bytes | None, list[tuple[str, bytes]]]:
+    """The value to dead-letter, cut to `max_bytes` (with a header saying so) so that the DLQ send
+    itself cannot be refused as too large and stall the stream; the whole record stays at its source
+    offset, which the headers name."""
+    if value is None or len(value) <= max_bytes:
+        return value, []
+    return value[:max_bytes], [(TRUNCATED_HEADER, str(len(value)).encode())]
 
 
 class Packer:
@@ -129,18 +169,24 @@ class Packer:
         batches = await self.fetch()
         if not batches:
             return 0
+        max_bytes = self.settings.pack_max_bytes
         sends = []
         offsets: dict[TopicPartition, OffsetAndMetadata] = {}
         count = 0
         for tp, records in batches.items():
             good, bad = triage(records)
+            packs, unpackable = packs_of(good, self.settings.pack_max_events, max_bytes)
+            if unpackable:
+                at = {record.offset: record for record in records}
+                bad += [(at[offset], reason) for offset, reason in unpackable]
             count += len(records)
             for record, reason in bad:
                 metrics.DLQ.labels(reason=reason.split(":")[0]).inc()
+                value, cut = dlq_value(record.value, max_bytes)
                 sends.append(await self.producer.send(
-                    self.settings.kafka.dlq_topic, record.value, key=record.key,
-                    headers=dlq_headers(record, reason)))
-            for pack in packs_of(good, self.settings.pack_max_events):
+                    self.settings.kafka.dlq_topic, value, key=record.key,
+                    headers=dlq_headers(record, reason) + cut))
+            for pack in packs:
                 sends.append(await self.producer.send(
                     self.settings.packed_topic, pack, partition=tp.partition))
             offsets[tp] = OffsetAndMetadata(records[-1].offset + 1, "")

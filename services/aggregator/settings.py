@@ -28,6 +28,9 @@ class AggregatorSettings(BaseSettings):
     retention_days: int = Field(default=400, ge=1)
     # Events per packed record: Faust's per-record cost is paid once per pack, not per event.
     pack_max_events: int = Field(default=2000, ge=1)
+    # Bytes per packed record, under Kafka's default 1 MiB record limit (a bigger pack would be refused
+    # again on every retry, stopping the stream); a single event over it goes to the DLQ as too_large.
+    pack_max_bytes: int = Field(default=900 * 1024, ge=64 * 1024)
     pack_max_wait_ms: int = Field(default=100, ge=1)
     # Events applied and written to the tables in one go: the changelog round trip is paid once
     # for all the packs waiting in a partition, up to this many events.

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
 
 from services.api.deps import ApiContext
@@ -14,6 +15,8 @@ from services.api.metrics import ApiMetrics, RequestObserver, TargetStandingColl
 from services.api.routes import admin, daily, ops, rankings, stream, units
 from services.api.runtime import Runtime
 from services.api.settings import ApiSettings
+from services.common.http_security import SecurityGuard
+from services.common.rate_limit import RateLimiter
 
 DESCRIPTION = """Live figures of the one-stop shops, per unit and over any subtree of units: the online
 rate, the on-time rate of Decision 766, filings overdue now, returns, for today, the last 7 and 30 days,
@@ -41,9 +44,15 @@ def create_app(settings: ApiSettings, registry: CollectorRegistry | None = None)
             await runtime.stop()
 
     app = FastAPI(title="onestop-live API", version="1", description=DESCRIPTION, lifespan=lifespan)
-    app.state.api = ApiContext(settings, runtime, metrics)
+    admin_limiter = RateLimiter(settings.admin_rate_per_s, settings.admin_rate_burst)
+    app.state.api = ApiContext(settings, runtime, metrics, admin_limiter)
     for module in (units, daily, rankings, stream, admin, ops):
         app.include_router(module.router)
     install_error_handlers(app)
     app.add_middleware(RequestObserver, metrics=metrics)
+    if settings.cors_origins:
+        # Reading only: no credentials, no writes; Last-Event-ID lets an EventSource resume.
+        app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET"],
+                           allow_headers=["Last-Event-ID"], allow_credentials=False, max_age=600)
+    app.add_middleware(SecurityGuard, no_store_prefixes=("/v1/admin",))
     return app

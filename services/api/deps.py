@@ -13,6 +13,7 @@ from services.api.errors import ApiError
 from services.api.metrics import ApiMetrics
 from services.api.runtime import Runtime
 from services.api.settings import ApiSettings
+from services.common.rate_limit import RateLimiter, retry_after
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,7 @@ class ApiContext:
     settings: ApiSettings
     runtime: Runtime
     metrics: ApiMetrics
+    admin_limiter: RateLimiter  # admin requests per client address
 
 
 def get_context(request: Request) -> ApiContext:
@@ -28,6 +30,15 @@ def get_context(request: Request) -> ApiContext:
 
 
 Context = Annotated[ApiContext, Depends(get_context)]
+
+
+def limit_admin(request: Request, context: Context) -> None:
+    """429 once a client address is over the admin rate, whatever key it presents."""
+    caller = request.client.host if request.client else "unknown"
+    wait = context.admin_limiter.take(caller)
+    if wait > 0:
+        raise ApiError(429, "rate_limited", f"over {context.settings.admin_rate_per_s:g} admin requests "
+                       "a second from this address", headers={"Retry-After": retry_after(wait)})
 
 
 def require_admin(request: Request, context: Context) -> None:
@@ -44,4 +55,5 @@ def require_admin(request: Request, context: Context) -> None:
         raise ApiError(403, "forbidden", "this key may not change the registry or targets")
 
 
-Admin = Depends(require_admin)
+# The rate first: a key guesser is slowed down before its guess is checked.
+Admin = [Depends(limit_admin), Depends(require_admin)]

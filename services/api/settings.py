@@ -23,6 +23,14 @@ class ApiSettings(BaseSettings):
     # Only the SHA-256 (hex) of the admin key is configured, so the key itself is in no file or env.
     # Empty: the admin endpoints answer 403 to everyone.
     admin_key_sha256: str = ""
+    # Admin requests per second per client address, counted before the key is checked, so guessing
+    # the key is slow too; over it the answer is 429 with Retry-After. Behind a reverse proxy every
+    # admin shares the proxy's address, and so one bucket.
+    admin_rate_per_s: float = Field(default=10.0, gt=0)
+    admin_rate_burst: int = Field(default=50, ge=1)
+    # Browser origins (e.g. ["https://dashboard.example.gov.vn"]) allowed to GET the read endpoints
+    # from their own pages; none by default. Admin writes are never allowed cross-origin.
+    cors_origins: tuple[str, ...] = ()
 
     registry_topic: str = "unit-registry"
     targets_topic: str = "unit-targets"

@@ -1,19 +1,17 @@
 """One shape for every refusal, `{"error": code, "message": text, ...}`, and never a stack trace.
 
-Shared by the HTTP services: each raises its own subclass of `ServiceError`.
+Shared by the HTTP services: each raises its own subclass of `ServiceError`. An unexpected exception
+is answered by `http_security.SecurityGuard`: a generic 500 naming the request id, the detail logged.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from typing import Any
 
 import orjson
 from fastapi import FastAPI, Request, Response
 from starlette.exceptions import HTTPException
-
-log = logging.getLogger(__name__)
 
 
 class ServiceError(Exception):
@@ -50,13 +48,6 @@ async def _on_http_error(_: Request, exc: Exception) -> Response:
                          getattr(exc, "headers", None))
 
 
-async def _on_unexpected(request: Request, exc: Exception) -> Response:
-    # A bug, not a client's fault: log it whole, answer without internals.
-    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return json_response(500, {"error": "internal", "message": "internal error"})
-
-
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ServiceError, _on_service_error)
     app.add_exception_handler(HTTPException, _on_http_error)
-    app.add_exception_handler(Exception, _on_unexpected)

@@ -9,6 +9,8 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
 
 from services.common.event_validation import EventValidator
+from services.common.http_security import SecurityGuard
+from services.common.rate_limit import RateLimiter
 from services.ingest.context import IngestContext
 from services.ingest.errors import install_error_handlers
 from services.ingest.keys import KeyFile
@@ -40,9 +42,13 @@ def create_app(settings: IngestSettings, registry: CollectorRegistry | None = No
             await writer.stop()
 
     app = FastAPI(title="onestop-live ingest", version="1", lifespan=lifespan)
-    app.state.ingest = IngestContext(settings, validator, keys, writer, metrics)
+    limiter = RateLimiter(settings.rate_per_key_per_s, settings.rate_burst_per_key)
+    app.state.ingest = IngestContext(settings, validator, keys, writer, metrics, limiter)
     app.include_router(events.router)
     app.include_router(ops.router)
     install_error_handlers(app)
     app.add_middleware(RequestObserver, metrics=metrics, path="/v1/events")
+    # Outermost, so that its headers and its 500 cover every answer. No CORS middleware: writers are
+    # servers holding a key, never a browser page, so no origin is ever allowed.
+    app.add_middleware(SecurityGuard, no_store_prefixes=("/v1/",))
     return app

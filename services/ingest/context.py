@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from services.common.event_validation import EventValidator
+from services.common.rate_limit import RateLimiter
 from services.ingest.keys import KeyFile
 from services.ingest.metrics import IngestMetrics
 from services.ingest.producer import EventWriter
@@ -18,3 +19,4 @@ class IngestContext:
     keys: KeyFile
     writer: EventWriter
     metrics: IngestMetrics
+    limiter: RateLimiter  # requests per writer key

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from services.common.rate_limit import retry_after
 from services.ingest.context import IngestContext
 from services.ingest.errors import IngestError
 from services.ingest.keys import ApiKey
@@ -35,6 +36,13 @@ def require_key(request: Request, context: Context) -> ApiKey:
         raise IngestError(401, "unauthorized", "a valid API key is required "
                           "(Authorization: Bearer <key>, or X-API-Key)",
                           headers={"WWW-Authenticate": "Bearer"})
+    # Counted per key after authentication: an unknown caller cannot spend a real sender's tokens.
+    wait = context.limiter.take(key.key_id)
+    if wait > 0:
+        context.metrics.rate_limited.inc()
+        raise IngestError(429, "rate_limited", f"over {context.settings.rate_per_key_per_s:g} requests "
+                          "a second for this key; send fewer, larger batches",
+                          headers={"Retry-After": retry_after(wait)})
     return key
 
 

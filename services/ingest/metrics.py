@@ -27,6 +27,9 @@ class IngestMetrics:
         self.requests = Counter(
             "ingest_requests_total", "POST /v1/events requests by HTTP status.", ["status"],
             registry=registry)
+        self.rate_limited = Counter(
+            "ingest_rate_limited_total", "Requests answered 429: their key was over its rate.",
+            registry=registry)
         self.request_seconds = Histogram(
             "ingest_request_duration_seconds", "POST /v1/events time from first byte to answer.",
             ["status"], buckets=LATENCY_BUCKETS, registry=registry)

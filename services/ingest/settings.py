@@ -26,6 +26,11 @@ class IngestSettings(BaseSettings):
     # 1 KiB, so a much lower limit turns a would-be producer failure (a misleading 503) into a clear 422.
     max_event_bytes: int = Field(default=64 * 1024, gt=0)
 
+    # Requests per second per writer key: a flood guard, not a quota. Senders batch (up to max_events
+    # a request), so this is far above a province's need; over it the answer is 429 with Retry-After.
+    rate_per_key_per_s: float = Field(default=100.0, gt=0)
+    rate_burst_per_key: int = Field(default=200, ge=1)
+
     keys_file: Path = Path(".run/ingest-keys.json")
     # Every version listed is accepted, chosen per event by its schema_version: list two during a migration.
     schema_files: tuple[Path, ...] = (CURRENT_SCHEMA,)

@@ -23,10 +23,11 @@ from services.api.writer import KafkaUnavailable
 RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"model": Error, "description": "No admin key."},
     403: {"model": Error, "description": "Wrong admin key."},
+    429: {"model": Error, "description": "Too many admin requests from this address; see Retry-After."},
     202: {"description": "Kafka has the write; this replica does not show it yet."},
     503: {"model": Error, "description": "Kafka did not take the write; retry."},
 }
-router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=[Admin], responses=RESPONSES)
+router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=Admin, responses=RESPONSES)
 
 CodePath = Annotated[str, Path(pattern=UNIT_CODE.pattern, examples=["31.S03"])]
 PeriodPath = Annotated[str, Path(pattern=TARGET_PERIOD.pattern, description="a year, quarter or month",

@@ -37,6 +37,7 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
     413: {"description": "Body over the size limit, or too many events."},
     415: {"description": "Not application/json or application/x-ndjson (UTF-8, uncompressed)."},
     422: {"description": "No event valid; each error names the field."},
+    429: {"description": "Over the key's rate limit; retry after Retry-After seconds."},
     503: {"description": "Kafka unavailable; nothing half-written. Retry after Retry-After seconds."},
 }
 
