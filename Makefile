@@ -26,6 +26,14 @@ $(STAMPS)/kafka-jars: deploy/local/pom.xml
 		-DoutputDirectory=.cache/kafka-libs -Dmdep.overWriteReleases=false
 	@touch $@
 
+# The dashboard test drives Debian's Chromium (Playwright cannot download its own here).
+$(STAMPS)/chromium:
+	@mkdir -p $(STAMPS)
+	@command -v chromium >/dev/null || { \
+		SUDO=$$(test "$$(id -u)" -eq 0 || echo sudo); \
+		$$SUDO apt-get update -q && $$SUDO apt-get install -y -q chromium; }
+	@touch $@
+
 install: $(STAMPS)/venv $(STAMPS)/kafka-jars ## Install what is missing: virtualenv, packages, Kafka jars
 
 kafka-jars: $(STAMPS)/kafka-jars
@@ -33,7 +41,7 @@ kafka-jars: $(STAMPS)/kafka-jars
 run: install ## Start Kafka, the services and a simulated feed; Ctrl-C stops everything
 	$(PY) -m deploy.local.run
 
-test: install lint typecheck ## Run the whole suite (ruff, mypy, pytest with integration tests on a real broker)
+test: install $(STAMPS)/chromium lint typecheck ## Run the whole suite (ruff, mypy, pytest with integration tests on a real broker and Chromium)
 	$(PY) -m pytest
 
 bench: install ## Benchmarks (minutes): ingest, aggregator throughput, freshness; see docs/benchmarks.md

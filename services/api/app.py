@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
 
+from services.api.dashboard import install_dashboard
 from services.api.deps import ApiContext
 from services.api.errors import install_error_handlers
 from services.api.metrics import ApiMetrics, RequestObserver, UnitFiguresCollector
@@ -43,6 +44,7 @@ def create_app(settings: ApiSettings, registry: CollectorRegistry | None = None)
     app.state.api = ApiContext(settings, runtime, metrics)
     for module in (units, rankings, stream, admin, ops):
         app.include_router(module.router)
+    install_dashboard(app)
     install_error_handlers(app)
     app.add_middleware(RequestObserver, metrics=metrics)
     return app
