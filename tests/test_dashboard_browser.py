@@ -239,6 +239,11 @@ async def check_dashboard(page: Page, client: httpx.AsyncClient, url: str, publi
     widths = await page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
     assert widths[0] <= widths[1] == PHONE["width"]
 
+    # An address naming no unit: said so, and the province instead.
+    await page.evaluate("location.hash = 'u=nope&p=today'")
+    await shows(page, "#error", "Không có đơn vị mã nope; đang hiển thị đơn vị cấp cao nhất.")
+    await headline_matches(page, updated, "today")
+
 
 async def _codes_are(page: Page, section: str, codes: list[str]) -> bool:
     return await ranked_codes(page, section) == codes

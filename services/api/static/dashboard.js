@@ -25,6 +25,7 @@ const state = {
   stream: null,
   generation: 0, // bumped by every reload; an answer for an older one is dropped
   expanded: new Set(), // rankings showing every row
+  notice: null, // said about the address asked for (an unknown unit), kept until the next one
   data: null, // the answers on screen, kept to redraw without asking again
   refreshTimer: null,
   lastRefresh: -Infinity,
@@ -76,10 +77,11 @@ async function show() {
   const wanted = readHash();
   state.period = PERIODS.includes(wanted.period) ? wanted.period : DEFAULT_PERIOD;
   let root = wanted.unit || state.defaultRoot;
+  state.notice = null;
   if (!state.units.has(root)) {
     await loadTree(); // a unit added since the page loaded
     if (!state.units.has(root)) {
-      if (wanted.unit) showError(`Không có đơn vị mã ${wanted.unit}; đang hiển thị toàn tỉnh.`);
+      if (wanted.unit) state.notice = `Không có đơn vị mã ${wanted.unit}; đang hiển thị đơn vị cấp cao nhất.`;
       root = state.defaultRoot;
     }
   }
@@ -301,7 +303,8 @@ function showError(text) {
 }
 
 function hideError() {
-  $("#error").hidden = true;
+  if (state.notice) showError(state.notice);
+  else $("#error").hidden = true;
 }
 
 function wireControls() {
@@ -315,18 +318,18 @@ function wireControls() {
       if (state.data) render();
     });
   }
-  window.addEventListener("hashchange", () => { show(); });
+  window.addEventListener("hashchange", navigate);
 }
 
-async function start() {
-  wireControls();
+// Every navigation: a failure to read the unit tree is said on the page, and the next one retries.
+async function navigate() {
   try {
-    await loadTree();
+    if (!state.units.size) await loadTree();
+    await show();
   } catch (error) {
     showError(`Không tải được danh mục đơn vị (${error.message}). Tải lại trang để thử lại.`);
-    return;
   }
-  await show();
 }
 
-start();
+wireControls();
+navigate();
