@@ -5,7 +5,7 @@ live stream without a reload, fits a phone's screen, and runs under its Content-
 from __future__ import annotations
 
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
@@ -150,7 +150,8 @@ async def test_dashboard_shows_the_api_figures_live_on_a_phone(kafka_settings: K
             assert problems == []
 
 
-async def check_dashboard(page: Page, client: httpx.AsyncClient, url: str, publish: Any) -> None:
+async def check_dashboard(page: Page, client: httpx.AsyncClient, url: str,
+                          publish: Callable[..., Awaitable[None]]) -> None:
     answer = await page.goto(url + "/")
     assert answer is not None and answer.status == 200
     for name, value in SECURITY_HEADERS.items():
@@ -182,6 +183,7 @@ async def check_dashboard(page: Page, client: httpx.AsyncClient, url: str, publi
     await page.locator("#rank-online .more").click()
     await eventually(lambda: _codes_are(page, "#rank-online", ranked), 5, "the whole ranking")
     await shows(page, "#rank-online .more", "Thu gọn")
+    await fits_the_phone(page)
     ward_b = next(r for r in ranking if r["code"] == WARD_B)
     row = f'#rank-online li[data-code="{WARD_B}"]'
     assert await text_of(page, f"{row} .rank") == str(ward_b["rank"])
@@ -201,7 +203,8 @@ async def check_dashboard(page: Page, client: httpx.AsyncClient, url: str, publi
     await headline_matches(page, province, "today")
     assert "p=today" in page.url
 
-    # Drill down into a department, then back through the breadcrumb.
+    # Drill down into a department (13th, shown since the ranking was opened), then back through
+    # the breadcrumb.
     await page.locator('#rank-online a[href*="u=31.S06&"]').click()
     await shows(page, "h1", (await client.get("/v1/units/31.S06")).json()["unit"]["name"])
     department = (await client.get("/v1/units/31.S06/rollup")).json()
@@ -232,17 +235,21 @@ async def check_dashboard(page: Page, client: httpx.AsyncClient, url: str, publi
     # (opened by its address, as from a bookmark).
     await page.evaluate("location.hash = 'u=31.S06&p=today'")
     await shows(page, '#rank-online li.row .name', "Văn phòng Đăng ký đất đai")
-    widths = await page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
-    assert widths[0] <= widths[1] == PHONE["width"]
+    await fits_the_phone(page)
     await page.go_back()
     await shows(page, "h1", "Thành phố Hải Phòng")
-    widths = await page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
-    assert widths[0] <= widths[1] == PHONE["width"]
+    await fits_the_phone(page)
 
     # An address naming no unit: said so, and the province instead.
     await page.evaluate("location.hash = 'u=nope&p=today'")
     await shows(page, "#error", "Không có đơn vị mã nope; đang hiển thị đơn vị cấp cao nhất.")
     await headline_matches(page, updated, "today")
+
+
+async def fits_the_phone(page: Page) -> None:
+    """No horizontal scrolling: the page is no wider than the phone's screen."""
+    width, screen = await page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    assert screen == PHONE["width"] and width <= screen
 
 
 async def _codes_are(page: Page, section: str, codes: list[str]) -> bool:
