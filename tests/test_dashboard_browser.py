@@ -14,7 +14,7 @@ import httpx
 import pytest
 from playwright.async_api import Browser, Page, ViewportSize, async_playwright
 
-from services.api.dashboard import SECURITY_HEADERS
+from services.api.dashboard import PAGE_HEADERS
 from services.common.kafka_settings import KafkaSettings
 from tests.test_api_kafka import (
     ADMIN,
@@ -154,8 +154,10 @@ async def check_dashboard(page: Page, client: httpx.AsyncClient, url: str,
                           publish: Callable[..., Awaitable[None]]) -> None:
     answer = await page.goto(url + "/")
     assert answer is not None and answer.status == 200
-    for name, value in SECURITY_HEADERS.items():
+    for name, value in PAGE_HEADERS.items():
         assert answer.headers[name.lower()] == value
+    policy = answer.headers["content-security-policy"]
+    assert "script-src 'self';" in policy and "unsafe" not in policy and "frame-ancestors 'none'" in policy
     script = await client.get("/dashboard/dashboard.js")
     assert script.headers["x-content-type-options"] == "nosniff"
     assert script.headers["content-type"].startswith("text/javascript")

@@ -17,7 +17,7 @@ ASSETS = "/dashboard"  # where the page's CSS, JS and icon are served
 # Only files from this origin: no inline script or style (so injected markup cannot run), no
 # framing (clickjacking), no referrer leaking unit codes to other sites. The API's /docs page loads
 # Swagger UI from a CDN with inline script, so these headers are for the dashboard alone.
-SECURITY_HEADERS = {
+PAGE_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
                                "connect-src 'self'; base-uri 'none'; form-action 'none'; "
                                "frame-ancestors 'none'",
@@ -34,7 +34,7 @@ def is_dashboard(path: str) -> bool:
 
 
 class DashboardHeaders:
-    """ASGI middleware adding SECURITY_HEADERS to every response of the dashboard's paths."""
+    """ASGI middleware adding PAGE_HEADERS to every response of the dashboard's paths."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -47,7 +47,7 @@ class DashboardHeaders:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
-                for name, value in SECURITY_HEADERS.items():
+                for name, value in PAGE_HEADERS.items():
                     headers[name] = value
             await send(message)
 
