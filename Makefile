@@ -35,6 +35,14 @@ $(STAMPS)/prometheus:
 		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus; }
 	@touch $@
 
+# The dashboard test drives Debian's Chromium (Playwright cannot download its own here).
+$(STAMPS)/chromium:
+	@mkdir -p $(STAMPS)
+	@command -v chromium >/dev/null || { \
+		SUDO=$$(test "$$(id -u)" -eq 0 || echo sudo); \
+		$$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium; }
+	@touch $@
+
 install: $(STAMPS)/venv $(STAMPS)/kafka-jars $(STAMPS)/prometheus ## Install what is missing: virtualenv, packages, Kafka jars, Prometheus
 
 kafka-jars: $(STAMPS)/kafka-jars
@@ -44,7 +52,7 @@ prometheus: $(STAMPS)/prometheus
 run: install ## Start Kafka, the services and a simulated feed; Ctrl-C stops everything
 	$(PY) -m deploy.local.run
 
-test: install lint typecheck audit ## The whole suite: ruff, mypy, pip-audit, pytest (integration tests on a real broker)
+test: install $(STAMPS)/chromium lint typecheck audit ## The whole suite: ruff, mypy, pip-audit, pytest (integration tests on a real broker, Chromium)
 	$(PY) -m pytest
 
 bench: install ## Benchmarks (minutes): ingest, aggregator throughput, freshness; see docs/benchmarks.md

@@ -217,6 +217,7 @@ def main() -> int:
             f"  Ingest API     {ingest_url}/docs   (POST {ingest_url}/v1/events)\n"
             f"  Ingest metrics {ingest_url}/metrics\n"
             f"  Aggregator     {aggregator_url}/metrics   (figures on topic {kafka.figures_topic})\n"
+            f"  Dashboard      {api_url}/\n"
             f"  Figures API    {api_url}/docs   (live: {api_url}/v1/stream; admin key in {key_file})\n"
             f"  API metrics    {api_url}/metrics\n"
             f"  Logs           {RUN_DIR / 'logs'}/\n\n  Ctrl-C stops everything.\n", flush=True)

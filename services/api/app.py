@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
 
+from services.api.dashboard import install_dashboard
 from services.api.deps import ApiContext
 from services.api.errors import install_error_handlers
 from services.api.metrics import ApiMetrics, RequestObserver, TargetStandingCollector, UnitFiguresCollector
@@ -48,6 +49,7 @@ def create_app(settings: ApiSettings, registry: CollectorRegistry | None = None)
     app.state.api = ApiContext(settings, runtime, metrics, admin_limiter)
     for module in (units, daily, rankings, stream, admin, ops):
         app.include_router(module.router)
+    install_dashboard(app)
     install_error_handlers(app)
     app.add_middleware(RequestObserver, metrics=metrics)
     if settings.cors_origins:
