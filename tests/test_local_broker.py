@@ -18,7 +18,8 @@ async def test_topics_command_is_idempotent_and_compacts_figures(kafka_broker: L
     settings = unique_settings(kafka_broker.bootstrap, partitions=5)
     first = await ensure_topics(settings)
     again = await ensure_topics(settings)
-    assert sorted(first) == sorted([settings.events_topic, settings.dlq_topic, settings.figures_topic])
+    assert sorted(first) == sorted([settings.events_topic, settings.dlq_topic, settings.figures_topic,
+                                    settings.days_topic])
     assert again == []
 
     admin = AIOKafkaAdminClient(**settings.client_kwargs())
