@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector,
 from services.api.deps import ApiContext
 from services.api.errors import install_error_handlers
 from services.api.metrics import ApiMetrics, RequestObserver, UnitFiguresCollector
-from services.api.routes import admin, ops, rankings, stream, units
+from services.api.routes import admin, allocation, ops, rankings, stream, units
 from services.api.runtime import Runtime
 from services.api.settings import ApiSettings
 
@@ -41,7 +41,7 @@ def create_app(settings: ApiSettings, registry: CollectorRegistry | None = None)
 
     app = FastAPI(title="onestop-live API", version="1", description=DESCRIPTION, lifespan=lifespan)
     app.state.api = ApiContext(settings, runtime, metrics)
-    for module in (units, rankings, stream, admin, ops):
+    for module in (units, rankings, stream, admin, allocation, ops):
         app.include_router(module.router)
     install_error_handlers(app)
     app.add_middleware(RequestObserver, metrics=metrics)

@@ -80,10 +80,23 @@ async def delete_target(code: CodePath, figure: Figure, period: PeriodPath, cont
 
 async def _write(context: Context, mirror: TopicMirror, key: str, value: bytes | None) -> int:
     """Write one record; 200 once this replica shows it, 202 when Kafka has it but the view is slow."""
+    return await write_records(context, mirror, [(key, value)])
+
+
+async def write_records(context: Context, mirror: TopicMirror,
+                        records: list[tuple[str, bytes | None]]) -> int:
+    """Write the records; 200 once this replica shows them all, 202 when Kafka has them but the view
+    is slow."""
     runtime = context.runtime
     timeout = context.settings.write_timeout_s
     try:
-        [(partition, offset)] = await runtime.writer.write(mirror.topic, [(key, value)])
+        written = await runtime.writer.write(mirror.topic, records)
     except KafkaUnavailable as exc:
         raise ApiError(503, "kafka_unavailable", str(exc), headers={"Retry-After": "5"}) from None
-    return 200 if await mirror.wait_past(partition, offset, timeout) else 202
+    last: dict[int, int] = {}
+    for partition, offset in written:
+        last[partition] = max(offset, last.get(partition, -1))
+    for partition, offset in last.items():
+        if not await mirror.wait_past(partition, offset, timeout):
+            return 202
+    return 200
