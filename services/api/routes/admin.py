@@ -26,6 +26,8 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
     202: {"description": "Kafka has the write; this replica does not show it yet."},
     503: {"model": Error, "description": "Kafka did not take the write; retry."},
 }
+# For the routes with a JSON body: bytes that are not text at all fail before validation.
+NOT_JSON: dict[int | str, dict[str, Any]] = {400: {"model": Error, "description": "The body cannot be read."}}
 router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=[Admin], responses=RESPONSES)
 
 CodePath = Annotated[str, Path(pattern=UNIT_CODE.pattern, examples=["31.S03"])]
@@ -34,7 +36,8 @@ PeriodPath = Annotated[str, Path(pattern=TARGET_PERIOD.pattern, description="a y
 
 
 @router.put("/units/{code}", summary="Create or replace a unit", response_model=Unit,
-            responses={422: {"model": Error, "description": "Bad body, or a parent that makes a cycle."}})
+            responses={**NOT_JSON,
+                       422: {"model": Error, "description": "Bad body, or a parent that makes a cycle."}})
 async def put_unit(code: CodePath, body: UnitIn, context: Context) -> Response:
     """The unit with this code; its parent need not exist yet (it shows as a root until it does)."""
     runtime = context.runtime
@@ -56,7 +59,7 @@ async def delete_unit(code: CodePath, context: Context) -> Response:
 
 
 @router.put("/targets/{code}/{figure}/{period}", summary="Set a target", response_model=Target,
-            responses={404: {"model": Error}})
+            responses={**NOT_JSON, 404: {"model": Error}})
 async def put_target(code: CodePath, figure: Figure, period: PeriodPath, body: TargetIn,
                      context: Context) -> Response:
     """The unit's target for a figure over a year, quarter or month (rates as 0..1, e.g. 0.6)."""

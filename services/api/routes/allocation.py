@@ -11,7 +11,7 @@ from services.api.allocation import AllocatedFigure, Status, allocate, starts_be
 from services.api.deps import Admin, Context
 from services.api.errors import ApiError, json_response, not_found
 from services.api.models import Error, Period
-from services.api.routes.admin import RESPONSES, CodePath, write_records
+from services.api.routes.admin import NOT_JSON, RESPONSES, CodePath, write_records
 from services.api.targets import TARGET_PERIOD, Target, encode_target
 
 router = APIRouter(prefix="/v1/admin/allocations", tags=["admin"], dependencies=[Admin],
@@ -31,7 +31,7 @@ class AllocationIn(BaseModel):
                                      description="the figures the starts are read from")
     target_period: str = Field(pattern=TARGET_PERIOD.pattern, examples=["2027"],
                                description="the year, quarter or month the targets are for")
-    base: float = Field(default=0.1, gt=0, le=10, allow_inf_nan=False,
+    base: float = Field(default=0.1, gt=0, le=10, allow_inf_nan=False, examples=[0.1],
                         description="β: the part of the increment every unit gets whatever its start")
 
 
@@ -72,7 +72,7 @@ async def propose(code: CodePath, query: Annotated[AllocationIn, Query()], conte
 
 
 @router.post("/{code}", summary="Set the proposed targets", response_model=AllocationOut,
-             responses={404: {"model": Error, "description": "No such unit."},
+             responses={**NOT_JSON, 404: {"model": Error, "description": "No such unit."},
                         422: {"model": Error, "description": "A bad body, or no units below this one."}})
 async def apply(code: CodePath, body: AllocationIn, context: Context) -> Response:
     """Computes the proposal from the figures of this moment and writes it: each unit's target, and the
