@@ -10,7 +10,7 @@ from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector,
 
 from services.api.deps import ApiContext
 from services.api.errors import install_error_handlers
-from services.api.metrics import ApiMetrics, RequestObserver, UnitFiguresCollector
+from services.api.metrics import ApiMetrics, RequestObserver
 from services.api.routes import admin, allocation, ops, rankings, stream, units
 from services.api.runtime import Runtime
 from services.api.settings import ApiSettings
@@ -29,7 +29,6 @@ def create_app(settings: ApiSettings, registry: CollectorRegistry | None = None)
             collector(registry=registry)
     metrics = ApiMetrics(registry)
     runtime = Runtime(settings, metrics)
-    registry.register(UnitFiguresCollector(runtime.view.records, runtime.tree, settings.metrics_periods))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
