@@ -38,7 +38,7 @@ pytestmark = [
         "ignore:Do not use the `random` module:hypothesis.errors.HypothesisDeprecationWarning"),
 ]
 
-EXAMPLES_PER_OPERATION = 25
+EXAMPLES_PER_OPERATION = 20
 STREAM = "/v1/stream"  # never ends by itself: opened, its status read, closed
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_headers_conformance,
           response_schema_conformance, unsupported_method]

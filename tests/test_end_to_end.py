@@ -31,7 +31,7 @@ pytestmark = pytest.mark.integration
 FROZEN_NOW = "2026-11-23T12:00:00+07:00"
 EVENTS = 4000
 CHUNK = 500  # lines per ingest request
-SUBTREES = ("31", "31.S06", "31.S03")  # the province, and departments with offices below them
+SUBTREES = ("31", "31.S06", "31.S03")  # the province, a department with its office, a department alone
 # Tuned for freshness: the worker publishes a changed unit within 50 ms and packs for at most 20 ms.
 FAST_WORKER = {"AGGREGATOR_PUBLISH_INTERVAL_S": "0.05", "AGGREGATOR_PACK_MAX_WAIT_MS": "20"}
 LATENCY_SAMPLES = 5
@@ -105,14 +105,13 @@ async def assert_api_equals_oracle(client: httpx.AsyncClient, oracle: OracleResu
         return {code: {"unit_code": code, "periods": (await client.get(f"/v1/units/{code}/rollup")).json()[
             "periods"]} for code in SUBTREES}
 
-    # Settled when the province's rollup is the oracle's; then every unit and subtree must be too.
+    # Settled when every subtree's rollup is the oracle's (a rollup may lag the view by up to 0.25 s:
+    # rollup_cache.py); then every unit must be too.
     deadline = time.monotonic() + 120
-    while compare({"31": expected["31"]}, {"31": (await rollups())["31"]}):
+    while differences := compare(expected, await rollups()):
         assert worker.alive(), worker.log_tail()
-        differences = compare(expected, await rollups())
         assert time.monotonic() < deadline, f"the API never reached the oracle: {differences[:10]}"
         await asyncio.sleep(0.2)
-    assert compare(expected, await rollups()) == []
     served = {}
     for code in oracle.units:
         answer = (await client.get(f"/v1/units/{code}")).json()
