@@ -263,8 +263,13 @@ def period_figures(facts: Facts, name: str, today: date,
     f: dict[str, Any] = dict(counters(part))
     f["pending_within_due"] = within
     f["pending_overdue"] = overdue
-    in_time = f["resolved_early"] + f["resolved_on_time"] + f["returned_total"] + within
-    handled = f["resolved_total"] + f["returned_total"] + within + overdue
+    return _with_rates(f)
+
+
+def _with_rates(f: dict[str, Any]) -> dict[str, Any]:
+    """The counters `f` (in FIGURE_ORDER) followed by their rates."""
+    in_time = f["resolved_early"] + f["resolved_on_time"] + f["returned_total"] + f["pending_within_due"]
+    handled = f["resolved_total"] + f["returned_total"] + f["pending_within_due"] + f["pending_overdue"]
     f["online_rate"] = _share(f["received_online"], f["received_total"])
     f["on_time_rate"] = _share(in_time, handled)
     f["avg_resolution_hours"] = _share(f["resolution_seconds"], f["resolved_total"] * 3600)
@@ -272,6 +277,14 @@ def period_figures(facts: Facts, name: str, today: date,
     f["digitised_share"] = _share(f["digitised_yes"], f["digitised_reported"])
     assert list(f) == FIGURE_ORDER
     return f
+
+
+def subtree_periods(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The figures of a subtree from its units' records: each counter summed, then the rates of the
+    sums (docs/figures.md: rates are never averaged)."""
+    counters = FIGURE_ORDER[:FIGURE_ORDER.index("online_rate")]
+    return {name: _with_rates({c: sum(r["periods"][name][c] for r in records) for c in counters})
+            for name in PERIODS}
 
 
 def _same(a: Any, b: Any) -> bool:

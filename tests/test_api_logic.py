@@ -1,5 +1,5 @@
 """The API's pure logic with plain data: the tree, rollups, rankings, the target report, target periods,
-the change feed's coalescing and resumption, and the per-unit metrics collector. No broker."""
+the change feed's coalescing and resumption, and the per-unit metrics. No broker."""
 
 from __future__ import annotations
 
@@ -8,19 +8,22 @@ import io
 from datetime import date
 from typing import Any
 
+import orjson
 import pytest
-from prometheus_client import CollectorRegistry
+from prometheus_client.parser import text_string_to_metric_families
 
 from services.aggregator.figures import PERIODS, RATES, SNAPSHOTS, rates
 from services.aggregator.rules import COUNTERS
 from services.api.changes import ChangeFeed
-from services.api.metrics import UnitFiguresCollector
+from services.api.metrics import FIGURE_METRICS, render_unit_figures, unit_rows
 from services.api.queries import State, ranked_units, standing, subtree_rollup
 from services.api.ranking import Standing, rank, report_csv, target_report
 from services.api.registry import seed_units
 from services.api.rollup import rollup, sum_counters
+from services.api.rollup_cache import MAX_AGE_S, RollupCache
 from services.api.targets import Target, TargetBook, covering_periods
 from services.api.tree import UnitInfo, UnitTree
+from services.api.view import FiguresView
 
 
 def period(**counts: int) -> dict[str, Any]:
@@ -237,23 +240,65 @@ def test_feed_resumes_within_the_ring_and_refuses_beyond_it() -> None:
 
 # --- metrics ------------------------------------------------------------------------------------
 
-def test_collector_yields_per_unit_gauges_in_base_units() -> None:
+def test_unit_figures_render_as_gauges_in_base_units() -> None:
     tree = sample_tree()
+    odd = 'a"b\\c\nd'  # a code only a hand-written record could carry: escaped, and read back whole
     records = {"11311": record("11311", received_total=4, received_online=3, resolved_total=2,
                                resolution_seconds=7200, pending_overdue=1),
-               "zzz": record("zzz")}
-    registry = CollectorRegistry()
-    registry.register(UnitFiguresCollector(records, tree, ["today", "year_to_date"]))
-    labels = {"unit": "11311", "level": "ward", "period": "today"}
-    assert registry.get_sample_value("onestop_unit_received_filings", labels) == 4
-    assert registry.get_sample_value("onestop_unit_received_online_filings", labels) == 3
-    assert registry.get_sample_value("onestop_unit_pending_overdue_filings", labels) == 1
-    assert registry.get_sample_value("onestop_unit_online_rate_ratio", labels) == 0.75
-    assert registry.get_sample_value("onestop_unit_resolution_average_seconds", labels) == 3600
-    assert registry.get_sample_value("onestop_unit_received_filings",
-                                     {"unit": "11311", "level": "ward", "period": "all_time"}) is None
-    # Undefined rates are left out; a unit outside the registry is labelled, not dropped.
-    assert registry.get_sample_value("onestop_unit_online_rate_ratio",
-                                     {"unit": "zzz", "level": "unknown", "period": "today"}) is None
-    assert registry.get_sample_value("onestop_unit_received_filings",
-                                     {"unit": "zzz", "level": "unknown", "period": "today"}) == 0
+               "zzz": record("zzz"), odd: record(odd, received_total=1)}
+    records["zzz"]["periods"]["today"]["received_online"] = "junk"
+    text = render_unit_figures(unit_rows(records, tree), ["today", "year_to_date"]).decode()
+    samples: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
+    for family in text_string_to_metric_families(text):
+        assert family.type == "gauge" and family.documentation
+        for sample in family.samples:
+            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+
+    def value(name: str, unit: str, level: str, period: str = "today") -> float | None:
+        return samples.get((name, tuple(sorted({"unit": unit, "level": level, "period": period}.items()))))
+
+    assert value("onestop_unit_received_filings", "11311", "ward") == 4
+    assert value("onestop_unit_received_online_filings", "11311", "ward") == 3
+    assert value("onestop_unit_pending_overdue_filings", "11311", "ward") == 1
+    assert value("onestop_unit_online_rate_ratio", "11311", "ward") == 0.75
+    assert value("onestop_unit_resolution_average_seconds", "11311", "ward") == 3600
+    assert value("onestop_unit_received_filings", "11311", "ward", "year_to_date") == 4
+    assert value("onestop_unit_received_filings", "11311", "ward", "all_time") is None
+    # Undefined rates and values that are no number are left out; a unit outside the registry is
+    # labelled, not dropped.
+    assert value("onestop_unit_online_rate_ratio", "zzz", "unknown") is None
+    assert value("onestop_unit_received_online_filings", "zzz", "unknown") is None
+    assert value("onestop_unit_received_filings", "zzz", "unknown") == 0
+    assert value("onestop_unit_received_filings", odd, "unknown") == 1
+    # Every figure of 3 units × 2 periods, less the undefined rates (11311: 2 a period; zzz: 5; odd: 4)
+    # and zzz's junk value.
+    assert len(samples) == 3 * 2 * len(FIGURE_METRICS) - 2 * (2 + 5 + 4) - 1
+
+
+# --- rollup cache -------------------------------------------------------------------------------
+
+def test_rollup_cache_serves_a_moment_then_recomputes() -> None:
+    clock = Clock()
+    tree, view = sample_tree(), FiguresView()
+    cache = RollupCache(State(tree, view.records, TargetBook()), view, tree, clock)
+
+    def publish(unit: str, received: int) -> None:
+        view.apply(unit, orjson.dumps(record(unit, received_total=received)))
+
+    def received() -> int:
+        return int(cache.get("31.S06")["periods"]["today"]["received_total"])
+
+    publish("31.S06.01", 5)
+    assert received() == 5
+    clock.now += 60
+    assert received() == 5  # nothing changed: still current, however old
+    publish("31.S06.01", 7)
+    assert received() == 7  # changed, and the entry was older than MAX_AGE_S
+    publish("31.S06.01", 9)
+    assert received() == 7  # changed, but the entry is younger than MAX_AGE_S
+    clock.now += MAX_AGE_S
+    assert received() == 9
+    publish("31.S06", 1)
+    tree.put(UnitInfo("31.S06.02", "new office", "office", "31.S06"))  # a tree change: stale at once
+    publish("31.S06.02", 10)
+    assert received() == 9 + 1 + 10

@@ -12,8 +12,8 @@ from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector,
 from services.api.dashboard import install_dashboard
 from services.api.deps import ApiContext
 from services.api.errors import install_error_handlers
-from services.api.metrics import ApiMetrics, RequestObserver, TargetStandingCollector, UnitFiguresCollector
-from services.api.routes import admin, daily, ops, rankings, stream, units
+from services.api.metrics import ApiMetrics, RequestObserver, TargetStandingCollector
+from services.api.routes import admin, allocation, daily, ops, rankings, stream, units
 from services.api.runtime import Runtime
 from services.api.settings import ApiSettings
 from services.common.http_security import SecurityGuard
@@ -33,7 +33,6 @@ def create_app(settings: ApiSettings, registry: CollectorRegistry | None = None)
             collector(registry=registry)
     metrics = ApiMetrics(registry)
     runtime = Runtime(settings, metrics)
-    registry.register(UnitFiguresCollector(runtime.view.records, runtime.tree, settings.metrics_periods))
     registry.register(TargetStandingCollector(runtime.state, settings.metrics_periods))
 
     @asynccontextmanager
@@ -47,7 +46,7 @@ def create_app(settings: ApiSettings, registry: CollectorRegistry | None = None)
     app = FastAPI(title="onestop-live API", version="1", description=DESCRIPTION, lifespan=lifespan)
     admin_limiter = RateLimiter(settings.admin_rate_per_s, settings.admin_rate_burst)
     app.state.api = ApiContext(settings, runtime, metrics, admin_limiter)
-    for module in (units, daily, rankings, stream, admin, ops):
+    for module in (units, daily, rankings, stream, admin, allocation, ops):
         app.include_router(module.router)
     install_dashboard(app)
     install_error_handlers(app)

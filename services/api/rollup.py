@@ -4,6 +4,7 @@ of the sums with the aggregator's own `rates()`. Rates are never averaged (docs/
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from operator import itemgetter
 from typing import Any
 
 from services.aggregator.figures import PERIODS, RATES, SNAPSHOTS, rates
@@ -16,13 +17,20 @@ FIGURES = (*SUMMED, *RATES)
 LOWER_IS_BETTER = frozenset({"avg_resolution_hours", "pending_overdue", "resolved_late"})
 
 
+_GETTERS = tuple((name, itemgetter(name)) for name in SUMMED)
+
+
 def sum_counters(periods: Iterable[Mapping[str, Any]]) -> dict[str, int]:
-    """Every counter summed over `periods` (one period object of each unit); missing counters are 0."""
-    totals = dict.fromkeys(SUMMED, 0)
-    for period in periods:
-        for name in SUMMED:
-            totals[name] += period.get(name, 0)
-    return totals
+    """Every counter summed over `periods` (one period object of each unit); missing counters are 0.
+
+    A province rollup at hundreds of requests a second is this function: each counter is summed in
+    one pass of C calls (sum over map of itemgetter), which allocates nothing per unit.
+    """
+    rows = list(periods)
+    try:
+        return {name: sum(map(get, rows)) for name, get in _GETTERS}
+    except KeyError:  # a record missing some counters (not the aggregator's): count them 0
+        return {name: sum(row.get(name, 0) for row in rows) for name in SUMMED}
 
 
 def with_rates(counters: Mapping[str, int]) -> dict[str, Any]:

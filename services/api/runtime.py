@@ -21,6 +21,7 @@ from services.api.metrics import ApiMetrics
 from services.api.mirror import TopicMirror
 from services.api.queries import State
 from services.api.registry import apply_unit, encode_unit, seed_units
+from services.api.rollup_cache import RollupCache
 from services.api.settings import ApiSettings
 from services.api.targets import TargetBook, apply_target
 from services.api.tree import UnitTree
@@ -42,6 +43,7 @@ class Runtime:
         self.tree = UnitTree()
         self.targets = TargetBook()
         self.state = State(self.tree, self.view.records, self.targets)
+        self.rollups = RollupCache(self.state, self.view, self.tree)
         self.feed = ChangeFeed(settings.stream_coalesce_s, settings.stream_buffer)
         self.view.listeners.append(self.feed.offer)
         self.figures = TopicMirror(kafka, kafka.figures_topic, self.view.apply)

@@ -26,6 +26,7 @@ class UnitTree:
     def __init__(self, units: Iterable[UnitInfo] = ()) -> None:
         self.units: dict[str, UnitInfo] = {}
         self._children: dict[str, dict[str, None]] = {}  # a dict keeps insertion order, unlike a set
+        self.version = 0  # counts the changes, as FiguresView.version does
         for unit in units:
             self.put(unit)
 
@@ -40,12 +41,14 @@ class UnitTree:
 
     def put(self, unit: UnitInfo) -> None:
         self.delete(unit.code)
+        self.version += 1
         self.units[unit.code] = unit
         if unit.parent_code is not None:
             self._children.setdefault(unit.parent_code, {})[unit.code] = None
 
     def delete(self, code: str) -> None:
         old = self.units.pop(code, None)
+        self.version += 1
         if old is not None and old.parent_code is not None:
             siblings = self._children.get(old.parent_code, {})
             siblings.pop(code, None)

@@ -15,6 +15,7 @@ class FiguresView:
     def __init__(self) -> None:
         self.records: dict[str, dict[str, Any]] = {}
         self.listeners: list[Listener] = []
+        self.version = 0  # counts the changes: a result computed at this version is still current
 
     def apply(self, unit_code: str, value: bytes | None) -> None:
         """One record of `unit-figures`; the latest offset wins, as compaction keeps it."""
@@ -27,5 +28,6 @@ class FiguresView:
             if not isinstance(record, dict) or not isinstance(record.get("periods"), dict):
                 raise ValueError("not a unit-figures record: no periods object")
             self.records[unit_code] = record
+        self.version += 1
         for listener in self.listeners:
             listener(unit_code, record)

@@ -27,6 +27,8 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
     202: {"description": "Kafka has the write; this replica does not show it yet."},
     503: {"model": Error, "description": "Kafka did not take the write; retry."},
 }
+# For the routes with a JSON body: bytes that are not text at all fail before validation.
+NOT_JSON: dict[int | str, dict[str, Any]] = {400: {"model": Error, "description": "The body cannot be read."}}
 router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=Admin, responses=RESPONSES)
 
 CodePath = Annotated[str, Path(pattern=UNIT_CODE.pattern, examples=["31.S03"])]
@@ -35,7 +37,8 @@ PeriodPath = Annotated[str, Path(pattern=TARGET_PERIOD.pattern, description="a y
 
 
 @router.put("/units/{code}", summary="Create or replace a unit", response_model=Unit,
-            responses={422: {"model": Error, "description": "Bad body, or a parent that makes a cycle."}})
+            responses={**NOT_JSON,
+                       422: {"model": Error, "description": "Bad body, or a parent that makes a cycle."}})
 async def put_unit(code: CodePath, body: UnitIn, context: Context) -> Response:
     """The unit with this code; its parent need not exist yet (it shows as a root until it does)."""
     runtime = context.runtime
@@ -57,7 +60,7 @@ async def delete_unit(code: CodePath, context: Context) -> Response:
 
 
 @router.put("/targets/{code}/{figure}/{period}", summary="Set a target", response_model=Target,
-            responses={404: {"model": Error}})
+            responses={**NOT_JSON, 404: {"model": Error}})
 async def put_target(code: CodePath, figure: Figure, period: PeriodPath, body: TargetIn,
                      context: Context) -> Response:
     """The unit's target for a figure over a year, quarter or month (rates as 0..1, e.g. 0.6)."""
@@ -81,10 +84,23 @@ async def delete_target(code: CodePath, figure: Figure, period: PeriodPath, cont
 
 async def _write(context: Context, mirror: TopicMirror, key: str, value: bytes | None) -> int:
     """Write one record; 200 once this replica shows it, 202 when Kafka has it but the view is slow."""
+    return await write_records(context, mirror, [(key, value)])
+
+
+async def write_records(context: Context, mirror: TopicMirror,
+                        records: list[tuple[str, bytes | None]]) -> int:
+    """Write the records; 200 once this replica shows them all, 202 when Kafka has them but the view
+    is slow."""
     runtime = context.runtime
     timeout = context.settings.write_timeout_s
     try:
-        [(partition, offset)] = await runtime.writer.write(mirror.topic, [(key, value)])
+        written = await runtime.writer.write(mirror.topic, records)
     except KafkaUnavailable as exc:
         raise ApiError(503, "kafka_unavailable", str(exc), headers={"Retry-After": "5"}) from None
-    return 200 if await mirror.wait_past(partition, offset, timeout) else 202
+    last: dict[int, int] = {}
+    for partition, offset in written:
+        last[partition] = max(offset, last.get(partition, -1))
+    for partition, offset in last.items():
+        if not await mirror.wait_past(partition, offset, timeout):
+            return 202
+    return 200

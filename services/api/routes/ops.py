@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from services.api.deps import Context
 from services.api.errors import json_response
+from services.api.metrics import render_unit_figures, unit_rows
 from services.api.models import Status
 
 router = APIRouter(tags=["ops"])
@@ -34,4 +37,8 @@ async def readyz(context: Context) -> Response:
             responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}})
 async def metrics(context: Context) -> Response:
     """Per-unit figures (onestop_unit_*) and the service's own metrics, in the text exposition format."""
-    return Response(generate_latest(context.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    runtime = context.runtime
+    rows = unit_rows(runtime.view.records, runtime.tree)
+    # Seconds of work at country scale: in a thread, so that the event loop keeps answering meanwhile.
+    units = await asyncio.to_thread(render_unit_figures, rows, context.settings.metrics_periods)
+    return Response(generate_latest(context.metrics.registry) + units, media_type=CONTENT_TYPE_LATEST)

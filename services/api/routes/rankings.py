@@ -50,7 +50,7 @@ async def targets_report(
     figure: FigureQuery = "online_rate",
     unit: Annotated[str | None, Query(description="only units in this subtree", examples=["31"])] = None,
     format: Annotated[Literal["json", "csv"] | None,
-                      Query(description="else chosen by the Accept header")] = None,
+                      Query(description="else chosen by the Accept header", examples=["csv"])] = None,
 ) -> Response:
     """Every unit with a target for `figure`: above it (praised), below it (reminded), or no filings yet."""
     state = context.runtime.state

@@ -37,7 +37,8 @@ async def stream(
     unit: Annotated[str | None, Query(description="only changes in the subtree at this unit",
                                       examples=["31"])] = None,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID",
-                                                description="resume after this event")] = None,
+                                                description="resume after this event",
+                                                examples=["18c2f0a1b2c-42"])] = None,
 ) -> StreamingResponse:
     """At most one event per unit per 500 ms; reconnect with Last-Event-ID to get what was missed."""
     runtime = context.runtime
