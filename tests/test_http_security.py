@@ -167,10 +167,12 @@ def admin_operations(app: FastAPI) -> list[tuple[str, str]]:
 async def test_every_admin_endpoint_needs_the_admin_key() -> None:
     app = api_app()
     operations = admin_operations(app)
-    assert {m for m, _ in operations} == {"PUT", "DELETE"} and len(operations) >= 4
+    # Units and targets (PUT, DELETE), target allocation (GET a proposal, POST to apply it).
+    assert {m for m, _ in operations} == {"GET", "POST", "PUT", "DELETE"} and len(operations) >= 6
+    bodies = {"PUT": {"json": {"value": 0.5}}, "POST": {"json": {"goal": 0.8, "target_period": "2027"}}}
     async with await api_client(app) as client:
         for method, path in operations:
-            body = {"json": {"value": 0.5}} if method == "PUT" else {}
+            body = bodies.get(method, {})
             missing = await client.request(method, path, **body)
             assert missing.status_code == 401, (method, path)
             assert missing.headers["www-authenticate"] == "Bearer"
