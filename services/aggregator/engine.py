@@ -270,19 +270,21 @@ class Engine:
         if self._published_day is not None and today != self._published_day:
             self.dirty.update(self.units)
         self._published_day = today
-        waiting: set[str] = set()
+        # A unit leaves `dirty` as its record is made, not when the round ends: the caller awaits
+        # Kafka between records, the agent applies packs meanwhile, and a unit they change again
+        # must stay due (replacing the set at the end dropped those changes until the next one).
         for unit_code in sorted(self.dirty):
             unit = self.units.get(unit_code)
             if unit is None:
+                self.dirty.discard(unit_code)
                 continue
             if tick - unit.published_at < min_gap_s:
-                waiting.add(unit_code)
                 continue
+            self.dirty.discard(unit_code)
             record = figures(unit_code, unit.state, now)
             unit.published_overdue = record["periods"]["today"]["pending_overdue"]
             unit.published_at = tick
             yield unit_code, record
-        self.dirty = waiting
 
     def days_due(self, unit_code: str) -> dict[int, tuple[str, dict[str, Any]]]:
         """The unit's day rows changed since last asked, by day, each with its `unit-days` key
