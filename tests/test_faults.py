@@ -50,8 +50,10 @@ def feed_lines(tmp_path_factory: pytest.TempPathFactory) -> list[bytes]:
     return path.read_bytes().splitlines()
 
 
-def report(name: str, figures: dict[str, float]) -> None:
-    print(f"\nFAULT {name}: " + ", ".join(f"{k} {v:.1f} s" for k, v in figures.items()))
+def report(name: str, seconds: dict[str, float], stats: SendStats) -> None:
+    print(f"\nFAULT {name}: " + ", ".join(f"{k} {v:.1f} s" for k, v in seconds.items())
+          + f"; {stats.requests} requests, {stats.retried_503} answered 503, {stats.transport_errors} "
+          f"unanswered, {stats.accepted} events accepted")
 
 
 async def stream_with_fault(pipeline: Pipeline, lines: list[bytes], tmp_path: Path,
@@ -100,12 +102,6 @@ async def figures_settle(pipeline: Pipeline, expected: dict[str, dict[str, Any]]
                          f"aggregator state {state[:500]}\n{pipeline.aggregator.log_tail()}")
 
 
-# Open bug found by this test: after the broker restart, every accepted event is in filing-events
-# (read_committed) and packed exactly once and in order, the worker's /state counts them all
-# applied, yet some units' published figures miss a few dozen of them (seen: 40 filings' receipts
-# of 12,190; their last records were published after the outage). The loss is in the aggregator's
-# apply/write path while the broker is away. Runs every time; XPASS when fixed. Do not weaken it.
-@pytest.mark.xfail(reason="aggregator loses events across a broker restart: open bug", strict=False)
 async def test_broker_restart_mid_stream(own_broker: LocalKafka, feed_lines: list[bytes],
                                          tmp_path: Path) -> None:
     pipeline = Pipeline(own_broker.bootstrap, tmp_path / "pipeline", FROZEN_NOW)
@@ -127,18 +123,11 @@ async def test_broker_restart_mid_stream(own_broker: LocalKafka, feed_lines: lis
         stats, expected, measured = await stream_with_fault(pipeline, feed_lines, tmp_path, restart_broker)
         assert stats.retried_503 + stats.transport_errors > 0  # the senders did see the outage
         measured["last 202 -> figures equal"] = await figures_settle(pipeline, expected, stats.acked[-1][0])
-        report("broker restart", measured | {"503 answers": stats.retried_503})
+        report("broker restart", measured, stats)
     finally:
         pipeline.stop()
 
 
-# Open bug found by this test: after three SIGKILLs at ~4 s intervals during the stream, the
-# worker reads every packed record (no lag on its group) but its figures stay short (seen: 8,886
-# of 12,190 filings received; /state applied 19,505 of 23,959 events) and never catch up.
-# One SIGKILL with the events produced beforehand passes (test_aggregator_exact.py). Runs every
-# time; XPASS when fixed. Do not weaken it.
-@pytest.mark.xfail(reason="aggregator loses events after repeated SIGKILLs mid-stream: open bug",
-                   strict=False)
 async def test_aggregator_sigkilled_three_times(kafka_broker: LocalKafka, feed_lines: list[bytes],
                                                 tmp_path: Path) -> None:
     pipeline = Pipeline(kafka_broker.bootstrap, tmp_path / "pipeline", FROZEN_NOW)
@@ -156,7 +145,7 @@ async def test_aggregator_sigkilled_three_times(kafka_broker: LocalKafka, feed_l
 
         stats, expected, measured = await stream_with_fault(pipeline, feed_lines, tmp_path, kill_three_times)
         measured["last 202 -> figures equal"] = await figures_settle(pipeline, expected, stats.acked[-1][0])
-        report("aggregator SIGKILL x3", measured)
+        report("aggregator SIGKILL x3", measured, stats)
     finally:
         pipeline.stop()
 
@@ -217,7 +206,7 @@ async def test_api_replica_restart_mid_stream(kafka_broker: LocalKafka, feed_lin
                 assert time.monotonic() < deadline, f"API figures differ: {differences[:10]}"
                 await asyncio.sleep(0.5)
             measured["last 202 -> API figures equal"] = time.time() - last_ack
-            report("API replica restart", measured)
+            report("API replica restart", measured, stats)
     finally:
         pipeline.stop()
 
