@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMPS := .stamps
 KAFKA_LIBS := deploy/local/.cache/kafka-libs
 
-.PHONY: help install kafka-jars prometheus run test lint typecheck audit bench topics kafka clean
+.PHONY: help install kafka-jars prometheus run test lint typecheck audit bench soak topics kafka clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -61,6 +61,9 @@ bench: install ## Benchmarks (minutes): ingest, aggregator throughput and scalin
 	$(PY) -m bench.scaling_bench
 	$(PY) -m bench.freshness_bench
 	$(PY) -m bench.api_bench
+
+soak: install ## A country's working day through the whole pipeline (10 min); SOAK_ARGS="--events 200000 --minutes 4" for less
+	$(PY) -m bench.soak $(SOAK_ARGS)
 
 lint: $(STAMPS)/venv ## ruff over the code
 	$(VENV)/bin/ruff check .

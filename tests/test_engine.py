@@ -175,6 +175,19 @@ def test_publishing_coalesces_each_unit_to_one_record_per_gap() -> None:
     assert list(engine.publish_due(NOW, min_gap_s=0.5, tick=101.0)) == []
 
 
+def test_a_change_made_while_a_round_is_publishing_is_published_next_round() -> None:
+    # The worker awaits Kafka between the records of a round, and the agent applies packs meanwhile.
+    engine, tables = Engine(400, clock=lambda: NOW), Tables()
+    tables.run(engine, [[0, EVENTS[0]], [1, event(10, "submitted", "G1", T0, unit="U2")]])
+    publishing = engine.publish_due(NOW)
+    assert next(publishing)[0] == "U1"
+    tables.run(engine, [[2, EVENTS[1]], [3, event(11, "submitted", "G2", T0, unit="U2")]])
+    rest = dict(publishing)
+    assert rest.keys() == {"U2"} and rest["U2"]["periods"]["all_time"]["received_total"] == 2
+    again = dict(engine.publish_due(NOW))  # U1's record went out before its change: U1 is due again
+    assert again.keys() == {"U1"} and again["U1"]["periods"]["all_time"]["resolved_total"] == 1
+
+
 def test_changed_days_are_published_once_and_again_when_publishing_failed() -> None:
     engine, tables = Engine(400, clock=lambda: NOW), Tables()
     tables.run(engine, [[i, e] for i, e in enumerate(EVENTS)])

@@ -29,7 +29,7 @@ from services.simulator.delivery import (
     Delivery,
     DeliveryRates,
 )
-from services.simulator.feed import Feed, FeedConfig, generate
+from services.simulator.feed import Feed, FeedConfig, generate, generate_provinces
 from services.simulator.live import IngestRefused, LiveTally, Sender, retry_after_seconds, send_live
 from services.simulator.localtime import TZ, from_epoch, local_day, rfc3339, to_epoch
 from services.simulator.ndjson_file import line_bytes
@@ -428,3 +428,21 @@ def test_retry_after_in_seconds_or_as_a_date() -> None:
     header = {"Retry-After": "Fri, 15 Jan 2027 08:00:05 GMT"}
     assert retry_after_seconds(httpx.Response(503, headers=header), when.timestamp() - 4) == pytest.approx(4)
     assert retry_after_seconds(httpx.Response(503), 0.0) is None
+
+
+def test_several_provinces_merge_in_delivery_order_each_as_fed_alone() -> None:
+    start = datetime(2026, 3, 2, 7, tzinfo=TZ)
+    config = FeedConfig(start=start, end=start + timedelta(hours=10), seed=5, filings_per_day=300,
+                        delivery=DeliveryRates.clean())
+    merged = list(generate_provinces(config, ["31", "01"]))
+    assert [d.deliver_at for d in merged] == sorted(d.deliver_at for d in merged)
+    for i, province in enumerate(["31", "01"]):
+        alone = list(generate(replace(config, province=province, seed=config.seed + i)))
+        assert alone and [d for d in merged if _province_of(d) == province] == alone
+    with pytest.raises(ValueError, match="provinces"):
+        generate_provinces(config, [])
+
+
+def _province_of(item: Delivery) -> str:
+    assert isinstance(item.payload, dict)
+    return str(item.payload["source"]).split(".")[1]

@@ -11,8 +11,8 @@ from __future__ import annotations
 import heapq
 import random
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from services.simulator.arrivals import UnitMix, arrivals
@@ -137,3 +137,17 @@ def generate(config: FeedConfig) -> Iterator[Delivery]:
     """The feed of `config` in delivery order."""
     return iter(Feed(config))
 
+
+
+def generate_provinces(config: FeedConfig, provinces: Sequence[int | str]) -> Iterator[Delivery]:
+    """Several provinces' feeds merged in delivery order: `config` for each province, with the
+    province's own seed (`config.seed` plus its position) so that the provinces do not move in step.
+
+    `config.filings_per_day` is per province; event and filing ids carry the province's code, so
+    the feeds never collide.
+    """
+    if not provinces:
+        raise ValueError("provinces: name at least one")
+    feeds = [generate(replace(config, province=province, seed=config.seed + i))
+             for i, province in enumerate(provinces)]
+    return heapq.merge(*feeds, key=lambda item: item.deliver_at)
