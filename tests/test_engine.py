@@ -204,13 +204,3 @@ def test_changed_days_are_published_once_and_again_when_publishing_failed() -> N
     taken_over = Engine(400, clock=lambda: NOW)
     taken_over.load_missing([("U1", tables.units[b"U1"])])
     assert [key for key, _ in taken_over.days_due("U1").values()] == ["U1|2026-11-20", "U1|2026-11-21"]
-
-
-def test_a_unit_changed_while_a_round_publishes_is_due_next_round() -> None:
-    engine, tables = Engine(400, clock=lambda: NOW), Tables()
-    tables.run(engine, [[0, EVENTS[0]], [1, event(7, "submitted", "G1", T0, unit="U2")]])
-    round_ = engine.publish_due(NOW)
-    assert next(round_)[0] == "U1"
-    tables.run(engine, [[2, EVENTS[1]]])  # the agent applies a pack while the round sends
-    assert [code for code, _ in round_] == ["U2"]
-    assert [code for code, _ in engine.publish_due(NOW)] == ["U1"]

@@ -270,25 +270,22 @@ class Engine:
         if self._published_day is not None and today != self._published_day:
             self.dirty.update(self.units)
         self._published_day = today
-        # Swapped out at once: units the agent changes while this round runs are due next round.
-        due, self.dirty = sorted(self.dirty), set()
-        done = 0
-        try:
-            for unit_code in due:
-                done += 1
-                unit = self.units.get(unit_code)
-                if unit is None:
-                    continue
-                if tick - unit.published_at < min_gap_s:
-                    self.dirty.add(unit_code)
-                    continue
-                record = figures(unit_code, unit.state, now)
-                unit.published_overdue = record["periods"]["today"]["pending_overdue"]
-                unit.published_at = tick
-                yield unit_code, record
-        finally:
-            # A round broken off (Kafka refused a record) leaves the rest due.
-            self.dirty.update(due[done:])
+        # A unit leaves `dirty` as its record is made, not when the round ends: the caller awaits
+        # Kafka between records, the agent applies packs meanwhile, and a unit they change again
+        # must stay due (replacing the set at the end dropped those changes until the next one).
+        # A round broken off (Kafka refused a record) leaves the rest due as they are.
+        for unit_code in sorted(self.dirty):
+            unit = self.units.get(unit_code)
+            if unit is None:
+                self.dirty.discard(unit_code)
+                continue
+            if tick - unit.published_at < min_gap_s:
+                continue
+            self.dirty.discard(unit_code)
+            record = figures(unit_code, unit.state, now)
+            unit.published_overdue = record["periods"]["today"]["pending_overdue"]
+            unit.published_at = tick
+            yield unit_code, record
 
     def days_due(self, unit_code: str) -> dict[int, tuple[str, dict[str, Any]]]:
         """The unit's day rows changed since last asked, by day, each with its `unit-days` key
