@@ -13,9 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import orjson
-from aiokafka import AIOKafkaConsumer
 
+from bench.pipeline import FiguresFollower
 from deploy.local.broker import free_port
 from services.common.kafka_settings import KafkaSettings
 
@@ -82,31 +81,9 @@ class Worker:
         return "\n".join(text.splitlines()[-lines:])
 
 
-class FiguresReader:
-    """Follows `unit-figures` (or another compacted topic) and keeps the latest record of each key."""
-
-    def __init__(self, kafka: KafkaSettings, topic: str | None = None) -> None:
-        self.kafka = kafka
-        self.topic = topic or kafka.figures_topic
-        self.latest: dict[str, dict[str, Any]] = {}
-        self.consumer: AIOKafkaConsumer | None = None
-
-    async def __aenter__(self) -> FiguresReader:
-        self.consumer = AIOKafkaConsumer(self.topic, **self.kafka.client_kwargs(),
-                                         auto_offset_reset="earliest", enable_auto_commit=False)
-        await self.consumer.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self.consumer is not None
-        await self.consumer.stop()
-
-    async def poll(self) -> None:
-        assert self.consumer is not None
-        batches = await self.consumer.getmany(timeout_ms=200)
-        for records in batches.values():
-            for record in records:
-                self.latest[record.key.decode()] = orjson.loads(record.value)
+class FiguresReader(FiguresFollower):
+    """Follows `unit-figures` (or another compacted topic), keeping the latest record of each key, and
+    waits for a condition on them."""
 
     async def wait_for(self, condition: Callable[[dict[str, dict[str, Any]]], bool], deadline_s: float,
                        workers: list[Worker] | None = None) -> bool:
