@@ -239,11 +239,11 @@ def build(settings: AggregatorSettings, partitions: int) -> faust.App:
                     while True:
                         await tables_ready.wait()
                         async with pack_in_flight:
-                            if tables_ready.is_set():
-                                if owned(partition):
-                                    await apply_from_next(partition, partition_packs,
-                                                          partition_packs[-1][0] + 1)
-                                break
+                            if not tables_ready.is_set():
+                                continue  # a rebalance began while this waited for the lock
+                            if owned(partition):
+                                await apply_from_next(partition, partition_packs, partition_packs[-1][0] + 1)
+                            break
                 if engine.sweep_due(engine.now()):
                     # Between packs, so no write of the agent can interleave with the deletions.
                     async with pack_in_flight:
@@ -270,11 +270,10 @@ def build(settings: AggregatorSettings, partitions: int) -> faust.App:
                 if not owned(tp.partition):
                     continue
                 start = await next_pack(tp.partition)
-                seen, since = progress.get(tp.partition, (start, now))
+                seen, since = progress.setdefault(tp.partition, (start, now))
                 if seen != start:
                     progress[tp.partition] = (start, now)
                     continue
-                progress.setdefault(tp.partition, (start, now))
                 if now - since < settings.stall_after_s:
                     continue
                 end = await packs.end(tp.partition)
