@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import os
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -33,8 +32,9 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
-from bench.aggregator_bench import FROZEN_NOW, ROOT, make_events
+from bench.aggregator_bench import FROZEN_NOW, make_events
 from deploy.local.broker import LocalKafka, free_port
+from deploy.local.run import Service
 from services.common.event_validation import Valid, default_validator
 from services.common.kafka_settings import KafkaSettings
 from services.common.topics import ensure_topics
@@ -42,33 +42,36 @@ from services.simulator.replay import produce_file
 
 
 class Worker:
+    """An aggregator worker as deployed, run as `make run` runs its services, with its /state."""
+
     def __init__(self, kafka: KafkaSettings, app_id: str, workdir: Path, name: str) -> None:
         self.port = free_port()
-        env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
-               "KAFKA_EVENTS_TOPIC": kafka.events_topic, "KAFKA_DLQ_TOPIC": kafka.dlq_topic,
-               "KAFKA_FIGURES_TOPIC": kafka.figures_topic, "KAFKA_DAYS_TOPIC": kafka.days_topic,
-               "AGGREGATOR_APP_ID": app_id, "AGGREGATOR_DATA_DIR": str(workdir / name),
-               "AGGREGATOR_WEB_PORT": str(self.port), "AGGREGATOR_FROZEN_NOW": FROZEN_NOW,
-               "AGGREGATOR_LOG_LEVEL": "warn"}
-        self.log = workdir / f"{name}.log"
-        with self.log.open("wb") as log:
-            self.proc = subprocess.Popen([sys.executable, "-m", "services.aggregator"], env=env, cwd=ROOT,
-                                         stdout=log, stderr=subprocess.STDOUT)
+        self.service = Service(name, [sys.executable, "-m", "services.aggregator"], workdir, env={
+            "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers, "KAFKA_EVENTS_TOPIC": kafka.events_topic,
+            "KAFKA_DLQ_TOPIC": kafka.dlq_topic, "KAFKA_FIGURES_TOPIC": kafka.figures_topic,
+            "KAFKA_DAYS_TOPIC": kafka.days_topic, "AGGREGATOR_APP_ID": app_id,
+            "AGGREGATOR_DATA_DIR": str(workdir / name), "AGGREGATOR_WEB_PORT": str(self.port),
+            "AGGREGATOR_FROZEN_NOW": FROZEN_NOW, "AGGREGATOR_LOG_LEVEL": "warn"})
+        self.service.start(dict(os.environ))
         self.started = time.monotonic()
 
     def state(self) -> dict[str, int]:
-        if self.proc.poll() is not None:
-            raise RuntimeError(f"worker exited; see {self.log}")
+        if not self.service.alive():
+            raise RuntimeError(f"worker exited:\n{self.service.log_tail()}")
         try:
             body = httpx.get(f"http://127.0.0.1:{self.port}/state", timeout=1).json()
         except (httpx.HTTPError, ValueError):
             return {"applied": 0, "units": 0}
         return {"applied": body["applied"], "units": body["units"]}
 
-    def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            self.proc.wait(30)
+    def kill(self) -> None:
+        """SIGKILL, as when a machine dies."""
+        assert self.service.proc is not None
+        os.killpg(self.service.proc.pid, signal.SIGKILL)
+        self.service.proc.wait()
+
+    def stop(self) -> None:
+        self.service.stop()
 
 
 def packable(path: Path) -> int:
@@ -184,7 +187,7 @@ def rebalances(broker: LocalKafka, events: Path, rate: int, partitions: int,
         time.sleep(5)
         # A worker dies.
         units_before = first.state()["units"] + second.state()["units"]
-        first.stop(signal.SIGKILL)
+        first.kill()
         killed = time.monotonic()
         wait_for(lambda: second.state()["units"] >= units_before, 300, "the survivor to hold every unit")
         figures["death: survivor holds every unit after (s)"] = time.monotonic() - killed
