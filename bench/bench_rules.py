@@ -83,7 +83,7 @@ def apply_all(objs: list[dict]) -> tuple[dict, dict]:
     for obj in objs:
         event = event_from_json(obj)
         key = (event.unit_code, event.filing_id)
-        new, change = step(filings.get(key, EMPTY_FILING), event)
+        new, change, _ = step(filings.get(key, EMPTY_FILING), event)
         if change is not None:
             filings[key] = new
             unit = units.get(event.unit_code)
@@ -114,7 +114,7 @@ def main() -> None:
     for n in range(40_000):
         for _t, obj in filing_events(rng, "U1", n, start + timedelta(days=rng.uniform(0, 370))):
             event = event_from_json(obj)
-            new, change = step(filings.get(event.filing_id, EMPTY_FILING), event)
+            new, change, _ = step(filings.get(event.filing_id, EMPTY_FILING), event)
             filings[event.filing_id] = new
             if change is not None:
                 unit.apply(change)

@@ -27,9 +27,11 @@ from services.aggregator.rules import (
     EMPTY_FILING,
     EVENT_TYPES,
     FilingState,
+    Fold,
     contribution,
     delta,
     event_from_json,
+    fold_of,
     is_too_late,
     step,
 )
@@ -142,6 +144,7 @@ class Aggregator:
 
     def __init__(self) -> None:
         self.filings: dict[tuple[str, str], FilingState] = {}
+        self.folds: dict[tuple[str, str], Fold | None] = {}
         self.units: dict[str, UnitState] = {}
 
     def feed(self, obj: dict[str, Any], now_us: int | None = None) -> None:
@@ -151,11 +154,15 @@ class Aggregator:
         unit = self.units.setdefault(event.unit_code, UnitState())
         key = (event.unit_code, event.filing_id)
         old = self.filings.get(key, EMPTY_FILING)
-        new, change = step(old, event)
+        # The fold kept from the previous step, as the engine keeps it with the filing's record.
+        new, change, fold = step(old, event, self.folds.get(key))
         if change is not None:
-            # step's shortcut for an event that comes last is the general delta, exactly.
+            # step's shortcut for an event that comes last is the general delta, exactly, and the
+            # fold it keeps is the new state's.
             assert change == delta(contribution(old), contribution(new))
+            assert fold == fold_of(contribution(new))
             self.filings[key] = new
+            self.folds[key] = fold
             unit.apply(change)
 
     def records(self, now: datetime) -> dict[str, dict[str, Any]]:

@@ -30,18 +30,20 @@ from services.aggregator.hcm_time import US_PER_SECOND, hcm_day
 from services.aggregator.rules import (
     EMPTY_FILING,
     EVENT_TYPES,
-    Contribution,
     FilingState,
-    add_event,
+    Fold,
     can_forget,
     contribution,
     delta,
     event_from_json,
+    fold_of,
     is_too_late,
+    step,
 )
 from services.aggregator.unit_state import UnitState
 
 log = logging.getLogger(__name__)
+_new = tuple.__new__  # builds a NamedTuple in C (see rules.py)
 KEY_SEPARATOR = "\x1f"  # cannot occur in a unit code or a filing id (schema patterns)
 
 
@@ -66,25 +68,31 @@ class Unit:
 class Filing:
     state: FilingState
     offsets: dict[str, int]  # event_id -> the source offset it was first applied from
-    # contribution(state), kept so that a pack's events of one filing fold the state once each.
-    contributes: Contribution | None = None
-
-    def contribution(self) -> Contribution:
-        if self.contributes is None:
-            self.contributes = contribution(self.state)
-        return self.contributes
+    # Where the fold of `state` ends (None: not known, computed when needed). Stored with the
+    # filing, so that an event coming after all the others (most do) is applied without a fold.
+    fold: Fold | None = None
 
     def to_bytes(self) -> bytes:
         offsets = self.offsets
-        return orjson.dumps([[offsets[stored[2]], *stored] for stored in self.state])
+        return orjson.dumps({"e": [[offsets[stored[2]], *stored] for stored in self.state],
+                             "f": None if self.fold is None else tuple(self.fold)})
 
     @classmethod
     def from_bytes(cls, data: bytes | None) -> Filing:
         if data is None:
             return cls(EMPTY_FILING, {})
-        rows = orjson.loads(data)
+        record = orjson.loads(data)
+        rows, fold = record["e"], record["f"]
         state: FilingState = tuple(tuple(row[1:]) for row in rows)
-        return cls(state, {row[3]: row[0] for row in rows})
+        if fold is not None:
+            pending = fold[0]
+            fold = _new(Fold, (None if pending is None else tuple(pending), fold[1], fold[2], tuple(fold[3])))
+        return cls(state, {row[3]: row[0] for row in rows}, fold)
+
+    def known_fold(self) -> Fold:
+        if self.fold is None:
+            self.fold = fold_of(contribution(self.state))
+        return self.fold
 
     def up_to(self, offset: int, inclusive: bool) -> FilingState:
         offsets = self.offsets
@@ -205,13 +213,11 @@ class Engine:
     def _apply(unit: Unit, filing: Filing, event: Any, offset: int) -> str:
         stored_offset = filing.offsets.get(event.event_id)
         if stored_offset is None:
-            before = filing.contribution()
-            filing.state, _ = add_event(filing.state, event)
+            filing.state, change, filing.fold = step(filing.state, event, filing.fold)
             filing.offsets[event.event_id] = offset
-            filing.contributes = None
             # When the unit's record already covers this offset, only the filing write was lost.
-            if unit.last_offset < offset:
-                unit.state.apply(delta(before, filing.contribution()))
+            if unit.last_offset < offset and change is not None:
+                unit.state.apply(change)
             return "applied"
         if stored_offset == offset:
             if unit.last_offset < offset:
@@ -239,7 +245,7 @@ class Engine:
             unit = self.units.get(key.split(KEY_SEPARATOR.encode(), 1)[0].decode())
             if unit is None:
                 continue  # not ours (any more): its owner sweeps it
-            if can_forget(Filing.from_bytes(value).contribution(), now_us, self.retention_days):
+            if can_forget(Filing.from_bytes(value).known_fold(), now_us, self.retention_days):
                 found.setdefault(unit.partition, []).append(key)
         return found
 

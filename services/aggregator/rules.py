@@ -144,6 +144,7 @@ class Contribution(NamedTuple):
     closed_at: int | None
     # The rest of the fold's final state, so that step() can add one more event without folding
     # again: returned for a supplement (paused), and the flags' values (online_payment, digitised).
+    # These four fields are the Fold, below, in the same order.
     paused: bool
     flags: tuple[bool | None, bool | None]
 
@@ -268,28 +269,49 @@ def delta(old: Contribution, new: Contribution) -> Delta:
     return _new(Delta, (counts, old.pending, new.pending))
 
 
-def step(state: FilingState, event: Event) -> tuple[FilingState, Delta | None]:
-    """add_event, then the delta to apply to the unit (None when the event changed nothing).
+class Fold(NamedTuple):
+    """Where a filing's lifecycle fold ended, its counts aside: the Contribution's other fields, all
+    that `step` needs to add an event that comes after every other one. The engine keeps it with
+    the filing's record, so the usual event costs no fold at all."""
 
-    Equal to `delta(contribution(state), contribution(new_state))`, computed faster when the
-    event comes last in canonical order and nothing is clamped, the usual case: then the new fold
-    is the old fold plus one step. The property tests feed events in and out of order to hold
-    both ways to the same figures.
+    pending: tuple[int, bool] | None
+    closed_at: int | None
+    paused: bool
+    flags: tuple[bool | None, bool | None]
+
+
+def fold_of(result: Contribution) -> Fold:
+    return _new(Fold, result[1:])
+
+
+def step(state: FilingState, event: Event,
+         fold: Fold | None = None) -> tuple[FilingState, Delta | None, Fold | None]:
+    """add_event, then the delta to apply to the unit (None when the event changed nothing) and the
+    new state's Fold; `fold` is the state's Fold when the caller kept it (None: computed here).
+
+    The delta equals `delta(contribution(state), contribution(new_state))`; it is computed from the
+    Fold alone when the event comes last in canonical order and nothing is clamped, the usual case:
+    then the new fold is the old fold plus one step. The property tests feed events in and out of
+    order to hold both ways to the same figures, and the Fold to `fold_of(contribution(new_state))`.
     """
     new_state, changed = add_event(state, event)
     if not changed:
-        return state, None
-    before = contribution(state)
+        return state, None, fold
     if state and state[0][1] == SUBMITTED and new_state[-1][2] == event[2]:
-        return new_state, _one_more(before, state[0][0], new_state[-1])
-    return new_state, delta(before, contribution(new_state))
+        if fold is None:
+            fold = fold_of(contribution(state))
+        return (new_state, *_one_more(fold, state[0][0], new_state[-1]))
+    before, after = contribution(state), contribution(new_state)
+    return new_state, delta(before, after), fold_of(after)
 
 
-def _one_more(before: Contribution, t0: int, stored: StoredEvent) -> Delta:
-    """The delta of one event that comes after every other event of a filing received at t0."""
+def _one_more(before: Fold, t0: int, stored: StoredEvent) -> tuple[Delta, Fold]:
+    """The delta and new Fold of one event that comes after every other event of a filing
+    received at t0 (so the filing is pending, paused or closed: never held)."""
     at, kind, _event_id, _channel, new_due, reason, pay, digi = stored
     counts: dict[tuple[int, int], int] = {}
     pending = after = before.pending
+    paused = before.paused
     if pending is not None:
         due, marked = pending
         if kind == OVERDUE:
@@ -300,16 +322,22 @@ def _one_more(before: Contribution, t0: int, stored: StoredEvent) -> Delta:
         elif kind == RETURNED:
             _count_returned(counts, at, reason)  # type: ignore[arg-type]  # set on returned
             after = None
-    elif kind == SUBMITTED and before.paused:
+            paused = reason == SUPPLEMENT_REQUESTED
+    elif kind == SUBMITTED and paused:
         after = (new_due, False)  # type: ignore[assignment]  # set on submitted
-    payment, digitised = before.flags
+        paused = False
+    payment, digitised = flags = before.flags
     if pay is not None and pay != payment:
         _count_flag(counts, (t0 + DAY_SHIFT_US) // DAY_US, PAYMENT_REPORTED, payment, pay)
+        flags = (pay, digitised)
     if digi is not None and digi != digitised:
         _count_flag(counts, (t0 + DAY_SHIFT_US) // DAY_US, DIGITISED_REPORTED, digitised, digi)
-    return _new(Delta, (counts, pending, after))
+        flags = (flags[0], digi)
+    # Closed: neither pending nor paused; closed_at is then the newest event's time, this one's.
+    closed_at = None if after is not None or paused else at
+    return _new(Delta, (counts, pending, after)), _new(Fold, (after, closed_at, paused, flags))
 
 
-def can_forget(result: Contribution, now_us: int, retention_days: int) -> bool:
+def can_forget(result: Contribution | Fold, now_us: int, retention_days: int) -> bool:
     """A closed filing whose newest event left the retention window: its state may be dropped."""
     return result.closed_at is not None and result.closed_at < now_us - retention_days * DAY_US
