@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import httpx
 import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -137,5 +139,25 @@ async def test_garbage_goes_to_the_dlq_with_its_reason_and_the_stream_goes_on(
             assert headers["dlq.source.topic"] == kafka.events_topic.encode()
         state = worker.state()
         assert state is not None and worker.alive()
+        # The packer runs in a child process; its counts reach the worker's /metrics.
+        expected = {f'aggregator_dlq_records_total{{reason="{reason}"}}': float(count)
+                    for reason, count in Counter(reason for _, reason in GARBAGE).items()}
+        expected["aggregator_records_packed_total"] = float(len(values))
+        assert wait_for_metrics(worker.port, expected, deadline_s=10), worker.log_tail()
     finally:
         worker.stop()
+
+
+def wait_for_metrics(port: int, expected: dict[str, float], deadline_s: float) -> bool:
+    """True once the worker's /metrics shows every expected sample with its value."""
+    deadline = time.monotonic() + deadline_s
+    found: dict[str, float] = {}
+    while time.monotonic() < deadline:
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
+        found = {name: float(value) for name, value in
+                 (line.rsplit(" ", 1) for line in text.splitlines() if line and not line.startswith("#"))}
+        if all(found.get(name) == value for name, value in expected.items()):
+            return True
+        time.sleep(0.2)
+    print({name: found.get(name) for name in expected})
+    return False

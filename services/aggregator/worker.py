@@ -1,5 +1,6 @@
-"""Wires the worker together: the packer, the Faust agent over packed records, the tables that
-make its state durable, and the timers that publish figures and move the overdue clock."""
+"""Wires the worker together: the packer (in a child process), the Faust agent over packed records,
+the tables that make its state durable, and the timers that publish figures and move the overdue
+clock."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from prometheus_client import generate_latest
 from services.aggregator import metrics
 from services.aggregator.app import make_app
 from services.aggregator.engine import Engine
-from services.aggregator.packer import Packer
+from services.aggregator.packer_process import PackerProcess
 from services.aggregator.settings import AggregatorSettings
 from services.common.kafka_batches import PartitionBatcher
 
@@ -139,7 +140,6 @@ def build(settings: AggregatorSettings, partitions: int) -> faust.App:
     units = app.Table("units", key_type=bytes, value_type=bytes, partitions=partitions)
     writer = TableWriter(settings)
     packs = PackReader(settings)
-    packer = Packer(settings)
 
     # Held while packs are applied and their state written. Our changelog writes do not go
     # through Faust's producer, which Faust flushes before giving partitions up; so a revocation
@@ -319,11 +319,7 @@ def build(settings: AggregatorSettings, partitions: int) -> faust.App:
 
     @app.task
     async def run_packer() -> None:
-        await packer.start()
-        try:
-            await packer.run()
-        finally:
-            await packer.stop()
+        await PackerProcess().run()
 
     @app.page("/metrics")
     async def metrics_page(web: Any, request: Any) -> Any:
