@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from services.aggregator.engine import Engine
+from services.aggregator.rules import event_from_json
 
 T0 = datetime.fromisoformat("2026-11-20T09:00:00+07:00")
 NOW = datetime.fromisoformat("2026-11-23T12:00:00+07:00").timestamp()
@@ -28,6 +29,11 @@ EVENTS = [
 ]
 
 
+def packed(pack: list[list[Any]]) -> list[list[Any]]:
+    """`[offset, event object]` pairs as the packer packs them: `[offset, *Event]` rows."""
+    return [[offset, *event_from_json(obj)] for offset, obj in pack]
+
+
 class Tables:
     def __init__(self) -> None:
         self.filings: dict[bytes, bytes] = {}
@@ -36,7 +42,7 @@ class Tables:
     def run(self, engine: Engine, pack: list[list[Any]], keep_filings: bool = True,
             keep_units: bool = True) -> None:
         """Apply a pack; `keep_*=False` loses that table's writes, as a crash before the flush would."""
-        result = engine.apply_pack(0, pack, self.filings.get, self.units.get)
+        result = engine.apply_pack(0, packed(pack), self.filings.get, self.units.get)
         if keep_filings:
             self.filings.update({k: v for k, v in result.filing_changes.items() if v is not None})
         if keep_units:
@@ -104,8 +110,8 @@ def test_replay_of_several_events_of_one_filing_in_one_lost_pack() -> None:
 def test_too_old_events_are_rejected_not_counted() -> None:
     engine, tables = Engine(400, clock=lambda: NOW), Tables()
     old = event(7, "submitted", "OLD", T0 - timedelta(days=401))
-    result = engine.apply_pack(0, [[0, old]], tables.filings.get, tables.units.get)
-    assert result.rejected == [(old, "too_late")]
+    result = engine.apply_pack(0, packed([[0, old]]), tables.filings.get, tables.units.get)
+    assert result.rejected == [(event_from_json(old), "too_late")]
     assert result.filing_changes == {}
 
 
@@ -148,7 +154,7 @@ def test_units_of_revoked_partitions_are_read_again_from_the_table() -> None:
 
 def test_a_gap_in_pack_offsets_means_memory_is_stale() -> None:
     mine, other, tables = Engine(400, clock=lambda: NOW), Engine(400, clock=lambda: NOW), Tables()
-    run = [[i, e] for i, e in enumerate(EVENTS)]
+    run = packed([[i, e] for i, e in enumerate(EVENTS)])
     result = mine.apply_pack(0, run[:2], tables.filings.get, tables.units.get, packs=range(0, 1))
     tables.filings.update(result.filing_changes)
     tables.units.update(result.unit_changes)
@@ -158,6 +164,29 @@ def test_a_gap_in_pack_offsets_means_memory_is_stale() -> None:
     tables.units.update(result.unit_changes)
     result = mine.apply_pack(0, run[4:], tables.filings.get, tables.units.get, packs=range(2, 3))
     assert figures_of(mine) == reference()
+
+
+def test_a_filing_changed_by_another_worker_meanwhile_is_read_again_from_the_table() -> None:
+    mine, other, tables = Engine(400, clock=lambda: NOW), Engine(400, clock=lambda: NOW), Tables()
+    # F1 submitted (mine, pack 0), processed (other, pack 1), then the source sends the processed
+    # event again under the same event_id (mine, pack 2): a duplicate, unless mine trusts its
+    # cached F1 (submitted only) and counts the resolution a second time.
+    run = packed([[0, EVENTS[0]], [1, EVENTS[1]], [2, EVENTS[1]]])
+    for engine, rows, packs in ((mine, run[:1], range(0, 1)), (other, run[1:2], range(1, 2)),
+                                (mine, run[2:], range(2, 3))):
+        result = engine.apply_pack(0, rows, tables.filings.get, tables.units.get, packs=packs)
+        tables.filings.update(result.filing_changes)
+        tables.units.update(result.unit_changes)
+    alone, alone_tables = Engine(400, clock=lambda: NOW), Tables()
+    alone_tables.run(alone, [[0, EVENTS[0]], [1, EVENTS[1]]])
+    assert figures_of(mine) == figures_of(alone)
+
+
+def test_the_filing_cache_keeps_at_most_its_size() -> None:
+    engine, tables = Engine(400, clock=lambda: NOW, filing_cache_size=2), Tables()
+    tables.run(engine, [[i, e] for i, e in enumerate(EVENTS)])  # three filings
+    assert len(engine._filing_cache) == 2
+    assert figures_of(engine) == reference()
 
 
 def test_publishing_coalesces_each_unit_to_one_record_per_gap() -> None:

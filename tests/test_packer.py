@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import orjson
@@ -11,7 +12,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from services.aggregator.dlq import TRUNCATED_HEADER
+from services.aggregator.hcm_time import parse_instant
 from services.aggregator.packer import dlq_value, packs_of, triage
+from services.aggregator.rules import event_from_json
 from tests.ingest_support import make_event
 
 
@@ -26,36 +29,35 @@ def nested(depth: int) -> Any:
     return value
 
 
-def test_triage_keeps_the_valid_and_names_why_the_rest_is_refused() -> None:
-    ok = make_event()
-    records = [record(0, orjson.dumps(ok)), record(1, b"\xff"), record(2, None), record(3, b"[]")]
-    good, bad = triage(records)
-    assert good == [[0, ok]]
-    assert {r.offset: reason.split(":")[0] for r, reason in bad} == {1: "not_json", 2: "schema", 3: "schema"}
+NOW_US = parse_instant("2026-11-23T12:00:00+07:00")
 
 
-def test_what_no_pack_can_carry_is_refused_and_the_rest_packed_in_order() -> None:
-    events = [make_event() for _ in range(9)]
-    events[2] = make_event(x_pad="p" * 5000)   # larger than a pack alone
-    events[6] = make_event(x_deep=nested(300))  # deeper than orjson writes
-    packs, refused = packs_of([[i, e] for i, e in enumerate(events)], max_events=4, max_bytes=4096)
-    assert [(offset, reason.split(":")[0]) for offset, reason in refused] == [(2, "too_large"),
-                                                                              (6, "unencodable")]
-    assert [row for pack in packs for row in orjson.loads(pack)] == [
-        [i, e] for i, e in enumerate(events) if i not in (2, 6)]
+def test_triage_keeps_the_valid_in_compact_form_and_names_why_the_rest_is_refused() -> None:
+    # Unknown fields are allowed and not packed: not even one deeper than orjson writes.
+    ok = make_event(occurred_at="2026-11-20T09:00:00+07:00", due_at="2026-11-27T09:00:00+07:00",
+                    x_unknown={"deep": nested(300)}, x_pad="p" * 5000)
+    old = make_event(occurred_at="2025-10-01T09:00:00+07:00", due_at="2025-10-09T09:00:00+07:00")
+    records = [record(0, json.dumps(ok).encode()), record(1, b"\xff"), record(2, None), record(3, b"[]"),
+               record(4, orjson.dumps(old))]
+    good, bad = triage(records, NOW_US, retention_days=400)
+    assert good == [[0, *event_from_json(ok)]]
+    assert {r.offset: reason.split(":")[0] for r, reason in bad} == {
+        1: "not_json", 2: "schema", 3: "schema", 4: "too_late"}
 
 
 @given(sizes=st.lists(st.integers(1, 300), max_size=60), max_events=st.integers(1, 10),
-       max_bytes=st.integers(200, 2000))
-def test_packs_keep_every_event_in_order_within_both_limits(sizes: list[int], max_events: int,
-                                                            max_bytes: int) -> None:
-    good = [[i, "x" * size] for i, size in enumerate(sizes)]
-    packs, refused = packs_of(good, max_events, max_bytes)
-    too_big = {i for i, pair in enumerate(good) if len(orjson.dumps([pair])) > max_bytes}
-    assert {offset for offset, _ in refused} == too_big
-    assert [row for pack in packs for row in orjson.loads(pack)] == [p for i, p in enumerate(good)
-                                                                     if i not in too_big]
+       max_bytes=st.integers(400, 2000))
+def test_packs_keep_every_row_in_order_within_both_limits(sizes: list[int], max_events: int,
+                                                          max_bytes: int) -> None:
+    rows = [[i, "x" * size] for i, size in enumerate(sizes)]
+    packs = packs_of(rows, max_events, max_bytes)
+    assert [row for pack in packs for row in orjson.loads(pack)] == rows
     assert all(len(pack) <= max_bytes and len(orjson.loads(pack)) <= max_events for pack in packs)
+
+
+def test_a_row_larger_than_a_pack_is_an_error_not_a_stall() -> None:
+    with pytest.raises(ValueError, match="over the pack limit"):
+        packs_of([[0, "x" * 500]], max_events=10, max_bytes=100)
 
 
 @pytest.mark.parametrize(("value", "kept", "header"), [

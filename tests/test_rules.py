@@ -28,6 +28,7 @@ from services.aggregator.rules import (
     contribution,
     delta,
     event_from_json,
+    event_to_json,
     is_too_late,
     state_from_json,
     state_to_json,
@@ -403,3 +404,14 @@ def test_unit_state_round_trips_through_json() -> None:
 def test_removing_an_unknown_pending_filing_fails_loudly() -> None:
     with pytest.raises(ValueError, match="not in this unit's index"):
         UnitState().apply(Delta({}, (5 * US_PER_SECOND, False), None))
+
+
+@pytest.mark.parametrize("obj", [
+    submitted(online_payment=True),
+    {"event_id": "e9", "event_type": "returned", "filing_id": "F", "unit_code": "U",
+     "occurred_at": "2026-03-01T10:00:00.123456+07:00", "source": "s", "reason": "withdrawn",
+     "digitised": False},
+])
+def test_an_event_written_back_as_json_reads_as_the_same_event(obj: dict[str, Any]) -> None:
+    event = event_from_json(obj)
+    assert event_from_json(event_to_json(event)) == event

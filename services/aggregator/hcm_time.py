@@ -32,6 +32,11 @@ def parse_instant(text: str) -> int:
     return (_fromisoformat(text) - _EPOCH) // _ONE_US
 
 
+def format_instant(instant_us: int) -> str:
+    """The inverse of parse_instant, in UTC: e.g. 2026-11-23T05:05:00.123456+00:00."""
+    return (_EPOCH + instant_us * _ONE_US).isoformat()
+
+
 def hcm_day(instant_us: int) -> int:
     """The Ho Chi Minh calendar day (a `date.toordinal()` number) of an instant."""
     return (instant_us + DAY_SHIFT_US) // DAY_US

@@ -1,8 +1,9 @@
 """Packs the event stream so the Faust agent pays its per-record cost once per many events.
 
 A plain aiokafka consumer reads `filing-events`, decodes and validates each record once, sends
-bad ones to the DLQ with the reason, and writes the good ones, with their source offsets, as one
-packed record per partition and fetch to the packed topic's partition of the same number.
+bad ones (and ones older than the retention window) to the DLQ with the reason, and writes the good
+ones in the compact form the engine applies, with their source offsets, as packed records to the
+packed topic's partition of the same number.
 Offsets are committed only after the packs and DLQ records are acknowledged, so nothing is lost;
 a crash may pack some events twice, which the agent ignores by source offset (see engine.py).
 """
@@ -22,14 +23,18 @@ from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
 
 from services.aggregator import metrics
 from services.aggregator.dlq import TRUNCATED_HEADER, dlq_headers
+from services.aggregator.hcm_time import epoch_to_us
+from services.aggregator.rules import event_from_json, is_too_late
 from services.aggregator.settings import AggregatorSettings
 from services.common.event_validation import EventValidator, Valid, default_validator
 
 log = logging.getLogger(__name__)
 
 
-def triage(records: Iterable[ConsumerRecord[bytes, bytes]]) -> tuple[list[list[Any]], list[tuple[Any, str]]]:
-    """Split records into packable `[offset, event]` pairs and `(record, reason)` rejects."""
+def triage(records: Iterable[ConsumerRecord[bytes, bytes]], now_us: int,
+           retention_days: int) -> tuple[list[list[Any]], list[tuple[Any, str]]]:
+    """Split records into packable rows `[offset, *Event]` (the compact form the agent applies:
+    decoded once, here, in the packer's process) and `(record, reason)` rejects."""
     good: list[list[Any]] = []
     bad: list[tuple[Any, str]] = []
     validate = _validator().validate
@@ -40,11 +45,15 @@ def triage(records: Iterable[ConsumerRecord[bytes, bytes]]) -> tuple[list[list[A
             bad.append((record, "not_json"))
             continue
         verdict = validate(event)
-        if isinstance(verdict, Valid):
-            good.append([record.offset, event])
+        if not isinstance(verdict, Valid):
+            reason = "; ".join(f"{e.field or 'event'}: {e.reason}" for e in verdict.errors)
+            bad.append((record, f"schema: {reason}"[:500]))
             continue
-        reason = "; ".join(f"{e.field or 'event'}: {e.reason}" for e in verdict.errors)
-        bad.append((record, f"schema: {reason}"[:500]))
+        compact = event_from_json(verdict.event)
+        if is_too_late(compact, now_us, retention_days):
+            bad.append((record, "too_late"))
+            continue
+        good.append([record.offset, *compact])
     return good, bad
 
 
@@ -53,40 +62,30 @@ def _validator() -> EventValidator:
     return default_validator()
 
 
-def packs_of(good: list[list[Any]], max_events: int,
-             max_bytes: int) -> tuple[list[bytes], list[tuple[int, str]]]:
-    """The `[offset, event]` pairs as packs, in order, each of at most `max_events` pairs and `max_bytes`
-    bytes; and `(offset, reason)` of the valid events no pack can carry.
+def packs_of(rows: list[list[Any]], max_events: int, max_bytes: int) -> list[bytes]:
+    """The rows as packs, in order, each of at most `max_events` rows and `max_bytes` bytes.
 
-    Those must go to the DLQ: a pack Kafka refuses (over its record limit) would be refused again on
-    every retry, stopping the stream for good. An event is unpackable when larger than `max_bytes`
-    alone, or nested deeper than orjson writes (255 levels; it reads 1024). The usual chunk costs one
-    orjson call, as before; only a chunk that fails is halved until the culprits are found.
+    A pack Kafka refuses (over its record limit) would be refused again on every retry, stopping
+    the stream for good. A row holds only the schema's bounded fields (a few hundred bytes at
+    most), so the usual chunk costs one orjson call and a chunk over the limit is halved until it
+    fits.
     """
     packs: list[bytes] = []
-    refused: list[tuple[int, str]] = []
 
     def pack(chunk: list[list[Any]]) -> None:
-        try:
-            packed: bytes | None = orjson.dumps(chunk)
-        except orjson.JSONEncodeError as exc:
-            packed = None
-            if len(chunk) == 1:
-                refused.append((chunk[0][0], f"unencodable: {exc}"[:500]))
-                return
-        if packed is not None and len(packed) <= max_bytes:
+        packed = orjson.dumps(chunk)
+        if len(packed) <= max_bytes:
             packs.append(packed)
         elif len(chunk) == 1:
-            refused.append((chunk[0][0], f"too_large: {len(packed or b'')} bytes; a pack holds at most "
-                                         f"{max_bytes}"))
+            raise ValueError(f"one packed event is {len(packed)} bytes, over the pack limit {max_bytes}")
         else:
             half = len(chunk) // 2
             pack(chunk[:half])
             pack(chunk[half:])
 
-    for start in range(0, len(good), max_events):
-        pack(good[start:start + max_events])
-    return packs, refused
+    for start in range(0, len(rows), max_events):
+        pack(rows[start:start + max_events])
+    return packs
 
 
 def dlq_value(value: bytes | None, max_bytes: int) -> tuple[bytes | None, list[tuple[str, bytes]]]:
@@ -101,6 +100,7 @@ def dlq_value(value: bytes | None, max_bytes: int) -> tuple[bytes | None, list[t
 class Packer:
     def __init__(self, settings: AggregatorSettings) -> None:
         self.settings = settings
+        self.clock = settings.clock()
 
     async def start(self) -> None:
         # aiokafka clients bind to the running loop: create them inside it.
@@ -173,12 +173,10 @@ class Packer:
         sends = []
         offsets: dict[TopicPartition, OffsetAndMetadata] = {}
         count = 0
+        now_us = epoch_to_us(self.clock())
         for tp, records in batches.items():
-            good, bad = triage(records)
-            packs, unpackable = packs_of(good, self.settings.pack_max_events, max_bytes)
-            if unpackable:
-                at = {record.offset: record for record in records}
-                bad += [(at[offset], reason) for offset, reason in unpackable]
+            good, bad = triage(records, now_us, self.settings.retention_days)
+            packs = packs_of(good, self.settings.pack_max_events, max_bytes)
             count += len(records)
             for record, reason in bad:
                 metrics.DLQ.labels(reason=reason.split(":")[0]).inc()

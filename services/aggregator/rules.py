@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from services.aggregator.hcm_time import DAY_SHIFT_US, DAY_US, US_PER_SECOND, parse_instant
+from services.aggregator.hcm_time import DAY_SHIFT_US, DAY_US, US_PER_SECOND, format_instant, parse_instant
 
 EVENT_TYPES = ("submitted", "overdue", "processed", "returned")
 SUBMITTED, OVERDUE, PROCESSED, RETURNED = range(4)
@@ -95,6 +95,23 @@ def event_from_json(obj: dict[str, Any]) -> Event:
     get = obj.get
     return _new(Event, (parse_instant(obj["occurred_at"]), kind, obj["event_id"], channel, due, reason,
                         get("online_payment"), get("digitised"), obj["filing_id"], obj["unit_code"]))
+
+
+def event_to_json(event: Event) -> dict[str, Any]:
+    """The contract's fields of an Event (instants in UTC), for a dead letter of an applied event."""
+    obj: dict[str, Any] = {"event_id": event.event_id, "event_type": EVENT_TYPES[event.type],
+                           "filing_id": event.filing_id, "unit_code": event.unit_code,
+                           "occurred_at": format_instant(event.occurred_at)}
+    if event.channel is not None:
+        obj["channel"] = CHANNELS[event.channel]
+    if event.due_at is not None:
+        obj["due_at"] = format_instant(event.due_at)
+    if event.reason is not None:
+        obj["reason"] = REASONS[event.reason]
+    for name in ("online_payment", "digitised"):
+        if getattr(event, name) is not None:
+            obj[name] = getattr(event, name)
+    return obj
 
 
 def is_too_late(event: Event, now_us: int, retention_days: int) -> bool:

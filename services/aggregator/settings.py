@@ -29,12 +29,15 @@ class AggregatorSettings(BaseSettings):
     # Events per packed record: Faust's per-record cost is paid once per pack, not per event.
     pack_max_events: int = Field(default=2000, ge=1)
     # Bytes per packed record, under Kafka's default 1 MiB record limit (a bigger pack would be refused
-    # again on every retry, stopping the stream); a single event over it goes to the DLQ as too_large.
+    # again on every retry, stopping the stream). A packed event is a few hundred bytes at most.
     pack_max_bytes: int = Field(default=900 * 1024, ge=64 * 1024)
     pack_max_wait_ms: int = Field(default=100, ge=1)
     # Events applied and written to the tables in one go: the changelog round trip is paid once
     # for all the packs waiting in a partition, up to this many events.
     apply_max_events: int = Field(default=20000, ge=1)
+    # Filings kept in memory as last written (most events find theirs there, not in RocksDB);
+    # about a kilobyte each.
+    filing_cache_size: int = Field(default=100_000, ge=0)
     # A partition whose packs wait this long without the stream delivering them is read directly
     # (Faust's consumer can stop fetching a partition after a rebalance).
     stall_after_s: float = Field(default=5.0, gt=0)

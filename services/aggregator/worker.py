@@ -20,6 +20,7 @@ from services.aggregator import metrics
 from services.aggregator.app import make_app
 from services.aggregator.engine import Engine
 from services.aggregator.packer_process import PackerProcess
+from services.aggregator.rules import event_to_json
 from services.aggregator.settings import AggregatorSettings
 from services.common.kafka_batches import PartitionBatcher
 
@@ -133,7 +134,8 @@ class PackReader:
 
 def build(settings: AggregatorSettings, partitions: int) -> faust.App:
     app = make_app(settings, partitions)
-    engine = Engine(retention_days=settings.retention_days, clock=settings.clock())
+    engine = Engine(retention_days=settings.retention_days, clock=settings.clock(),
+                    filing_cache_size=settings.filing_cache_size)
     packed = app.topic(settings.packed_topic, value_type=bytes, value_serializer="raw",
                        partitions=partitions)
     filings = app.Table("filings", key_type=bytes, value_type=bytes, partitions=partitions)
@@ -217,10 +219,10 @@ def build(settings: AggregatorSettings, partitions: int) -> faust.App:
                                    partition_store(units, partition).get, pack_range)
         result.unit_changes[NEXT_PACK_KEY] = str(pack_range.stop).encode()
         await writer.write(partition, (filings, result.filing_changes), (units, result.unit_changes))
-        for item, reason in result.rejected:
+        for event, reason in result.rejected:
             metrics.DLQ.labels(reason=reason).inc()
             await app.producer.send_and_wait(
-                settings.kafka.dlq_topic, item["unit_code"].encode(), orjson.dumps(item),
+                settings.kafka.dlq_topic, event.unit_code.encode(), orjson.dumps(event_to_json(event)),
                 None, None, [("dlq.reason", reason.encode())])
 
     @app.agent(packed)
