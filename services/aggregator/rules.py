@@ -318,8 +318,10 @@ def step(state: FilingState, event: Event,
         if fold is None:
             fold = fold_of(contribution(state))
         return (new_state, *_one_more(fold, state[0][0], new_state[-1]))
-    before, after = contribution(state), contribution(new_state)
-    return new_state, delta(before, after), fold_of(after)
+    after = contribution(new_state)
+    if not state:  # a filing's first event: it contributed nothing before
+        return new_state, _new(Delta, (after.counts, None, after.pending)), fold_of(after)
+    return new_state, delta(contribution(state), after), fold_of(after)
 
 
 def _one_more(before: Fold, t0: int, stored: StoredEvent) -> tuple[Delta, Fold]:
