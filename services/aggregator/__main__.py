@@ -10,6 +10,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from services.aggregator.settings import AggregatorSettings
 from services.aggregator.worker import build
+from services.common.gc_tuning import tune_gc
 from services.common.topics import ensure_topics
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,7 @@ def main() -> None:
     settings = AggregatorSettings()
     partitions = asyncio.run(prepare_topics(settings))
     app = build(settings, partitions)
+    tune_gc()
     faust.Worker(app, loglevel=settings.log_level, quiet=True).execute_from_commandline()
 
 

@@ -26,6 +26,7 @@ import orjson
 from services.aggregator import metrics
 from services.aggregator.packer import Packer
 from services.aggregator.settings import AggregatorSettings
+from services.common.gc_tuning import tune_gc
 
 log = logging.getLogger(__name__)
 REPORT_EVERY_S = 1.0
@@ -135,6 +136,7 @@ def main() -> None:
     settings = AggregatorSettings()
     logging.basicConfig(level=settings.log_level.upper(),
                         format="%(asctime)s packer %(levelname)s %(message)s")
+    tune_gc()
     loop = asyncio.new_event_loop()
     main_task = loop.create_task(run_child(settings, _stdout_line))
     loop.add_signal_handler(signal.SIGTERM, main_task.cancel)
