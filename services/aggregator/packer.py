@@ -44,7 +44,7 @@ def triage(records: Iterable[ConsumerRecord[bytes, bytes]], now_us: int,
         except orjson.JSONDecodeError:
             bad.append((record, "not_json"))
             continue
-        verdict = validate(event)
+        verdict = validate(event, record.value)
         if not isinstance(verdict, Valid):
             reason = "; ".join(f"{e.field or 'event'}: {e.reason}" for e in verdict.errors)
             bad.append((record, f"schema: {reason}"[:500]))
