@@ -15,10 +15,9 @@ again; the offsets make every replay exact:
 
 from __future__ import annotations
 
-import itertools
 import logging
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -116,7 +115,8 @@ class Engine:
         self.clock = clock
         # Filings as last written to the table, by key, with their partition: most events find
         # their filing here rather than paying a RocksDB read and a decode. Oldest loaded first out.
-        self._filing_cache: dict[bytes, tuple[int, Filing]] = {}
+        # (An OrderedDict: taking the oldest out of a plain dict rescans the slots freed before.)
+        self._filing_cache: OrderedDict[bytes, tuple[int, Filing]] = OrderedDict()
         self.filing_cache_size = filing_cache_size
         self.units: dict[str, Unit] = {}
         self.dirty: set[str] = set()
@@ -228,8 +228,8 @@ class Engine:
         for key, filing in filings.items():
             if key not in cache:
                 cache[key] = (partition, filing)
-        for key in list(itertools.islice(cache, max(0, len(cache) - self.filing_cache_size))):
-            del cache[key]
+        for _ in range(len(cache) - self.filing_cache_size):
+            cache.popitem(last=False)
 
     @staticmethod
     def _apply(unit: Unit, filing: Filing, event: Any, offset: int) -> str:
