@@ -2,8 +2,9 @@
 
 The state is two tables: a filing's record (its events, each with the source offset it came
 from) and a unit's record (its day buckets, pending index, and the last source offset applied to
-it). A crash can persist any subset of one pack's table writes, and the packer may deliver events
-again; the offsets make every replay exact:
+it). Table writes are sent without waiting, and the next pack to apply is recorded only once Kafka
+has them; a crash can keep any part of the writes made since, in each table's order, the packs since
+are applied again, and the packer may deliver events again. The offsets make every replay exact:
 
 - an event_id new to its filing is added; its delta reaches the unit unless the unit's record
   already covers that offset (the unit write survived, the filing write did not);

@@ -39,17 +39,22 @@ def partition_store(table: Any, partition: int) -> Any:
 
 
 class TableWriter:
-    """Writes a pack's state changes to Faust tables' stores and changelogs, then waits for acks.
+    """Writes state changes to Faust tables' stores and changelogs: `write` puts them in the
+    store and sends them on, `flush` waits until Kafka has everything sent for a partition.
 
     Faust's `table[key] = value` sends each change through its buffered producer, ~25 µs a key,
     and a pack changes thousands of keys. We write the store directly and send the same raw
     changelog records ourselves in whole Kafka batches, then record the changelog offset as
     Faust's own callback would, so that recovery after a restart resumes where it should.
+    Writes are not awaited one by one: the broker stores one batch of packs while the agent
+    applies the next.
     """
 
     def __init__(self, settings: AggregatorSettings) -> None:
         self.settings = settings
         self.producer: AIOKafkaProducer | None = None
+        # (changelog topic, partition) -> the table and the records sent there since the last flush
+        self._sending: dict[tuple[str, int], tuple[Any, PartitionBatcher]] = {}
 
     async def start(self) -> None:
         self.producer = AIOKafkaProducer(
@@ -61,26 +66,34 @@ class TableWriter:
         if self.producer is not None:
             await self.producer.stop()
 
-    async def write(self, partition: int, *changes: tuple[Any, dict[bytes, bytes | None]]) -> None:
+    async def write(self, partition: int, table: Any, changed: dict[bytes, bytes | None]) -> None:
         assert self.producer is not None
-        waiting = []
-        for table, changed in changes:
-            if not changed:
-                continue
-            # One RocksDB write for the lot: a third of the cost of a put per key.
-            writes = rocksdict.WriteBatch(raw_mode=True)
-            batcher = PartitionBatcher(self.producer, table.changelog_topic.get_topic_name(), partition)
-            for key, value in changed.items():
-                if value is None:
-                    writes.delete(key)
-                else:
-                    writes.put(key, value)
-                await batcher.append(key, value)
-            partition_store(table, partition).write(writes)
-            waiting.append((table, batcher.flush()))
-        for table, flushed in waiting:
-            last = (await flushed)[-1]
-            table.data.set_persisted_offset(last.topic_partition, last.offset)
+        if not changed:
+            return
+        topic = table.changelog_topic.get_topic_name()
+        if (topic, partition) not in self._sending:
+            self._sending[topic, partition] = (table, PartitionBatcher(self.producer, topic, partition))
+        batcher = self._sending[topic, partition][1]
+        # One RocksDB write for the lot: a third of the cost of a put per key.
+        writes = rocksdict.WriteBatch(raw_mode=True)
+        for key, value in changed.items():
+            if value is None:
+                writes.delete(key)
+            else:
+                writes.put(key, value)
+            await batcher.append(key, value)
+        partition_store(table, partition).write(writes)
+        await batcher.ship()
+        await asyncio.sleep(0)  # lets the producer put the batches on the wire now
+
+    async def flush(self, partition: int) -> None:
+        """Wait until Kafka has acknowledged every change written for the partition."""
+        for key in [key for key in self._sending if key[1] == partition]:
+            table, batcher = self._sending.pop(key)
+            acked = await batcher.flush()
+            if acked:
+                last = acked[-1]
+                table.data.set_persisted_offset(last.topic_partition, last.offset)
 
 
 # In the units table, beside the units: the next packed offset of the partition to apply.
@@ -189,14 +202,14 @@ def build(settings: AggregatorSettings, partitions: int) -> faust.App:
         expected = partition_store(units, partition).get(NEXT_PACK_KEY)
         return int(expected) if expected is not None else await packs.first(partition)
 
-    async def apply_from_next(partition: int, delivered: list[tuple[int, bytes]], end: int) -> int:
-        """Apply the partition's packs from the next one expected up to `end` (exclusive), in order.
+    async def apply_packs(partition: int, delivered: list[tuple[int, bytes]], end: int) -> int:
+        """Apply the partition's packs from the next one expected up to `end` (exclusive), in order,
+        and send their changes to the tables; returns the next pack to apply once Kafka has them
+        (see record_next_packs).
 
         `delivered` are packs the stream handed over; packs before the next expected were applied
         already and are dropped, and any pack missing in between (Faust's consumer can skip
-        records across rebalances, or stop fetching a partition) is read back from Kafka. The
-        tables record the next pack per partition with the state, so a crash anywhere resumes
-        exactly. Returns the number of packs applied.
+        records across rebalances, or stop fetching a partition) is read back from Kafka.
         """
         start = await next_pack(partition)
         delivered = [(offset, value) for offset, value in delivered if start <= offset < end]
@@ -214,14 +227,28 @@ def build(settings: AggregatorSettings, partitions: int) -> faust.App:
             if len(batch) >= settings.apply_max_events or index == len(delivered) - 1:
                 await apply_batch(partition, batch, range(first, offset + 1))
                 batch, first = [], offset + 1
-        progress[partition] = (start + len(delivered), time.monotonic())
-        return len(delivered)
+        return start + len(delivered)
+
+    async def record_next_packs(next_packs: dict[int, int]) -> None:
+        """Once Kafka has every change sent for these partitions, record in the tables each
+        partition's next pack to apply. A crash before then replays the packs since the last
+        record, which the engine recognises; a crash after never replays them. Waiting for Kafka
+        once for all the partitions' packs, not once a pack, keeps the broker's round trips
+        out of the agent's way."""
+        for partition in next_packs:
+            await writer.flush(partition)
+        for partition, next_ in next_packs.items():
+            await writer.write(partition, units, {NEXT_PACK_KEY: str(next_).encode()})
+        now = time.monotonic()
+        for partition, next_ in next_packs.items():
+            await writer.flush(partition)
+            progress[partition] = (next_, now)
 
     async def apply_batch(partition: int, batch: list[list[Any]], pack_range: range) -> None:
         result = engine.apply_pack(partition, batch, partition_store(filings, partition).get,
                                    partition_store(units, partition).get, pack_range)
-        result.unit_changes[NEXT_PACK_KEY] = str(pack_range.stop).encode()
-        await writer.write(partition, (filings, result.filing_changes), (units, result.unit_changes))
+        await writer.write(partition, filings, result.filing_changes)
+        await writer.write(partition, units, result.unit_changes)
         for event, reason in result.rejected:
             metrics.DLQ.labels(reason=reason).inc()
             await app.producer.send_and_wait(
@@ -240,20 +267,23 @@ def build(settings: AggregatorSettings, partitions: int) -> faust.App:
                 for event in events:
                     delivered.setdefault(event.message.partition, []).append(
                         (event.message.offset, event.value))
-                for partition, partition_packs in delivered.items():
-                    while True:
-                        await tables_ready.wait()
-                        async with pack_in_flight:
-                            if not tables_ready.is_set():
-                                continue  # a rebalance began while this waited for the lock
-                            if owned(partition):
-                                await apply_from_next(partition, partition_packs, partition_packs[-1][0] + 1)
-                            break
+                while delivered:
+                    await tables_ready.wait()
+                    async with pack_in_flight:
+                        if not tables_ready.is_set():
+                            continue  # a rebalance began while this waited for the lock
+                        next_packs = {partition: await apply_packs(partition, partition_packs,
+                                                                   partition_packs[-1][0] + 1)
+                                      for partition, partition_packs in delivered.items()
+                                      if owned(partition)}
+                        await record_next_packs(next_packs)
+                        delivered = {}
                 if engine.sweep_due(engine.now()):
                     # Between packs, so no write of the agent can interleave with the deletions.
                     async with pack_in_flight:
                         for part, keys in engine.forgettable(filings.data.items(), engine.now()).items():
-                            await writer.write(part, (filings, dict.fromkeys(keys)))
+                            await writer.write(part, filings, dict.fromkeys(keys))
+                            await writer.flush(part)
                             log.info("forgot %d filings closed past retention in partition %d",
                                      len(keys), part)
         finally:
@@ -283,10 +313,10 @@ def build(settings: AggregatorSettings, partitions: int) -> faust.App:
                     continue
                 end = await packs.end(tp.partition)
                 if end > start:
-                    applied = await apply_from_next(tp.partition, [], end)
+                    await record_next_packs({tp.partition: await apply_packs(tp.partition, [], end)})
                     metrics.STALLS.inc()
                     log.warning("partition %d: the stream delivered nothing for %.0f s; applied %d "
-                                "waiting packs directly", tp.partition, now - since, applied)
+                                "waiting packs directly", tp.partition, now - since, end - start)
 
     async def publish_round() -> None:
         now = engine.now()

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import gc
 
-YOUNG_GENERATION = 10_000
+YOUNG_GENERATION = 100_000
 
 
 def tune_gc() -> None:
