@@ -6,6 +6,8 @@ simulated event file, produces it to a fresh topic, and consumes it three ways o
 (b) textbook Faust, one agent with group_by(unit) and a Table updated per event;
 (c) our aggregator worker (`python -m services.aggregator`), packer and agent, with a RocksDB store.
 Each is timed from its first event to its last, so start-up and rebalancing are not counted.
+(a) and (c) run `--repeat` times each (a fresh consumer group or app id every time; 3 by default)
+and their medians make the ratios: on a shared 2-core machine one run of (c) varies by ±15%.
 """
 
 from __future__ import annotations
@@ -13,12 +15,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -91,19 +95,20 @@ def textbook_faust(kafka: KafkaSettings, events: int, partitions: int, workdir: 
 
 def our_aggregator(kafka: KafkaSettings, events: int, workdir: Path) -> float:
     port = free_port()
+    app_id = f"bench-{uuid.uuid4().hex[:8]}"  # a new app: it packs and applies the topic afresh
     env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
            "KAFKA_EVENTS_TOPIC": kafka.events_topic, "KAFKA_DLQ_TOPIC": kafka.dlq_topic,
-           "KAFKA_FIGURES_TOPIC": kafka.figures_topic, "AGGREGATOR_APP_ID": f"bench-{uuid.uuid4().hex[:8]}",
-           "AGGREGATOR_DATA_DIR": str(workdir / "aggregator"), "AGGREGATOR_WEB_PORT": str(port),
+           "KAFKA_FIGURES_TOPIC": kafka.figures_topic, "AGGREGATOR_APP_ID": app_id,
+           "AGGREGATOR_DATA_DIR": str(workdir / app_id), "AGGREGATOR_WEB_PORT": str(port),
            "AGGREGATOR_FROZEN_NOW": FROZEN_NOW, "AGGREGATOR_LOG_LEVEL": "warn"}
-    with (workdir / "aggregator.log").open("wb") as log:
+    with (workdir / f"{app_id}.log").open("wb") as log:
         proc = subprocess.Popen([sys.executable, "-m", "services.aggregator"], env=env, cwd=ROOT,
                                 stdout=log, stderr=subprocess.STDOUT)
     try:
         started, deadline = 0.0, time.monotonic() + 1800
         while time.monotonic() < deadline:
             if proc.poll() is not None:
-                raise RuntimeError(f"aggregator exited; see {workdir / 'aggregator.log'}")
+                raise RuntimeError(f"aggregator exited; see {workdir / f'{app_id}.log'}")
             try:
                 applied = httpx.get(f"http://127.0.0.1:{port}/state", timeout=1).json()["applied"]
             except (httpx.HTTPError, ValueError):
@@ -119,11 +124,21 @@ def our_aggregator(kafka: KafkaSettings, events: int, workdir: Path) -> float:
         proc.wait(30)
 
 
+def median_of(runs: int, measure: Callable[[], float]) -> float:
+    """The median of `runs` measurements, each printed as it comes."""
+    results = []
+    for run in range(runs):
+        results.append(measure())
+        print(f"      run {run + 1} of {runs}: {results[-1]:10,.0f} events/s", flush=True)
+    return statistics.median(results)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--partitions", type=int, default=4)
     parser.add_argument("--skip-textbook", action="store_true", help="textbook Faust takes minutes")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of (a) and of (c); medians are reported")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="aggbench-") as tmp:
         workdir = Path(tmp)
@@ -137,13 +152,13 @@ def main() -> None:
             make_events(workdir / "events.ndjson", args.events)
             asyncio.run(produce_file(workdir / "events.ndjson", kafka, kafka.events_topic))
             print(f"{args.events} events on {args.partitions} partitions, one broker, {os.cpu_count()} cores")
-            ceiling = asyncio.run(bare_consumer(kafka, args.events))
+            ceiling = median_of(args.repeat, lambda: asyncio.run(bare_consumer(kafka, args.events)))
             print(f"(a) bare aiokafka + orjson + dict : {ceiling:10,.0f} events/s")
             textbook = None
             if not args.skip_textbook:
                 textbook = textbook_faust(kafka, args.events, args.partitions, workdir)
                 print(f"(b) textbook Faust                : {textbook:10,.0f} events/s")
-            ours = our_aggregator(kafka, args.events, workdir)
+            ours = median_of(args.repeat, lambda: our_aggregator(kafka, args.events, workdir))
             print(f"(c) our aggregator                : {ours:10,.0f} events/s")
             ratios = f"(c)/(a) = {ours / ceiling:.3f}"
             if textbook:

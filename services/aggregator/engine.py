@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import Counter, OrderedDict
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,13 +38,17 @@ from services.aggregator.rules import (
     contribution,
     delta,
     fold_of,
-    is_too_late,
+    retention_start,
     step,
 )
 from services.aggregator.unit_state import UnitState
 
 log = logging.getLogger(__name__)
 _new = tuple.__new__  # builds a NamedTuple in C (see rules.py)
+# What became of an event, as counted in the events metric.
+OUTCOMES = ("applied", "replayed", "duplicate", "too_late")
+APPLIED, REPLAYED, DUPLICATE, TOO_LATE = range(len(OUTCOMES))
+assert len(EVENT_TYPES) == 4  # the tally packs (outcome, type) into outcome * 4 + type
 KEY_SEPARATOR = "\x1f"  # cannot occur in a unit code or a filing id (schema patterns)
 
 
@@ -169,7 +173,8 @@ class Engine:
         now_us = round(self.clock() * US_PER_SECOND)
         filings: dict[bytes, Filing] = {}
         touched: set[str] = set()
-        outcomes: Counter[tuple[int, str]] = Counter()
+        tally = [0] * (len(OUTCOMES) * 4)  # events by outcome * 4 + type
+        kept_from = retention_start(now_us, self.retention_days)  # older is too late
         oldest = now_us
         units = self.units
         cache = self._filing_cache
@@ -178,9 +183,9 @@ class Engine:
             event = _new(Event, row[1:])
             # The packer dead-letters events too old when packed; one whose pack waited past the
             # window (a backlog) is refused here, so that a forgotten filing is never counted again.
-            if is_too_late(event, now_us, self.retention_days):
+            if event[0] < kept_from:
                 result.rejected.append((event, "too_late"))
-                outcomes[event.type, "too_late"] += 1
+                tally[TOO_LATE * 4 + event[1]] += 1
                 continue
             unit_code = event.unit_code
             unit = units.get(unit_code)
@@ -204,13 +209,14 @@ class Engine:
                 raise ValueError(f"{exc}: unit {unit_code} (last offset {unit.last_offset}), filing "
                                  f"{event.filing_id} with {len(filing.state)} events "
                                  f"{sorted(filing.offsets.values())}, event at offset {offset}") from exc
-            if outcome == "applied":
+            if outcome == APPLIED:
                 result.filing_changes[key] = b""  # serialised once, after the pack
             if unit.last_offset < offset:
                 unit.last_offset = offset
             touched.add(unit_code)
-            outcomes[event.type, outcome] += 1
-            oldest = min(oldest, event.occurred_at)
+            tally[outcome * 4 + event[1]] += 1
+            if event[0] < oldest:
+                oldest = event[0]
         for key in result.filing_changes:
             result.filing_changes[key] = filings[key].to_bytes()
         self._cache_filings(partition, filings)
@@ -219,8 +225,10 @@ class Engine:
         self.dirty |= touched
         self.applied += len(pack)
         # Metrics per pack, not per event: a labelled counter costs about a microsecond a call.
-        for (kind, outcome), count in outcomes.items():
-            metrics.EVENTS.labels(type=EVENT_TYPES[kind], outcome=outcome).inc(count)
+        for index, count in enumerate(tally):
+            if count:
+                outcome, kind = divmod(index, 4)
+                metrics.EVENTS.labels(type=EVENT_TYPES[kind], outcome=OUTCOMES[outcome]).inc(count)
         metrics.EVENT_LAG.observe((now_us - oldest) / US_PER_SECOND)
         return result
 
@@ -233,7 +241,7 @@ class Engine:
             cache.popitem(last=False)
 
     @staticmethod
-    def _apply(unit: Unit, filing: Filing, event: Any, offset: int) -> str:
+    def _apply(unit: Unit, filing: Filing, event: Any, offset: int) -> int:
         stored_offset = filing.offsets.get(event.event_id)
         if stored_offset is None:
             filing.state, change, filing.fold = step(filing.state, event, filing.fold)
@@ -241,13 +249,13 @@ class Engine:
             # When the unit's record already covers this offset, only the filing write was lost.
             if unit.last_offset < offset and change is not None:
                 unit.state.apply(change)
-            return "applied"
+            return APPLIED
         if stored_offset == offset:
             if unit.last_offset < offset:
                 earlier = contribution(filing.up_to(offset, inclusive=False))
                 unit.state.apply(delta(earlier, contribution(filing.up_to(offset, inclusive=True))))
-            return "replayed"
-        return "duplicate"
+            return REPLAYED
+        return DUPLICATE
 
     # -- retention --------------------------------------------------------------------------------
 

@@ -114,9 +114,14 @@ def event_to_json(event: Event) -> dict[str, Any]:
     return obj
 
 
+def retention_start(now_us: int, retention_days: int) -> int:
+    """The first instant inside the retention window that ends at `now_us`."""
+    return now_us - retention_days * DAY_US
+
+
 def is_too_late(event: Event, now_us: int, retention_days: int) -> bool:
     """True when the event is strictly older than the retention window before `now_us` (DLQ too_late)."""
-    return event.occurred_at < now_us - retention_days * DAY_US
+    return event.occurred_at < retention_start(now_us, retention_days)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -359,4 +364,4 @@ def _one_more(before: Fold, t0: int, stored: StoredEvent) -> tuple[Delta, Fold]:
 
 def can_forget(result: Contribution | Fold, now_us: int, retention_days: int) -> bool:
     """A closed filing whose newest event left the retention window: its state may be dropped."""
-    return result.closed_at is not None and result.closed_at < now_us - retention_days * DAY_US
+    return result.closed_at is not None and result.closed_at < retention_start(now_us, retention_days)
