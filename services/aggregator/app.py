@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import faust
 
+from services.aggregator.kafka_transport import Transport
 from services.aggregator.settings import AggregatorSettings
 
 
 def make_app(settings: AggregatorSettings, partitions: int) -> faust.App:
-    return faust.App(
+    app = faust.App(
         settings.app_id,
         broker=settings.kafka.faust_broker(),
         broker_credentials=settings.kafka.faust_credentials(),
@@ -35,3 +36,6 @@ def make_app(settings: AggregatorSettings, partitions: int) -> faust.App:
         broker_session_timeout=settings.session_timeout_s,
         broker_heartbeat_interval=max(1.0, settings.session_timeout_s / 10),
     )
+    # Before anything asks for it: Faust's own transport would make its consumer wait 1.5 s.
+    app.transport = Transport(app.conf.broker_consumer, app)
+    return app

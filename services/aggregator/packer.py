@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Iterable
 from functools import cache
 from typing import Any
@@ -29,6 +30,8 @@ from services.aggregator.settings import AggregatorSettings
 from services.common.event_validation import EventValidator, Valid, default_validator
 
 log = logging.getLogger(__name__)
+# Rounds packed ahead of Kafka's acknowledgements, at most.
+MAX_UNSETTLED_ROUNDS = 4
 
 
 def triage(records: Iterable[ConsumerRecord[bytes, bytes]], now_us: int,
@@ -101,6 +104,8 @@ class Packer:
     def __init__(self, settings: AggregatorSettings) -> None:
         self.settings = settings
         self.clock = settings.clock()
+        # Rounds whose packs are sent but not yet acknowledged and committed, oldest first.
+        self.settling: deque[asyncio.Task[None]] = deque()
 
     async def start(self) -> None:
         # aiokafka clients bind to the running loop: create them inside it.
@@ -118,6 +123,7 @@ class Packer:
         await self.consumer.start()
 
     async def stop(self) -> None:
+        await asyncio.gather(*self.settling, return_exceptions=True)
         await self.consumer.stop()
         await self.producer.stop()
 
@@ -128,6 +134,10 @@ class Packer:
                 await self.pack_once()
             except KafkaError as exc:
                 log.warning("packer: %r; packing again from the committed offsets", exc)
+                for settle in self.settling:
+                    settle.cancel()
+                await asyncio.gather(*self.settling, return_exceptions=True)
+                self.settling.clear()
                 await asyncio.sleep(1.0)
                 await self.rewind()
 
@@ -166,6 +176,8 @@ class Packer:
         return batches
 
     async def pack_once(self) -> int:
+        while self.settling and self.settling[0].done():
+            await self.settling.popleft()  # raises what failed, so that run() rewinds
         batches = await self.fetch()
         if not batches:
             return 0
@@ -193,7 +205,19 @@ class Packer:
             if highwater is not None:
                 metrics.CONSUMER_LAG.labels(partition=str(tp.partition)).set(
                     highwater - records[-1].offset - 1)
-        await asyncio.gather(*sends)
-        await self.consumer.commit(offsets)
+        # The next round is read and packed while Kafka stores this one: rounds settle in order,
+        # each committing its offsets once its packs are acknowledged and the round before it
+        # has settled, so a commit never passes a pack Kafka does not have.
+        previous = self.settling[-1] if self.settling else None
+        self.settling.append(asyncio.create_task(self.settle(sends, offsets, previous)))
+        if len(self.settling) > MAX_UNSETTLED_ROUNDS:
+            await self.settling.popleft()
         metrics.PACKED.inc(count)
         return count
+
+    async def settle(self, sends: list[asyncio.Future[Any]], offsets: dict[TopicPartition, OffsetAndMetadata],
+                     previous: asyncio.Task[None] | None) -> None:
+        await asyncio.gather(*sends)
+        if previous is not None:
+            await previous
+        await self.consumer.commit(offsets)

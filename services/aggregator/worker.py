@@ -98,6 +98,8 @@ class TableWriter:
 
 # In the units table, beside the units: the next packed offset of the partition to apply.
 NEXT_PACK_KEY = b"\x00next-pack"
+# How often the tables record the next packs to apply, at most (see record_next_packs).
+RECORD_EVERY_S = 1.0
 
 
 class PackReader:
@@ -171,6 +173,10 @@ def build(settings: AggregatorSettings, partitions: int) -> faust.App:
     tables_ready = asyncio.Event()
     # partition -> (next pack expected, since when): how the stall check sees progress.
     progress: dict[int, tuple[int, float]] = {}
+    # partition -> its next pack to apply, where packs were applied since the tables last
+    # recorded it; and when they last did (see record_next_packs).
+    unrecorded: dict[int, int] = {}
+    recorded = [time.monotonic()]
 
     @units.on_recover
     async def publish_recovered_units() -> None:
@@ -188,6 +194,15 @@ def build(settings: AggregatorSettings, partitions: int) -> faust.App:
     async def on_revoked(sender: faust.App, revoked: set[Any], **_: Any) -> None:
         tables_ready.clear()
         async with pack_in_flight:
+            # Every change sent must be in Kafka before the partitions move: the next owner
+            # restores the tables from the changelogs as they are then.
+            try:
+                await record_next_packs()
+            except KafkaError as exc:
+                # The writes failed, so none can land after the next owner's restore; it applies
+                # the packs since the last record again, exactly.
+                log.warning("could not record the next packs before a rebalance: %r", exc)
+                unrecorded.clear()
             gone = [tp.partition for tp in revoked if tp.topic == settings.packed_topic]
             engine.drop_partitions(gone)
             for partition in gone:
@@ -199,6 +214,8 @@ def build(settings: AggregatorSettings, partitions: int) -> faust.App:
                 and TP(settings.packed_topic, partition) in app.assignor.assigned_actives())
 
     async def next_pack(partition: int) -> int:
+        if partition in unrecorded:
+            return unrecorded[partition]
         expected = partition_store(units, partition).get(NEXT_PACK_KEY)
         return int(expected) if expected is not None else await packs.first(partition)
 
@@ -229,20 +246,22 @@ def build(settings: AggregatorSettings, partitions: int) -> faust.App:
                 batch, first = [], offset + 1
         return start + len(delivered)
 
-    async def record_next_packs(next_packs: dict[int, int]) -> None:
-        """Once Kafka has every change sent for these partitions, record in the tables each
-        partition's next pack to apply. A crash before then replays the packs since the last
-        record, which the engine recognises; a crash after never replays them. Waiting for Kafka
-        once for all the partitions' packs, not once a pack, keeps the broker's round trips
-        out of the agent's way."""
-        for partition in next_packs:
+    async def record_next_packs() -> None:
+        """Once Kafka has every change sent for the partitions applied since the last call, record
+        in the tables each one's next pack to apply. A crash before then replays the packs since
+        the last record, which the engine recognises; a crash after never replays them. Waiting
+        for Kafka about once a second, not once a pack, keeps the broker's round trips out of the
+        agent's way (call under the lock)."""
+        recorded[0] = time.monotonic()
+        if not unrecorded:
+            return
+        for partition in unrecorded:
             await writer.flush(partition)
-        for partition, next_ in next_packs.items():
+        for partition, next_ in unrecorded.items():
             await writer.write(partition, units, {NEXT_PACK_KEY: str(next_).encode()})
-        now = time.monotonic()
-        for partition, next_ in next_packs.items():
+        for partition in unrecorded:
             await writer.flush(partition)
-            progress[partition] = (next_, now)
+        unrecorded.clear()
 
     async def apply_batch(partition: int, batch: list[list[Any]], pack_range: range) -> None:
         result = engine.apply_pack(partition, batch, partition_store(filings, partition).get,
@@ -272,11 +291,13 @@ def build(settings: AggregatorSettings, partitions: int) -> faust.App:
                     async with pack_in_flight:
                         if not tables_ready.is_set():
                             continue  # a rebalance began while this waited for the lock
-                        next_packs = {partition: await apply_packs(partition, partition_packs,
-                                                                   partition_packs[-1][0] + 1)
-                                      for partition, partition_packs in delivered.items()
-                                      if owned(partition)}
-                        await record_next_packs(next_packs)
+                        for partition, partition_packs in delivered.items():
+                            if owned(partition):
+                                unrecorded[partition] = await apply_packs(
+                                    partition, partition_packs, partition_packs[-1][0] + 1)
+                                progress[partition] = (unrecorded[partition], time.monotonic())
+                        if time.monotonic() - recorded[0] >= RECORD_EVERY_S:
+                            await record_next_packs()
                         delivered = {}
                 if engine.sweep_due(engine.now()):
                     # Between packs, so no write of the agent can interleave with the deletions.
@@ -289,6 +310,13 @@ def build(settings: AggregatorSettings, partitions: int) -> faust.App:
         finally:
             await packs.stop()
             await writer.stop()
+
+    @app.timer(RECORD_EVERY_S)
+    async def record_waiting_next_packs() -> None:
+        """The next packs applied in a last round, before the stream went quiet."""
+        if unrecorded and time.monotonic() - recorded[0] >= RECORD_EVERY_S:
+            async with pack_in_flight:
+                await record_next_packs()
 
     @app.timer(settings.stall_after_s)
     async def apply_stalled_partitions() -> None:
@@ -313,7 +341,8 @@ def build(settings: AggregatorSettings, partitions: int) -> faust.App:
                     continue
                 end = await packs.end(tp.partition)
                 if end > start:
-                    await record_next_packs({tp.partition: await apply_packs(tp.partition, [], end)})
+                    unrecorded[tp.partition] = await apply_packs(tp.partition, [], end)
+                    await record_next_packs()
                     metrics.STALLS.inc()
                     log.warning("partition %d: the stream delivered nothing for %.0f s; applied %d "
                                 "waiting packs directly", tp.partition, now - since, end - start)
