@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.common.event_validation import Valid, default_validator
-from services.common.raw_event_check import RawEventCheck
+from services.common.event_validation import EventValidator, Valid, default_validator
+from services.common.raw_event_check import RawEventCheck, UnsupportedSchema
 
 VALIDATOR = default_validator()
 REFERENCE, SCHEMA = VALIDATOR._by_version[1]
@@ -112,8 +112,14 @@ def test_an_anchored_pattern_ends_at_the_end_of_the_string_in_both_fast_checks()
 
 def test_a_schema_with_a_keyword_the_raw_check_does_not_know_is_refused() -> None:
     schema = {**SCHEMA, "properties": {**SCHEMA["properties"], "n": {"type": "integer", "minimum": 0}}}
-    with pytest.raises(ValueError, match="n: the raw check does not support"):
+    with pytest.raises(UnsupportedSchema, match="n: the raw check does not support"):
         RawEventCheck(schema)
+    # The validator then checks that version's raw bytes decoded, with the same verdicts.
+    validator = EventValidator([schema])
+    for event in ({**VALID, "n": 3}, {**VALID, "n": -1}):
+        raw = orjson.dumps(event)
+        assert validator.validate(event, raw) == validator.validate(event)
+    assert not isinstance(validator.validate({**VALID, "n": -1}, orjson.dumps({**VALID, "n": -1})), Valid)
 
 
 def test_validate_with_the_raw_bytes_gives_the_same_verdicts_and_reasons() -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,8 +26,9 @@ from typing import Any
 import fastjsonschema
 from jsonschema import Draft202012Validator, ValidationError
 
-from services.common.raw_event_check import RawEventCheck
+from services.common.raw_event_check import RawEventCheck, UnsupportedSchema
 
+log = logging.getLogger(__name__)
 SCHEMAS_DIR = Path(__file__).resolve().parents[2] / "schemas"
 CURRENT_SCHEMA = SCHEMAS_DIR / "filing-event.v1.json"
 _fromisoformat = datetime.fromisoformat
@@ -89,7 +91,10 @@ class EventValidator:
             # A deep copy: fastjsonschema writes into the schema it compiles.
             self._fast[version] = fastjsonschema.compile(
                 {**copy.deepcopy(dict(schema)), "$schema": "http://json-schema.org/draft-07/schema#"})
-            self._raw_checks[version] = RawEventCheck(schema)
+            try:
+                self._raw_checks[version] = RawEventCheck(schema)
+            except UnsupportedSchema as exc:
+                log.info("version %s: raw bytes are checked decoded (%s)", version, exc)
         if not self._by_version:
             raise ValueError("no event schema given")
 
@@ -113,7 +118,8 @@ class EventValidator:
         if found is None:
             reason = f"unsupported version; this service accepts {', '.join(map(str, self.versions))}"
             return Invalid((FieldError("schema_version", reason, "const"),))
-        passes = (self._raw_checks[version].check(raw_bytes) is not None if raw_bytes is not None
+        raw_check = self._raw_checks.get(version) if raw_bytes is not None else None
+        passes = (raw_check.check(raw_bytes) is not None if raw_check is not None and raw_bytes is not None
                   else self._passes_fast(version, raw))
         if passes:
             return Valid(raw)

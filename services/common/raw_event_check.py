@@ -3,8 +3,9 @@
 The aggregator's packer checks every record on `filing-events`; fastjsonschema's generated Python
 cost it ~7 µs an event, two thirds of the packer's time (docs/benchmarks.md). msgspec decodes and
 checks the same bytes in ~3 µs. The schema file stays the only statement of the contract: the
-msgspec type is built from it here, for the keywords the schema uses, and a schema using any other
-keyword is refused at start-up rather than checked loosely. What msgspec has no keyword for is
+msgspec type is built from it here, for the keywords the schema uses; for a schema using any other
+keyword it is not built (UnsupportedSchema), rather than checking loosely, and the caller checks
+decoded events instead. What msgspec has no keyword for is
 checked after decoding: the `if`/`then` requirements, and that a `date-time` is a real instant.
 A property test holds this check to the reference validator's verdicts (jsonschema, 2020-12).
 """
@@ -23,6 +24,10 @@ _TOP_LEVEL = _ANNOTATIONS | {"$schema", "$id", "$defs", "type", "required", "pro
 _fromisoformat = datetime.fromisoformat
 
 
+class UnsupportedSchema(ValueError):
+    """The schema uses a keyword this check does not translate."""
+
+
 class RawEventCheck:
     """`check(raw)`: the decoded event (a dict of the schema's fields only) when `raw` is valid,
     else None. Callers that need the reasons ask the reference validator."""
@@ -30,7 +35,7 @@ class RawEventCheck:
     def __init__(self, schema: Mapping[str, Any]) -> None:
         unsupported = set(schema) - _TOP_LEVEL
         if schema.get("type") != "object" or unsupported:
-            raise ValueError(f"the raw check does not support this schema's top level: {sorted(unsupported)}")
+            raise UnsupportedSchema(f"the raw check does not support this top level: {sorted(unsupported)}")
         defs: Mapping[str, Any] = schema.get("$defs", {})
         required = set(schema.get("required", ()))
         fields: dict[str, Any] = {}
@@ -71,7 +76,7 @@ def _resolve(node: Mapping[str, Any], defs: Mapping[str, Any]) -> dict[str, Any]
         return dict(node)
     name = str(ref).removeprefix("#/$defs/")
     if name == ref or name not in defs:
-        raise ValueError(f"the raw check supports local $defs references only, not {ref}")
+        raise UnsupportedSchema(f"the raw check supports local $defs references only, not {ref}")
     return {**defs[name], **{k: v for k, v in node.items() if k != "$ref"}}
 
 
@@ -86,11 +91,11 @@ def _field_type(node: Mapping[str, Any], name: str) -> tuple[Any, bool]:
         return bool, False
     if node.get("type") == "string" and keywords <= {"type", "minLength", "maxLength", "pattern", "format"}:
         if node.get("format", "date-time") != "date-time":
-            raise ValueError(f"{name}: the raw check knows the date-time format only")
+            raise UnsupportedSchema(f"{name}: the raw check knows the date-time format only")
         meta = msgspec.Meta(min_length=node.get("minLength"), max_length=node.get("maxLength"),
                             pattern=_ecma_end(node.get("pattern")))
         return Annotated[str, meta], "format" in node
-    raise ValueError(f"{name}: the raw check does not support {sorted(keywords)}")
+    raise UnsupportedSchema(f"{name}: the raw check does not support {sorted(keywords)}")
 
 
 def _ecma_end(pattern: str | None) -> str | None:
@@ -111,5 +116,5 @@ def _condition(rule: Mapping[str, Any]) -> tuple[str, Any, tuple[str, ...]]:
                 or condition["required"] != [field] or set(test) != {"const"} or set(then) != {"required"}:
             raise ValueError
     except (KeyError, TypeError, ValueError):
-        raise ValueError(f"the raw check does not support this allOf rule: {rule}") from None
+        raise UnsupportedSchema(f"the raw check does not support this allOf rule: {rule}") from None
     return field, test["const"], tuple(then["required"])
