@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import httpx
 import orjson
@@ -253,7 +253,7 @@ class FiguresFollower:
         self.keep_history = keep_history
         self.consumer: AIOKafkaConsumer | None = None
 
-    async def __aenter__(self) -> FiguresFollower:
+    async def __aenter__(self) -> Self:
         self.consumer = AIOKafkaConsumer(self.topic, **self.kafka.client_kwargs(),
                                          auto_offset_reset="earliest", enable_auto_commit=False)
         await self.consumer.start()

@@ -55,7 +55,7 @@ class Worker:
             response = httpx.get(f"http://127.0.0.1:{self.port}/state", timeout=1.0)
         except httpx.HTTPError:
             return None
-        return response.json() if response.status_code == 200 else None  # type: ignore[no-any-return]
+        return response.json() if response.status_code == 200 else None
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None

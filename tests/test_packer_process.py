@@ -8,11 +8,23 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
+import orjson
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from deploy.local.broker import LocalKafka
 from services.aggregator import metrics
 from services.aggregator.packer_process import ReportedMetrics, report
+from services.common.topics import ensure_topics
+from tests.aggregator_support import FiguresReader, Worker
+from tests.conftest import unique_settings
+from tests.ingest_support import make_event
 
 ROOT = Path(__file__).resolve().parents[1]
+FROZEN_NOW = "2026-11-23T12:00:00+07:00"
+UNIT = "PACKER.1"
 # A stand-in worker: starts a child that arms exit_with_parent as the packer does, says both pids.
 PARENT = """
 import os, subprocess, sys, time
@@ -82,3 +94,49 @@ def test_a_report_carries_this_process_metrics() -> None:
     found = report()
     assert found["packed"] == value("aggregator_records_packed_total")
     assert found["dlq"]["schema"] == value("aggregator_dlq_records_total", reason="schema")
+
+
+def children_of(pid: int) -> list[int]:
+    """Pids whose parent is `pid`, from /proc."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.append(int(stat.parent.name))
+    return found
+
+
+@pytest.mark.integration
+async def test_a_killed_packer_is_started_again_and_the_stream_goes_on(kafka_broker: LocalKafka,
+                                                                       tmp_path: Path) -> None:
+    kafka = unique_settings(kafka_broker.bootstrap, partitions=1)
+    await ensure_topics(kafka)
+    producer = AIOKafkaProducer(**kafka.client_kwargs(), acks="all")
+    await producer.start()
+    worker = Worker(kafka, tmp_path / "w1", f"agg-{kafka.events_topic}", FROZEN_NOW).start()
+    try:
+        async def send_and_wait_counted(reader: FiguresReader, count: int) -> None:
+            event = make_event(unit_code=UNIT, occurred_at="2026-11-23T09:00:00+07:00",
+                               due_at="2026-11-30T17:00:00+07:00")
+            await producer.send_and_wait(kafka.events_topic, orjson.dumps(event), key=UNIT.encode())
+            assert await reader.wait_for(lambda latest: received(latest) == count, 90, [worker]), (
+                f"counted {received(reader.latest)} of {count}:\n{worker.log_tail()}")
+
+        async with FiguresReader(kafka) as reader:
+            await send_and_wait_counted(reader, 1)
+            assert worker.proc is not None
+            (packer,) = children_of(worker.proc.pid)
+            os.kill(packer, signal.SIGKILL)
+            await send_and_wait_counted(reader, 2)  # packed by the packer started again
+            assert children_of(worker.proc.pid) not in ([], [packer])
+    finally:
+        await producer.stop()
+        worker.stop()
+
+
+def received(latest: dict[str, dict[str, Any]]) -> int:
+    record = latest.get(UNIT)
+    return int(record["periods"]["all_time"]["received_total"]) if record else 0
