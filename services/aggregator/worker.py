@@ -86,6 +86,10 @@ class TableWriter:
         await batcher.ship()
         await asyncio.sleep(0)  # lets the producer put the batches on the wire now
 
+    def sending(self) -> set[int]:
+        """Partitions with changes sent and not yet flushed."""
+        return {partition for _, partition in self._sending}
+
     async def flush(self, partition: int) -> None:
         """Wait until Kafka has acknowledged every change written for the partition."""
         for key in [key for key in self._sending if key[1] == partition]:
@@ -161,10 +165,10 @@ def build(settings: AggregatorSettings, partitions: int) -> faust.App:
     writer = TableWriter(settings)
     packs = PackReader(settings)
 
-    # Held while packs are applied and their state written. Our changelog writes do not go
+    # Held while packs are applied and their changes sent. Our changelog writes do not go
     # through Faust's producer, which Faust flushes before giving partitions up; so a revocation
-    # waits here instead, and the next owner's recovery, which reads the changelog to its end as
-    # it is then, cannot miss writes still in flight.
+    # takes this lock and waits for every write sent (record_next_packs), and the next owner's
+    # recovery, which reads the changelog to its end as it is then, cannot miss writes in flight.
     pack_in_flight = asyncio.Lock()
     # Set while the tables are whole. Faust resumes its streams before the tables' recovery has
     # read the changelogs to the end (its `on_rebalance_complete` fires then too), and packs
@@ -253,9 +257,7 @@ def build(settings: AggregatorSettings, partitions: int) -> faust.App:
         for Kafka about once a second, not once a pack, keeps the broker's round trips out of the
         agent's way (call under the lock)."""
         recorded[0] = time.monotonic()
-        if not unrecorded:
-            return
-        for partition in unrecorded:
+        for partition in writer.sending():  # unrecorded ones, and any a failed pack left
             await writer.flush(partition)
         for partition, next_ in unrecorded.items():
             await writer.write(partition, units, {NEXT_PACK_KEY: str(next_).encode()})
