@@ -257,3 +257,22 @@ def test_changed_days_are_published_once_and_again_when_publishing_failed() -> N
     taken_over = Engine(400, clock=lambda: NOW)
     taken_over.load_missing([("U1", tables.units[b"U1"])])
     assert [key for key, _ in taken_over.days_due("U1").values()] == ["U1|2026-11-20", "U1|2026-11-21"]
+
+
+def test_days_sent_but_not_acknowledged_stay_in_the_unit_record_until_they_are() -> None:
+    # A worker killed after a later pack's unit record reached Kafka, but before a day row it had
+    # sent did, must leave that day in the record, for the worker taking over to publish it.
+    engine, tables = Engine(400, clock=lambda: NOW), Tables()
+    tables.run(engine, [[i, e] for i, e in enumerate(EVENTS)])
+    sent = engine.days_due("U1")  # 2026-11-20 sent, not yet acknowledged
+    tables.run(engine, [[9, event(9, "submitted", "F9", T0 + timedelta(days=1))]])  # 11-21 changes
+
+    def due_after_takeover() -> list[str]:
+        taken_over = Engine(400, clock=lambda: NOW)
+        taken_over.load_missing([("U1", tables.units[b"U1"])])
+        return [key for key, _ in taken_over.days_due("U1").values()]
+
+    assert due_after_takeover() == ["U1|2026-11-20", "U1|2026-11-21"]
+    engine.published({"U1": list(sent)})
+    tables.run(engine, [[10, event(10, "submitted", "F10", T0 + timedelta(days=1))]])
+    assert due_after_takeover() == ["U1|2026-11-21"]

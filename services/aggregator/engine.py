@@ -332,8 +332,16 @@ class Engine:
         if unit is None or not unit.state.touched:
             return {}
         due = {day: day_record(unit_code, unit.state, day) for day in sorted(unit.state.touched)}
+        unit.state.unacknowledged |= unit.state.touched  # until published() or unpublished()
         unit.state.touched = set()
         return {day: (f"{unit_code}|{row['day']}", row) for day, row in due.items()}
+
+    def published(self, days_by_unit: Mapping[str, Iterable[int]]) -> None:
+        """Kafka has these day rows: the unit's table record need not keep them any more."""
+        for unit_code, days in days_by_unit.items():
+            unit = self.units.get(unit_code)
+            if unit is not None:
+                unit.state.unacknowledged.difference_update(days)
 
     def unpublished(self, days_by_unit: Mapping[str, Iterable[int]]) -> None:
         """Records that did not reach Kafka: their units and days are due again."""
@@ -342,6 +350,7 @@ class Engine:
             if unit is not None:
                 self.dirty.add(unit_code)
                 unit.state.touched.update(days)
+                unit.state.unacknowledged.difference_update(days)
 
     def drop_partitions(self, partitions: Iterable[int]) -> None:
         """Forget units and cached filings of partitions this worker no longer owns: their next

@@ -19,7 +19,7 @@ _NO_CHANGE = 1 << 62  # a day later than any real day
 
 class UnitState:
     __slots__ = ("_changed_from", "_dues", "_marked", "_past_key", "_past_sums", "days", "totals",
-                 "touched")
+                 "touched", "unacknowledged")
 
     def __init__(self) -> None:
         self.days: dict[int, list[int]] = {}  # day ordinal -> counters, in COUNTERS order
@@ -32,6 +32,9 @@ class UnitState:
         self._past_sums: list[list[int]] = []
         self._changed_from = _NO_CHANGE
         self.touched: set[int] = set()  # days changed since their rows were last published
+        # Days whose rows were sent and not yet acknowledged: kept in the record with `touched`
+        # until Kafka has them, so that a worker taking over after a crash publishes them again.
+        self.unacknowledged: set[int] = set()
 
     def apply(self, change: Delta) -> None:
         days = self.days
@@ -117,7 +120,7 @@ class UnitState:
             "dues": self._dues,
             "marked": self._marked,
             # Kept with the state, so that a worker taking the unit over publishes them too.
-            "touched": sorted(self.touched),
+            "touched": sorted(self.touched | self.unacknowledged),
         }
 
     @classmethod

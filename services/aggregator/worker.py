@@ -367,6 +367,7 @@ def build(settings: AggregatorSettings, partitions: int) -> faust.App:
             engine.unpublished(days_by_unit)
             log.warning("publishing %d units failed (%r); they are due again", len(days_by_unit), exc)
             return
+        engine.published(days_by_unit)
         metrics.PUBLISHED.inc(len(days_by_unit))
 
     @app.task
