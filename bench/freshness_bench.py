@@ -28,7 +28,6 @@ import contextlib
 import os
 import random
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -47,7 +46,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer
 from prometheus_client.parser import text_string_to_metric_families
 
-from bench.stats import percentile
+from bench.stats import keep_logs, percentile, print_rows
 from deploy.local.broker import LocalKafka, free_port
 from services.common.kafka_settings import KafkaSettings
 from services.common.topics import ensure_topics
@@ -466,17 +465,13 @@ def main() -> None:
                 service.stop()
             broker.stop()
             if args.keep_logs:
-                args.keep_logs.mkdir(parents=True, exist_ok=True)
-                for log in [*workdir.glob("*.log"), *(workdir / "kafka").glob("*.log")]:
-                    shutil.copy(log, args.keep_logs / log.name)
+                keep_logs([*workdir.glob("*.log"), *(workdir / "kafka").glob("*.log")], args.keep_logs)
 
     print(f"\nFreshness benchmark ({os.cpu_count()} CPUs; broker, ingest, one aggregator worker and this "
           f"client on this machine)")
     print(f"  {args.units} units, NDJSON batches of {args.batch_size} from {args.clients} clients, "
           f"publish interval {interval} s, {args.partitions} partitions")
-    width = max(len(label) for label, _ in rows)
-    for label, value in rows:
-        print(f"  {label:<{width}}  {value}")
+    print_rows(rows)
 
 
 if __name__ == "__main__":

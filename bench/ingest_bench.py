@@ -31,7 +31,7 @@ import httpx
 import orjson
 from aiokafka import AIOKafkaProducer
 
-from bench.stats import percentile
+from bench.stats import percentile, print_rows
 from deploy.local.broker import LocalKafka, free_port
 from services.common.event_validation import SCHEMAS_DIR, EventValidator, Valid
 from services.common.kafka_settings import KafkaSettings
@@ -240,9 +240,7 @@ def main() -> None:
             broker.stop()
 
     print(f"\nIngest benchmark ({os.cpu_count()} CPUs; broker, service and client on this machine)")
-    width = max(len(label) for label, _ in rows)
-    for label, value in rows:
-        print(f"  {label:<{width}}  {value:>22}")
+    print_rows(rows, value_width=22)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import shutil
 import signal
 import sys
 import tempfile
@@ -40,7 +39,7 @@ import orjson
 
 from bench.freshness_bench import freshness
 from bench.pipeline import FiguresFollower, Pipeline, SendStats, send_lines
-from bench.stats import percentile
+from bench.stats import keep_logs, percentile, print_rows
 from deploy.local.broker import LocalKafka
 from services.simulator.feed import FeedConfig, generate_provinces
 from services.simulator.ndjson_file import line_bytes
@@ -200,14 +199,10 @@ def main() -> None:
                 pipeline.stop()
             broker.stop()
             if args.keep_logs and pipeline is not None:
-                args.keep_logs.mkdir(parents=True, exist_ok=True)
-                for log in (workdir / "pipeline" / "logs").glob("*.log"):
-                    shutil.copy(log, args.keep_logs / log.name)
+                keep_logs((workdir / "pipeline" / "logs").glob("*.log"), args.keep_logs)
     print(f"\nSoak ({os.cpu_count()} CPUs; broker, ingest, one aggregator worker, one API replica and the "
           f"clients on this machine): {' '.join(sys.argv[1:]) or 'defaults'}")
-    width = max(len(label) for label, _ in rows)
-    for label, value in rows:
-        print(f"  {label:<{width}}  {value}")
+    print_rows(rows)
 
 
 if __name__ == "__main__":
