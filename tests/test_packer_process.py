@@ -41,13 +41,18 @@ time.sleep(600)
 """
 
 
+def stat_fields(stat: Path) -> list[str] | None:
+    """The fields of a /proc/<pid>/stat after the command name (state, ppid, ...); None if gone."""
+    try:
+        return stat.read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return None
+
+
 def running(pid: int) -> bool:
     """Alive and not a zombie (an orphan's reaper may be slow to collect it)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, IndexError):
-        return False
-    return state != "Z"
+    fields = stat_fields(Path(f"/proc/{pid}/stat"))
+    return fields is not None and fields[0] != "Z"
 
 
 def test_the_packer_child_exits_when_its_worker_is_killed() -> None:
@@ -100,11 +105,8 @@ def children_of(pid: int) -> list[int]:
     """Pids whose parent is `pid`, from /proc."""
     found = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (FileNotFoundError, ProcessLookupError, IndexError):
-            continue
-        if int(fields[1]) == pid and fields[0] != "Z":
+        fields = stat_fields(stat)
+        if fields is not None and int(fields[1]) == pid and fields[0] != "Z":
             found.append(int(stat.parent.name))
     return found
 
