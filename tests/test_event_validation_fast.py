@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -120,6 +121,21 @@ def test_a_schema_with_a_keyword_the_raw_check_does_not_know_is_refused() -> Non
         raw = orjson.dumps(event)
         assert validator.validate(event, raw) == validator.validate(event)
     assert not isinstance(validator.validate({**VALID, "n": -1}, orjson.dumps({**VALID, "n": -1})), Valid)
+
+
+def test_a_schema_allowing_null_as_a_value_is_refused() -> None:
+    # The raw check reads an absent field as None: null as a value would look absent.
+    schema = {**SCHEMA, "properties": {**SCHEMA["properties"], "channel": {"enum": ["online", None]}}}
+    with pytest.raises(UnsupportedSchema, match=r"channel: .* null"):
+        RawEventCheck(schema)
+
+
+def test_the_raw_check_gives_the_event_with_its_timestamps_parsed() -> None:
+    checked = RAW.check(orjson.dumps({**VALID, "event_type": "overdue"}))
+    assert checked is not None
+    assert checked.occurred_at == datetime.fromisoformat(VALID["occurred_at"])
+    assert checked.due_at == datetime.fromisoformat(VALID["due_at"])
+    assert (checked.event_type, checked.reason, checked.online_payment) == ("overdue", None, None)
 
 
 def test_validate_with_the_raw_bytes_gives_the_same_verdicts_and_reasons() -> None:

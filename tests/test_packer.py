@@ -8,12 +8,12 @@ from typing import Any
 import orjson
 import pytest
 from aiokafka.structs import ConsumerRecord
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.aggregator.dlq import TRUNCATED_HEADER
 from services.aggregator.hcm_time import parse_instant
-from services.aggregator.packer import dlq_value, packs_of, triage
+from services.aggregator.packer import _raw_check, dlq_value, packs_of, triage
 from services.aggregator.rules import event_from_json
 from tests.ingest_support import make_event
 
@@ -43,6 +43,40 @@ def test_triage_keeps_the_valid_in_compact_form_and_names_why_the_rest_is_refuse
     assert good == [[0, *event_from_json(ok)]]
     assert {r.offset: reason.split(":")[0] for r, reason in bad} == {
         1: "not_json", 2: "schema", 3: "schema", 4: "too_late"}
+
+
+instants = st.builds(
+    lambda day, second, fraction, offset:
+        f"2026-11-{day:02d}T10:{second // 60:02d}:{second % 60:02d}{fraction}{offset}",
+    st.integers(1, 22), st.integers(0, 3599), st.sampled_from(["", ".5", ".123456", ".123456789"]),
+    st.sampled_from(["Z", "+07:00", "-03:30", "+00:00"]))
+
+
+@st.composite
+def valid_events(draw: st.DrawFn) -> dict[str, Any]:
+    event = make_event(event_type=draw(st.sampled_from(["submitted", "processed", "overdue", "returned"])),
+                       occurred_at=draw(instants), due_at=draw(instants),
+                       channel=draw(st.sampled_from(["online", "in_person", "postal"])),
+                       reason=draw(st.sampled_from(["rejected", "supplement_requested", "withdrawn"])))
+    for flag in ("online_payment", "digitised"):
+        value = draw(st.sampled_from([None, True, False]))
+        if value is not None:
+            event[flag] = value
+    if draw(st.booleans()):
+        del event["schema_version"]  # absent means 1
+    return event
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(valid_events(), min_size=1, max_size=5))
+def test_the_raw_check_packs_the_very_rows_the_validator_path_does(events: list[dict[str, Any]]) -> None:
+    # Valid events take the raw check's path (timestamps parsed once, in the check); the rows must
+    # be what the validator's path (orjson, then event_from_json) makes of the same events.
+    records = [record(offset, orjson.dumps(event)) for offset, event in enumerate(events)]
+    good, bad = triage(records, NOW_US, retention_days=400)
+    assert bad == []
+    assert good == [[offset, *event_from_json(event)] for offset, event in enumerate(events)]
+    assert all(_raw_check()(r.value) is not None for r in records)  # type: ignore[misc]
 
 
 @given(sizes=st.lists(st.integers(1, 300), max_size=60), max_events=st.integers(1, 10),

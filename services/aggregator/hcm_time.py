@@ -28,8 +28,13 @@ _fromisoformat = datetime.fromisoformat
 
 def parse_instant(text: str) -> int:
     """An RFC 3339 timestamp with an explicit offset (schema-valid) as microseconds since the epoch."""
+    return instant_us(_fromisoformat(text))
+
+
+def instant_us(moment: datetime) -> int:
+    """An aware datetime as microseconds since the epoch."""
     # Aware subtraction never leaves datetime's range, unlike astimezone() near years 1 and 9999.
-    return (_fromisoformat(text) - _EPOCH) // _ONE_US
+    return (moment - _EPOCH) // _ONE_US
 
 
 def format_instant(instant_us: int) -> str:

@@ -19,9 +19,17 @@ core; `python -m bench.bench_rules` measures this module's share):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from services.aggregator.hcm_time import DAY_SHIFT_US, DAY_US, US_PER_SECOND, format_instant, parse_instant
+from services.aggregator.hcm_time import (
+    DAY_SHIFT_US,
+    DAY_US,
+    US_PER_SECOND,
+    format_instant,
+    instant_us,
+    parse_instant,
+)
 
 EVENT_TYPES = ("submitted", "overdue", "processed", "returned")
 SUBMITTED, OVERDUE, PROCESSED, RETURNED = range(4)
@@ -83,18 +91,34 @@ def event_from_json(obj: dict[str, Any]) -> Event:
     validator (jsonschema's date-time format) rejects those, so a validator letting them through
     differs from the contract.
     """
-    kind = _TYPE_CODE[obj["event_type"]]
+    get = obj.get
+    return _compact(obj["event_type"], obj["occurred_at"], obj["event_id"], get("channel"), get("due_at"),
+                    get("reason"), get("online_payment"), get("digitised"), obj["filing_id"],
+                    obj["unit_code"], parse_instant)
+
+
+def event_from_checked(event: Any) -> Event:
+    """The Event of an event that passed the raw check (raw_event_check.py): the same fields as
+    attributes, absent ones None, timestamps already parsed into aware datetimes."""
+    return _compact(event.event_type, event.occurred_at, event.event_id, event.channel, event.due_at,
+                    event.reason, event.online_payment, event.digitised, event.filing_id,
+                    event.unit_code, instant_us)
+
+
+def _compact(event_type: str, occurred_at: Any, event_id: str, channel_name: str | None, due_at: Any,
+             reason_name: str | None, online_payment: bool | None, digitised: bool | None,
+             filing_id: str, unit_code: str, to_us: Callable[[Any], int]) -> Event:
+    kind = _TYPE_CODE[event_type]
     # channel, due_at and reason mean something on one event type only; elsewhere they are ignored
     # and not stored, so that a filing's state stays small.
     if kind == SUBMITTED:
-        channel: int | None = _CHANNEL_CODE[obj["channel"]]
-        due: int | None = parse_instant(obj["due_at"])
+        channel: int | None = _CHANNEL_CODE[channel_name]  # type: ignore[index]  # required then
+        due: int | None = to_us(due_at)
     else:
         channel = due = None
-    reason = _REASON_CODE[obj["reason"]] if kind == RETURNED else None
-    get = obj.get
-    return _new(Event, (parse_instant(obj["occurred_at"]), kind, obj["event_id"], channel, due, reason,
-                        get("online_payment"), get("digitised"), obj["filing_id"], obj["unit_code"]))
+    reason = _REASON_CODE[reason_name] if kind == RETURNED else None  # type: ignore[index]
+    return _new(Event, (to_us(occurred_at), kind, event_id, channel, due, reason, online_payment,
+                        digitised, filing_id, unit_code))
 
 
 def event_to_json(event: Event) -> dict[str, Any]:

@@ -106,6 +106,12 @@ class EventValidator:
     def versions(self) -> list[int]:
         return sorted(self._by_version)
 
+    def raw_check(self, version: int = DEFAULT_VERSION) -> RawEventCheck | None:
+        """The check of raw bytes for one version, None where its schema has none (see
+        raw_event_check.py): a caller decoding many records passes the valid ones through it
+        alone and asks `validate` only about the rest."""
+        return self._raw_checks.get(version)
+
     def validate(self, raw: object, raw_bytes: bytes | None = None) -> Valid | Invalid:
         """The verdict on `raw`, a decoded JSON value. Given the bytes it was decoded from, the
         fast check runs on those (msgspec, in C: raw_event_check.py), else on `raw`."""
