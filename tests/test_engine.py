@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
 import pytest
 
-from services.aggregator.engine import Engine
+from services.aggregator.engine import Engine, Filing
 from services.aggregator.rules import event_from_json
 
 T0 = datetime.fromisoformat("2026-11-20T09:00:00+07:00")
@@ -276,3 +277,17 @@ def test_days_sent_but_not_acknowledged_stay_in_the_unit_record_until_they_are()
     engine.published({"U1": list(sent)})
     tables.run(engine, [[10, event(10, "submitted", "F10", T0 + timedelta(days=1))]])
     assert due_after_takeover() == ["U1|2026-11-21"]
+
+
+def test_a_filing_record_reads_back_in_its_current_and_its_first_form() -> None:
+    engine, tables = Engine(400, clock=lambda: NOW), Tables()
+    tables.run(engine, [[7, EVENTS[0]], [9, EVENTS[1]]])
+    (data,) = tables.filings.values()
+    filing = Filing.from_bytes(data)
+    assert filing.offsets == {"e1": 7, "e2": 9} and len(filing.state) == 2
+    assert filing.fold is not None and filing.fold.closed_at == filing.state[-1][0]
+    assert Filing.from_bytes(filing.to_bytes()) == filing
+    # Records written before the current form (a dict of rows and fold) are still read.
+    first_form = orjson.dumps({"e": [[filing.offsets[e[2]], *e] for e in filing.state],
+                               "f": tuple(filing.fold)})
+    assert Filing.from_bytes(first_form) == filing

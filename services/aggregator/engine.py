@@ -78,21 +78,24 @@ class Filing:
     fold: Fold | None = None
 
     def to_bytes(self) -> bytes:
-        offsets = self.offsets
-        return orjson.dumps({"e": [[offsets[stored[2]], *stored] for stored in self.state],
-                             "f": None if self.fold is None else tuple(self.fold)})
+        # [offsets, events, fold]: what the filing holds, as it holds it, so that orjson writes it
+        # without a list built per event (one is written for most events applied).
+        fold = self.fold
+        return orjson.dumps((self.offsets, self.state, None if fold is None else tuple(fold)))
 
     @classmethod
     def from_bytes(cls, data: bytes | None) -> Filing:
         if data is None:
             return cls(EMPTY_FILING, {})
         record = orjson.loads(data)
-        rows, fold = record["e"], record["f"]
-        state: FilingState = tuple(tuple(row[1:]) for row in rows)
+        if isinstance(record, dict):  # the first form: {"e": [[offset, *event], ...], "f": fold}
+            rows = record["e"]
+            record = [{row[3]: row[0] for row in rows}, [row[1:] for row in rows], record["f"]]
+        offsets, events, fold = record
         if fold is not None:
             pending = fold[0]
             fold = _new(Fold, (None if pending is None else tuple(pending), fold[1], fold[2], tuple(fold[3])))
-        return cls(state, {row[3]: row[0] for row in rows}, fold)
+        return cls(tuple(map(tuple, events)), offsets, fold)
 
     def known_fold(self) -> Fold:
         if self.fold is None:

@@ -81,7 +81,8 @@ class TableWriter:
                 writes.delete(key)
             else:
                 writes.put(key, value)
-            await batcher.append(key, value)
+            if not batcher.add(key, value):
+                await batcher.append(key, value)  # ships the full batch first
         partition_store(table, partition).write(writes)
         await batcher.ship()
         await asyncio.sleep(0)  # lets the producer put the batches on the wire now

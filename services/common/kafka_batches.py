@@ -24,8 +24,13 @@ class PartitionBatcher:
         self.builder = producer.create_batch()
         self.shipped: list[asyncio.Future[Any]] = []
 
+    def add(self, key: bytes | None, value: bytes | None) -> bool:
+        """Append to the current batch if it has room (False: it is full, call `append`). Callers
+        adding thousands of records call this first: it costs no coroutine."""
+        return self.builder.append(key=key, value=value, timestamp=None) is not None
+
     async def append(self, key: bytes | None, value: bytes | None) -> None:
-        if self.builder.append(key=key, value=value, timestamp=None) is not None:
+        if self.add(key, value):
             return
         await self.ship()  # full: send it and start the next one
         if self.builder.append(key=key, value=value, timestamp=None) is None:
