@@ -6,8 +6,9 @@ simulated event file, produces it to a fresh topic, and consumes it three ways o
 (b) textbook Faust, one agent with group_by(unit) and a Table updated per event;
 (c) our aggregator worker (`python -m services.aggregator`), packer and agent, with a RocksDB store.
 Each is timed from its first event to its last, so start-up and rebalancing are not counted.
-(a) and (c) run `--repeat` times each (a fresh consumer group or app id every time; 3 by default)
-and their medians make the ratios: on a shared 2-core machine one run of (c) varies by ±15%.
+(a) and (c) run in `--repeat` pairs, (a) then (c) (a fresh consumer group or app id every time; 3
+by default), after one uncounted warm-up run of (a); the ratio reported is the median of the pairs'
+ratios: this shared 2-core machine's speed drifts over minutes, and moves both runs of a pair alike.
 """
 
 from __future__ import annotations
@@ -124,13 +125,18 @@ def our_aggregator(kafka: KafkaSettings, events: int, workdir: Path) -> float:
         proc.wait(30)
 
 
-def median_of(runs: int, measure: Callable[[], float]) -> float:
-    """The median of `runs` measurements, each printed as it comes."""
-    results = []
+def paired_runs(runs: int, ceiling: Callable[[], float],
+                ours: Callable[[], float]) -> list[tuple[float, float]]:
+    """`runs` pairs of (a) then (c), each printed as it comes. Paired, not all of (a) then all of
+    (c): this machine's speed drifts by tens of percent over minutes (shared cores), and a ratio
+    is only fair between runs made under the same conditions."""
+    pairs = []
     for run in range(runs):
-        results.append(measure())
-        print(f"      run {run + 1} of {runs}: {results[-1]:10,.0f} events/s", flush=True)
-    return statistics.median(results)
+        pairs.append((ceiling(), ours()))
+        a, c = pairs[-1]
+        print(f"      pair {run + 1} of {runs}: (a) {a:10,.0f}   (c) {c:10,.0f} events/s   "
+              f"(c)/(a) {c / a:.3f}", flush=True)
+    return pairs
 
 
 def main() -> None:
@@ -138,7 +144,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--partitions", type=int, default=4)
     parser.add_argument("--skip-textbook", action="store_true", help="textbook Faust takes minutes")
-    parser.add_argument("--repeat", type=int, default=3, help="runs of (a) and of (c); medians are reported")
+    parser.add_argument("--repeat", type=int, default=3, help="pairs of runs of (a) and (c)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="aggbench-") as tmp:
         workdir = Path(tmp)
@@ -152,15 +158,20 @@ def main() -> None:
             make_events(workdir / "events.ndjson", args.events)
             asyncio.run(produce_file(workdir / "events.ndjson", kafka, kafka.events_topic))
             print(f"{args.events} events on {args.partitions} partitions, one broker, {os.cpu_count()} cores")
-            ceiling = median_of(args.repeat, lambda: asyncio.run(bare_consumer(kafka, args.events)))
-            print(f"(a) bare aiokafka + orjson + dict : {ceiling:10,.0f} events/s")
+            measure_ceiling = lambda: asyncio.run(bare_consumer(kafka, args.events))  # noqa: E731
+            # The broker's first reads of the file run on a cold JIT and page cache: not counted.
+            print(f"      warm-up (a), not counted: {measure_ceiling():10,.0f} events/s", flush=True)
             textbook = None
             if not args.skip_textbook:
                 textbook = textbook_faust(kafka, args.events, args.partitions, workdir)
                 print(f"(b) textbook Faust                : {textbook:10,.0f} events/s")
-            ours = median_of(args.repeat, lambda: our_aggregator(kafka, args.events, workdir))
-            print(f"(c) our aggregator                : {ours:10,.0f} events/s")
-            ratios = f"(c)/(a) = {ours / ceiling:.3f}"
+            pairs = paired_runs(args.repeat, measure_ceiling,
+                                lambda: our_aggregator(kafka, args.events, workdir))
+            ceiling = statistics.median(a for a, _ in pairs)
+            ours = statistics.median(c for _, c in pairs)
+            print(f"(a) bare aiokafka + orjson + dict : {ceiling:10,.0f} events/s (median)")
+            print(f"(c) our aggregator                : {ours:10,.0f} events/s (median)")
+            ratios = f"(c)/(a) = {statistics.median(c / a for a, c in pairs):.3f} (median of the pairs)"
             if textbook:
                 ratios += f"   (c)/(b) = {ours / textbook:.1f}"
             print(ratios)
