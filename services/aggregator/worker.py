@@ -23,6 +23,7 @@ from services.aggregator.engine import Engine
 from services.aggregator.packer_process import PackerProcess
 from services.aggregator.rules import event_to_json
 from services.aggregator.settings import AggregatorSettings
+from services.common.gc_tuning import FrozenState
 from services.common.kafka_batches import PartitionBatcher
 
 log = logging.getLogger(__name__)
@@ -164,6 +165,7 @@ def build(settings: AggregatorSettings, partitions: int) -> faust.App:
     filings = app.Table("filings", key_type=bytes, value_type=bytes, partitions=partitions)
     units = app.Table("units", key_type=bytes, value_type=bytes, partitions=partitions)
     writer = TableWriter(settings)
+    frozen = FrozenState()
     packs = PackReader(settings)
 
     # Held while packs are applied and their changes sent. Our changelog writes do not go
@@ -249,6 +251,7 @@ def build(settings: AggregatorSettings, partitions: int) -> faust.App:
             if len(batch) >= settings.apply_max_events or index == len(delivered) - 1:
                 await apply_batch(partition, batch, range(first, offset + 1))
                 batch, first = [], offset + 1
+                frozen.settle()
         return start + len(delivered)
 
     async def record_next_packs() -> None:
