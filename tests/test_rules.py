@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from services.aggregator.hcm_time import (
     DAY_US,
@@ -13,6 +16,7 @@ from services.aggregator.hcm_time import (
     day_from_iso,
     day_iso,
     hcm_day,
+    instant_us,
     parse_instant,
 )
 from services.aggregator.rules import (
@@ -91,6 +95,15 @@ def test_instants_are_microseconds_whatever_the_offset() -> None:
         == parse_instant("2026-03-09T12:00:00-05:00")
     # Digits past the microsecond are dropped, not rounded.
     assert parse_instant("2026-03-09T17:00:00.123456999Z") - parse_instant("2026-03-09T17:00:00Z") == 123456
+
+
+@given(st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30),
+                   timezones=st.sampled_from([UTC, timezone(timedelta(hours=7)),
+                                              timezone(-timedelta(hours=9, minutes=30)),
+                                              timezone(timedelta(hours=23, minutes=59))])))
+def test_instant_us_is_the_exact_microsecond_count_since_the_epoch(moment: datetime) -> None:
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    assert instant_us(moment) == (moment - epoch) // timedelta(microseconds=1)
 
 
 def test_ho_chi_minh_day_turns_at_17_utc() -> None:
