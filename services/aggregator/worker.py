@@ -166,6 +166,7 @@ def build(settings: AggregatorSettings, partitions: int) -> faust.App:
     units = app.Table("units", key_type=bytes, value_type=bytes, partitions=partitions)
     writer = TableWriter(settings)
     frozen = FrozenState()
+    last_applied_at: list[float | None] = [None]  # when a batch was last applied, for /state
     packs = PackReader(settings)
 
     # Held while packs are applied and their changes sent. Our changelog writes do not go
@@ -272,6 +273,7 @@ def build(settings: AggregatorSettings, partitions: int) -> faust.App:
     async def apply_batch(partition: int, batch: list[list[Any]], pack_range: range) -> None:
         result = engine.apply_pack(partition, batch, partition_store(filings, partition).get,
                                    partition_store(units, partition).get, pack_range)
+        last_applied_at[0] = time.time()  # the real clock, not the figures' (replays freeze that)
         await writer.write(partition, filings, result.filing_changes)
         await writer.write(partition, units, result.unit_changes)
         for event, reason in result.rejected:
@@ -402,6 +404,7 @@ def build(settings: AggregatorSettings, partitions: int) -> faust.App:
     @app.page("/state")
     async def state_page(web: Any, request: Any) -> Any:
         return web.json({"units": engine.unit_count(), "applied": engine.applied,
-                         "dirty": engine.dirty_count(), "at": time.time()})
+                         "last_applied_at": last_applied_at[0], "dirty": engine.dirty_count(),
+                         "at": time.time()})
 
     return app
