@@ -6,7 +6,7 @@ simulated event file, produces it to a fresh topic, and consumes it three ways o
 (b) textbook Faust, one agent with group_by(unit) and a Table updated per event;
 (c) our aggregator worker (`python -m services.aggregator`), packer and agent, with a RocksDB store.
 Each is timed from its first event to its last, so start-up and rebalancing are not counted.
-(a) and (c) run in `--repeat` pairs, (a) then (c) (a fresh consumer group or app id every time; 3
+(a) and (c) run in `--repeat` pairs, (a) then (c) (a fresh consumer group or app id every time; 5
 by default), after one uncounted warm-up run of (a); the ratio reported is the median of the pairs'
 ratios: this shared 2-core machine's speed drifts over minutes, and moves both runs of a pair alike.
 """
@@ -147,7 +147,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--partitions", type=int, default=4)
     parser.add_argument("--skip-textbook", action="store_true", help="textbook Faust takes minutes")
-    parser.add_argument("--repeat", type=int, default=3, help="pairs of runs of (a) and (c)")
+    parser.add_argument("--repeat", type=int, default=5, help="pairs of runs of (a) and (c)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="aggbench-") as tmp:
         workdir = Path(tmp)
