@@ -39,18 +39,19 @@ class UnitState:
     def apply(self, change: Delta) -> None:
         days = self.days
         totals = self.totals
-        changed_from = self._changed_from
-        touched = self.touched
+        row_day = None
+        row: list[int] = totals  # replaced before use: the first key's day is never None
         for (day, index), amount in change.counts.items():
-            touched.add(day)
-            row = days.get(day)
-            if row is None:
-                row = days[day] = [0] * _WIDTH
+            if day != row_day:  # an event's counts are mostly on one day: look it up once
+                row_day = day
+                self.touched.add(day)
+                row = days.get(day)  # type: ignore[assignment]
+                if row is None:
+                    row = days[day] = [0] * _WIDTH
+                if day < self._changed_from:
+                    self._changed_from = day
             row[index] += amount
             totals[index] += amount
-            if day < changed_from:
-                changed_from = day
-        self._changed_from = changed_from
         before, after = change.pending_before, change.pending_after
         if before == after:
             return
