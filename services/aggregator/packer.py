@@ -25,7 +25,7 @@ from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
 from services.aggregator import metrics
 from services.aggregator.dlq import TRUNCATED_HEADER, dlq_headers
 from services.aggregator.hcm_time import epoch_to_us
-from services.aggregator.rules import event_from_checked, event_from_json, retention_start
+from services.aggregator.rules import Event, event_from_checked, event_from_json, is_too_late
 from services.aggregator.settings import AggregatorSettings
 from services.common.event_validation import EventValidator, Valid, default_validator
 
@@ -41,35 +41,31 @@ def triage(records: Iterable[ConsumerRecord[bytes, bytes]], now_us: int,
     good: list[list[Any]] = []
     bad: list[tuple[Any, str]] = []
     check = _raw_check()
-    kept_from = retention_start(now_us, retention_days)
     for record in records:
         # One pass in C for the valid events (nearly all); the reference validator explains the rest.
         checked = check(record.value) if check is not None and record.value is not None else None
-        if checked is not None:
-            compact = event_from_checked(checked)
-        else:
-            refused = _refusal(record.value)
-            if refused is not None:
-                bad.append((record, refused))
-                continue
-            compact = event_from_json(orjson.loads(record.value))
-        if compact.occurred_at < kept_from:
+        compact = event_from_checked(checked) if checked is not None else _validated(record.value)
+        if isinstance(compact, str):
+            bad.append((record, compact))
+            continue
+        if is_too_late(compact, now_us, retention_days):
             bad.append((record, "too_late"))
             continue
         good.append([record.offset, *compact])
     return good, bad
 
 
-def _refusal(value: bytes | None) -> str | None:
-    """Why the validator refuses a record the raw check did not pass (None: it accepts it; the
-    raw check only passes the current version, and stands aside where it does not apply)."""
+def _validated(value: bytes | None) -> Event | str:
+    """The Event of a record the raw check did not pass, if the validator accepts it (the raw
+    check only passes the current version, and stands aside where it does not apply), else why
+    it is refused."""
     try:
         event = orjson.loads(value) if value is not None else None
     except orjson.JSONDecodeError:
         return "not_json"
     verdict = _validator().validate(event)
     if isinstance(verdict, Valid):
-        return None
+        return event_from_json(verdict.event)
     reason = "; ".join(f"{e.field or 'event'}: {e.reason}" for e in verdict.errors)
     return f"schema: {reason}"[:500]
 

@@ -52,8 +52,8 @@ class RawEventCheck:
                 self._instants.append(name)
         self._conditions = [_condition(rule) for rule in schema.get("allOf", ())]
         # kw_only: fields keep the schema's order, required or not.
-        self.shape = msgspec.defstruct("CheckedEvent", fields, kw_only=True)
-        self._decode: Callable[[bytes], Any] = msgspec.json.Decoder(self.shape).decode
+        shape = msgspec.defstruct("CheckedEvent", fields, kw_only=True)
+        self._decode: Callable[[bytes], Any] = msgspec.json.Decoder(shape).decode
 
     def check(self, raw: bytes) -> Any | None:
         try:
