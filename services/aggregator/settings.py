@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.common.clock import Clock, ClockSettings, frozen_at
 from services.common.kafka_settings import KafkaSettings
 
 
@@ -47,13 +46,11 @@ class AggregatorSettings(BaseSettings):
     replication_factor: int = Field(default=1, ge=1)
     log_level: str = "info"
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    now: ClockSettings = Field(default_factory=ClockSettings)
 
     @property
     def packed_topic(self) -> str:
         return f"{self.app_id}-{self.kafka.events_topic}-packed"
 
-    def clock(self) -> Callable[[], float]:
-        if self.frozen_now is None:
-            return time.time
-        frozen = self.frozen_now.timestamp()
-        return lambda: frozen
+    def clock(self) -> Clock:
+        return self.now.clock() if self.frozen_now is None else frozen_at(self.frozen_now)
