@@ -31,7 +31,14 @@ def test_without_a_start_the_clock_is_the_machines(monkeypatch: pytest.MonkeyPat
 
 def test_the_start_comes_from_the_environment_and_needs_an_offset(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ONESTOP_CLOCK_START", "2026-03-01T00:00:00+07:00")
-    assert abs(ClockSettings().clock()() - datetime.fromisoformat("2026-03-01T00:00:00+07:00").timestamp()) < 5
+    start = datetime.fromisoformat("2026-03-01T00:00:00+07:00").timestamp()
+    assert abs(ClockSettings().clock()() - start) < 5
     monkeypatch.setenv("ONESTOP_CLOCK_START", "2026-03-01T00:00:00")
     with pytest.raises(ValidationError, match="offset"):
         ClockSettings()
+
+
+def test_one_settings_object_gives_one_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ONESTOP_CLOCK_START", "2026-03-01T00:00:00+07:00")
+    settings = ClockSettings()
+    assert settings.clock() is settings.clock()

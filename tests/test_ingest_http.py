@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
+from services.common.clock import ClockSettings
 from services.ingest.app import create_app
 from services.ingest.settings import IngestSettings
 from tests.ingest_support import FakeWriter, bearer, make_event, ndjson, write_keys
@@ -101,6 +103,29 @@ async def test_all_invalid_is_422_and_nothing_is_written(service: Service) -> No
                                              "reason": 'required when event_type is "returned"'}]
     assert body["results"][1]["errors"][0]["field"] == "channel"
     assert service.writer.batches == []
+
+
+async def test_instants_out_of_bounds_are_422_naming_the_field_and_nothing_is_written(
+        tmp_path: Path) -> None:
+    """Issue 12, class 1: events at the calendar's end, in 1970 or in 2500 were accepted (202), and
+    the first stopped the aggregator for good. The receiver's clock here is the suite's own."""
+    key = write_keys(tmp_path / "keys.json", ["*"])[0]
+    writer, registry = FakeWriter(), CollectorRegistry()
+    clock = ClockSettings(clock_start=datetime.fromisoformat("2026-12-06T10:00:00+07:00"))
+    settings = make_settings(tmp_path, now=clock)
+    end = "9999-12-31T23:59:59-23:59"
+    events = [make_event(occurred_at=end, due_at=end),
+              make_event(occurred_at="1970-01-01T00:00:00Z", due_at="1970-01-02T00:00:00Z"),
+              make_event(occurred_at="2500-01-01T00:00:00+07:00", due_at="2500-01-02T00:00:00+07:00"),
+              make_event(occurred_at="2026-12-05T08:00:00+07:00", due_at=end)]
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(create_app(settings, registry, writer)),
+                                 base_url="http://ingest") as client:
+        answer = await client.post("/v1/events", json=events, headers=bearer(key))
+    assert answer.status_code == 422, answer.text
+    assert [[e["field"] for e in r["errors"]] for r in answer.json()["results"]] == [
+        ["occurred_at"], ["occurred_at", "due_at"], ["occurred_at"], ["due_at"]]
+    assert writer.batches == []
+    assert registry.get_sample_value("ingest_events_rejected_total", {"reason": "bounds"}) == 4
 
 
 async def test_ndjson_batch(service: Service) -> None:

@@ -99,3 +99,19 @@ def test_a_row_larger_than_a_pack_is_an_error_not_a_stall() -> None:
 def test_a_dead_letter_too_big_for_the_dlq_is_cut_and_says_so(value: bytes | None, kept: bytes | None,
                                                                header: list[tuple[str, bytes]]) -> None:
     assert dlq_value(value, 4) == (kept, header)
+
+
+def test_records_with_instants_out_of_bounds_are_dead_lettered_with_the_field() -> None:
+    """Issue 12, class 1: a record produced straight to Kafka with instants at the calendar's end
+    (which ingest now refuses) is dead-lettered with the reason, never packed."""
+    end = "9999-12-31T23:59:59-23:59"
+    poison = make_event(occurred_at=end, due_at=end)
+    far_due = make_event(occurred_at="2026-11-20T09:00:00+07:00", due_at=end)
+    ancient = make_event(occurred_at="1970-01-01T00:00:00Z", due_at="1970-01-02T00:00:00Z")
+    good, bad = triage([record(0, orjson.dumps(poison)), record(1, orjson.dumps(far_due)),
+                        record(2, orjson.dumps(ancient))], NOW_US, retention_days=400)
+    assert good == []
+    reasons = {r.offset: reason for r, reason in bad}
+    assert reasons[0].startswith("bounds: occurred_at: must not be more than a day ahead")
+    assert reasons[1].startswith("bounds: due_at: must be within")
+    assert reasons[2].startswith("bounds: occurred_at: must not be before 2000")

@@ -18,9 +18,18 @@ def make_app(settings: AggregatorSettings, partitions: int) -> faust.App:
         # Tables' changelogs are co-partitioned with the packed topic, itself with filing-events.
         topic_partitions=partitions,
         topic_replication_factor=settings.replication_factor,
+        # The web server is for this worker's operators (/metrics, /state): it listens on loopback
+        # unless told otherwise, and Faust's own pages are off. They have no authentication, and
+        # /table and /router serve raw table records (event ids, offsets) to whoever asks.
         web_enabled=True,
         web_host=settings.web_host,
+        web_bind=settings.web_host,
         web_port=settings.web_port,
+        web_router_enabled=False,
+        web_tables_enabled=False,
+        web_graph_enabled=False,
+        web_stats_enabled=False,
+        web_metrics_enabled=False,
         # A packed record holds thousands of events.
         producer_max_request_size=8 * 1024 * 1024,
         consumer_max_fetch_size=8 * 1024 * 1024,

@@ -48,8 +48,10 @@ log = logging.getLogger(__name__)
 _new = tuple.__new__  # builds a NamedTuple in C (see rules.py)
 _encode = msgspec.json.Encoder().encode
 # What became of an event, as counted in the events metric.
-OUTCOMES = ("applied", "replayed", "duplicate", "too_late")
-APPLIED, REPLAYED, DUPLICATE, TOO_LATE = range(len(OUTCOMES))
+OUTCOMES = ("applied", "replayed", "duplicate", "too_late", "failed")
+APPLIED, REPLAYED, DUPLICATE, TOO_LATE, FAILED = range(len(OUTCOMES))
+# Of a reason to dead-letter an event that could not be counted, at most this many characters.
+MAX_REASON_CHARS = 500
 assert len(EVENT_TYPES) == 4  # the tally packs (outcome, type) into outcome * 4 + type
 KEY_SEPARATOR = "\x1f"  # cannot occur in a unit code or a filing id (schema patterns)
 
@@ -135,6 +137,7 @@ class Engine:
         self._published_day: int | None = None
         self._swept_day: int | None = None
         self._next_pack: dict[int, int] = {}  # partition -> the packed offset expected next
+        self.unpublishable: set[str] = set()  # units whose figures failed when last due
 
     def now(self) -> float:
         return self.clock()
@@ -194,27 +197,30 @@ class Engine:
                 tally[TOO_LATE * 4 + event[1]] += 1
                 continue
             unit_code = event.unit_code
-            unit = units.get(unit_code)
-            if unit is None:
-                # Not yet in memory (new, or just taken over in a rebalance): the table decides.
-                stored = get_unit(unit_code.encode())
-                unit = units[unit_code] = Unit(partition) if stored is None else Unit.from_bytes(stored)
             key = f"{unit_code}{KEY_SEPARATOR}{event.filing_id}".encode()
-            filing = filings.get(key)
-            if filing is None:
-                cached = cache.get(key)
-                filing = filings[key] = (cached[1] if cached is not None
-                                         else Filing.from_bytes(get_filing(key)))
             try:
+                unit = units.get(unit_code)
+                if unit is None:
+                    # Not yet in memory (new, or just taken over in a rebalance): the table decides.
+                    stored = get_unit(unit_code.encode())
+                    unit = units[unit_code] = Unit(partition) if stored is None else Unit.from_bytes(stored)
+                filing = filings.get(key)
+                if filing is None:
+                    cached = cache.get(key)
+                    filing = filings[key] = (cached[1] if cached is not None
+                                             else Filing.from_bytes(get_filing(key)))
                 outcome = self._apply(unit, filing, event, offset)
-            except ValueError as exc:
-                # Memory may now hold half a pack: forget this partition's units, so that the
-                # pack, delivered again, starts from the tables.
-                self.drop_partitions([partition])
-                self._next_pack.pop(partition, None)
-                raise ValueError(f"{exc}: unit {unit_code} (last offset {unit.last_offset}), filing "
-                                 f"{event.filing_id} with {len(filing.state)} events "
-                                 f"{sorted(filing.offsets.values())}, event at offset {offset}") from exc
+            except Exception as exc:  # noqa: BLE001  (any bug: see below)
+                # A bug, or a record the rules cannot take, must not stop the stream: raised here
+                # it would stop the worker again on every restart, the pack being applied again.
+                # The event goes to the DLQ with the reason; `_apply` changes nothing before it
+                # can no longer fail, so the unit and the filing stay as they were.
+                reason = f"failed: {type(exc).__name__}: {exc}"[:MAX_REASON_CHARS]
+                result.rejected.append((event, reason))
+                tally[FAILED * 4 + event[1]] += 1
+                log.error("unit %s, filing %s: the event at offset %d could not be counted and goes to "
+                          "the DLQ: %s", unit_code, event.filing_id, offset, reason)
+                continue
             if outcome == APPLIED:
                 result.filing_changes[key] = b""  # serialised once, after the pack
             if unit.last_offset < offset:
@@ -250,11 +256,14 @@ class Engine:
     def _apply(unit: Unit, filing: Filing, event: Any, offset: int) -> int:
         stored_offset = filing.offsets.get(event.event_id)
         if stored_offset is None:
-            filing.state, change, filing.fold = step(filing.state, event, filing.fold)
-            filing.offsets[event.event_id] = offset
+            state, change, fold = step(filing.state, event, filing.fold)
             # When the unit's record already covers this offset, only the filing write was lost.
+            # The unit first: `apply` raises before changing anything or not at all, so a failure
+            # leaves the filing and the unit as they were (see apply_pack).
             if unit.last_offset < offset and change is not None:
                 unit.state.apply(change)
+            filing.state, filing.fold = state, fold
+            filing.offsets[event.event_id] = offset
             return APPLIED
         if stored_offset == offset:
             if unit.last_offset < offset:
@@ -326,7 +335,12 @@ class Engine:
             if tick - unit.published_at < min_gap_s:
                 continue
             self.dirty.discard(unit_code)
-            record = figures(unit_code, unit.state, now)
+            try:
+                record = figures(unit_code, unit.state, now)
+            except Exception as exc:  # noqa: BLE001  (any bug: one unit must not stop the others)
+                self._cannot_publish(unit_code, exc)
+                continue
+            self._can_publish(unit_code)
             unit.published_overdue = record["periods"]["today"]["pending_overdue"]
             unit.published_at = tick
             yield unit_code, record
@@ -337,10 +351,30 @@ class Engine:
         unit = self.units.get(unit_code)
         if unit is None or not unit.state.touched:
             return {}
-        due = {day: day_record(unit_code, unit.state, day) for day in sorted(unit.state.touched)}
+        try:
+            due = {day: day_record(unit_code, unit.state, day) for day in sorted(unit.state.touched)}
+        except Exception as exc:  # noqa: BLE001  (as in publish_due)
+            self._cannot_publish(unit_code, exc)
+            return {}
         unit.state.unacknowledged |= unit.state.touched  # until published() or unpublished()
         unit.state.touched = set()
         return {day: (f"{unit_code}|{row['day']}", row) for day, row in due.items()}
+
+    def _cannot_publish(self, unit_code: str, exc: Exception) -> None:
+        """Reported, and left until the unit changes again (or the day rolls): retrying at every
+        tick would only fill the log."""
+        metrics.PUBLISH_FAILURES.inc()
+        if unit_code not in self.unpublishable:
+            log.error("unit %s: its figures cannot be computed and are not published; every other unit "
+                      "goes on", unit_code, exc_info=exc)
+        self.unpublishable.add(unit_code)
+        metrics.UNPUBLISHABLE.set(len(self.unpublishable))
+
+    def _can_publish(self, unit_code: str) -> None:
+        if unit_code in self.unpublishable:
+            self.unpublishable.discard(unit_code)
+            metrics.UNPUBLISHABLE.set(len(self.unpublishable))
+            log.info("unit %s: its figures are published again", unit_code)
 
     def published(self, days_by_unit: Mapping[str, Iterable[int]]) -> None:
         """Kafka has these day rows: the unit's table record need not keep them any more."""

@@ -21,6 +21,11 @@ CONSUMER_LAG = Gauge("aggregator_consumer_lag_records", "Records behind the end 
                      ["partition"], registry=REGISTRY)
 UNITS = Gauge("aggregator_units", "Units held by this worker.", registry=REGISTRY)
 PENDING = Gauge("aggregator_pending_filings", "Pending filings held by this worker.", registry=REGISTRY)
+PUBLISH_FAILURES = Counter("aggregator_publish_failures",
+                           "Times a unit's figures could not be computed for publication.", registry=REGISTRY)
+UNPUBLISHABLE = Gauge("aggregator_units_unpublishable",
+                      "Units whose figures could not be computed the last time they were due (the log names "
+                      "them); every other unit is still published.", registry=REGISTRY)
 STALLS = Counter("aggregator_stalled_partitions",
                  "Times a partition's packs waited with no delivery from the stream and were read directly.",
                  registry=REGISTRY)

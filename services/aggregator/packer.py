@@ -27,6 +27,7 @@ from services.aggregator.dlq import TRUNCATED_HEADER, dlq_headers
 from services.aggregator.hcm_time import epoch_to_us
 from services.aggregator.rules import Event, event_from_checked, event_from_json, is_too_late
 from services.aggregator.settings import AggregatorSettings
+from services.common.event_bounds import bound_errors
 from services.common.event_validation import EventValidator, Valid, default_validator
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,10 @@ def triage(records: Iterable[ConsumerRecord[bytes, bytes]], now_us: int,
         compact = event_from_checked(checked) if checked is not None else _validated(record.value)
         if isinstance(compact, str):
             bad.append((record, compact))
+            continue
+        out_of_bounds = bound_errors(compact.occurred_at, compact.due_at, now_us)
+        if out_of_bounds:
+            bad.append((record, "bounds: " + "; ".join(f"{e.field}: {e.reason}" for e in out_of_bounds)))
             continue
         if is_too_late(compact, now_us, retention_days):
             bad.append((record, "too_late"))

@@ -18,6 +18,8 @@ class AggregatorSettings(BaseSettings):
     app_id: str = "onestop-aggregator"
     data_dir: Path = Path(".run/aggregator")
     store: str = "rocksdb://"
+    # The address the worker's web server (/metrics, /state) listens on: loopback unless a
+    # Prometheus elsewhere must reach it (the container image sets 0.0.0.0 inside its network).
     web_host: str = "127.0.0.1"
     web_port: int = 6066
     # At most one unit-figures record per unit per interval: coalesces bursts of events.

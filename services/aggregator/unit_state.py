@@ -37,6 +37,13 @@ class UnitState:
         self.unacknowledged: set[int] = set()
 
     def apply(self, change: Delta) -> None:
+        """Add a filing's change. Raises (ValueError) before changing anything, or not at all: a
+        change the state cannot take leaves it as it was."""
+        before, after = change.pending_before, change.pending_after
+        # Where the filing's old due time sits in the index, None if it was marked overdue: the one
+        # check that can fail, made before any counter moves.
+        drop_at = self._due_index(before[0]) if before is not None and before != after and not before[1] \
+            else None
         days = self.days
         totals = self.totals
         row_day = None
@@ -52,26 +59,26 @@ class UnitState:
                     self._changed_from = day
             row[index] += amount
             totals[index] += amount
-        before, after = change.pending_before, change.pending_after
         if before == after:
             return
-        # Inline rather than in helpers: this runs for most events.
         if before is not None:
-            due, marked = before
-            if marked:
+            if drop_at is None:
                 self._marked -= 1
             else:
-                dues = self._dues
-                i = bisect_left(dues, due)
-                if i == len(dues) or dues[i] != due:
-                    # Only a unit state out of step with its filings' states gets here.
-                    raise ValueError(f"pending filing due {due} is not in this unit's index")
-                del dues[i]
+                del self._dues[drop_at]
         if after is not None:
             if after[1]:
                 self._marked += 1
             else:
                 insort(self._dues, after[0])
+
+    def _due_index(self, due: int) -> int:
+        dues = self._dues
+        i = bisect_left(dues, due)
+        if i == len(dues) or dues[i] != due:
+            # Only a unit state out of step with its filings' states gets here.
+            raise ValueError(f"pending filing due {due} is not in this unit's index")
+        return i
 
     def pending(self, now_us: int) -> tuple[int, int]:
         """(within due, overdue) at `now_us`: overdue when marked or now > due."""

@@ -19,9 +19,9 @@ from prometheus_client import generate_latest
 
 from services.aggregator import metrics
 from services.aggregator.app import make_app
+from services.aggregator.dlq import event_dead_letter
 from services.aggregator.engine import Engine
 from services.aggregator.packer_process import PackerProcess
-from services.aggregator.rules import event_to_json
 from services.aggregator.settings import AggregatorSettings
 from services.common.gc_tuning import FrozenState
 from services.common.kafka_batches import PartitionBatcher
@@ -277,10 +277,9 @@ def build(settings: AggregatorSettings, partitions: int) -> faust.App:
         await writer.write(partition, filings, result.filing_changes)
         await writer.write(partition, units, result.unit_changes)
         for event, reason in result.rejected:
-            metrics.DLQ.labels(reason=reason).inc()
-            await app.producer.send_and_wait(
-                settings.kafka.dlq_topic, event.unit_code.encode(), orjson.dumps(event_to_json(event)),
-                None, None, [("dlq.reason", reason.encode())])
+            metrics.DLQ.labels(reason=reason.split(":")[0]).inc()
+            key, value, headers = event_dead_letter(event, reason)
+            await app.producer.send_and_wait(settings.kafka.dlq_topic, key, value, None, None, headers)
 
     @app.agent(packed)
     async def aggregate(stream: faust.StreamT[bytes]) -> None:

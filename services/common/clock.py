@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 
-from pydantic import field_validator
+from pydantic import PrivateAttr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Clock = Callable[[], float]  # epoch seconds now
@@ -38,6 +38,7 @@ class ClockSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ONESTOP_", extra="ignore", env_ignore_empty=True)
 
     clock_start: datetime | None = None
+    _clock: Clock | None = PrivateAttr(default=None)
 
     @field_validator("clock_start")
     @classmethod
@@ -47,4 +48,8 @@ class ClockSettings(BaseSettings):
         return value
 
     def clock(self) -> Clock:
-        return time.time if self.clock_start is None else running_from(self.clock_start)
+        """The clock, made once: every part of a process reads the same one. (Processes each start
+        theirs when they read their settings, so they may differ by their start-up times.)"""
+        if self._clock is None:
+            self._clock = time.time if self.clock_start is None else running_from(self.clock_start)
+        return self._clock

@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 
+from services.common.event_bounds import event_bound_errors
 from services.common.event_validation import EventValidator, FieldError, Invalid
 from services.ingest.keys import ApiKey
 from services.ingest.parsing import MediaType, parse_body
@@ -58,7 +59,9 @@ def check_scope(events: Sequence[object], key: ApiKey) -> None:
             raise OutOfScope(index, unit)
 
 
-def check_events(events: Sequence[object], validator: EventValidator, max_event_bytes: int) -> Batch:
+def check_events(events: Sequence[object], validator: EventValidator, max_event_bytes: int,
+                 now_us: int) -> Batch:
+    """Each event's verdict: the schema's, then the bounds on its instants at `now_us`."""
     batch = Batch()
     for index, raw in enumerate(events):
         checked = validator.validate(raw)
@@ -66,6 +69,10 @@ def check_events(events: Sequence[object], validator: EventValidator, max_event_
             _reject(batch, index, checked.errors)
             continue
         event = checked.event
+        out_of_bounds = event_bound_errors(event, now_us)
+        if out_of_bounds:
+            _reject(batch, index, out_of_bounds)
+            continue
         try:
             value = orjson.dumps(event)
         except orjson.JSONEncodeError:
@@ -88,8 +95,8 @@ def _reject(batch: Batch, index: int, errors: Sequence[FieldError]) -> None:
 
 
 def examine(body: bytes, media_type: MediaType, key: ApiKey, validator: EventValidator,
-            max_events: int, max_event_bytes: int) -> Batch:
+            max_events: int, max_event_bytes: int, now_us: int) -> Batch:
     """Parse, scope-check and validate one body (raises MalformedBody, TooManyEvents, OutOfScope)."""
     events = parse_body(body, media_type, max_events)
     check_scope(events, key)
-    return check_events(events, validator, max_event_bytes)
+    return check_events(events, validator, max_event_bytes, now_us)

@@ -22,7 +22,8 @@ class IngestMetrics:
             registry=registry)
         self.events_rejected = Counter(
             "ingest_events_rejected_total",
-            "Events refused by validation; reason is the first failing rule (JSON Schema keyword).",
+            "Events refused by validation; reason is the first failing rule (JSON Schema keyword, or bounds: "
+            "an instant out of the contract's bounds).",
             ["reason"], registry=registry)
         self.requests = Counter(
             "ingest_requests_total", "POST /v1/events requests by HTTP status.", ["status"],

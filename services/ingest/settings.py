@@ -8,6 +8,7 @@ from pathlib import Path
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.common.clock import ClockSettings
 from services.common.event_validation import CURRENT_SCHEMA
 from services.common.kafka_settings import KafkaSettings
 
@@ -52,6 +53,8 @@ class IngestSettings(BaseSettings):
     producer_batch_bytes: int = Field(default=256 * 1024, gt=0, le=1024 * 1024)
 
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    # The receiver's clock, which an event's occurred_at may not be more than a day ahead of.
+    now: ClockSettings = Field(default_factory=ClockSettings)
 
     @model_validator(mode="after")
     def _consistent(self) -> IngestSettings:

@@ -48,7 +48,8 @@ async def post_events(request: Request, key: WriterKey, context: Context) -> Res
     settings = context.settings
     media_type = media_type_of(request)
     body = await read_body(request, settings.max_body_bytes)
-    args = (body, media_type, key, context.validator, settings.max_events, settings.max_event_bytes)
+    now_us = round(settings.now.clock()() * 1_000_000)
+    args = (body, media_type, key, context.validator, settings.max_events, settings.max_event_bytes, now_us)
     try:
         if len(body) > THREAD_ABOVE_BYTES:
             batch = await asyncio.to_thread(examine, *args)
