@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import orjson
 import pytest
 
+from services.aggregator import engine as engine_module
+from services.aggregator import metrics
 from services.aggregator.engine import Engine, Filing
 from services.aggregator.rules import event_from_json
 
@@ -291,3 +293,58 @@ def test_a_filing_record_reads_back_in_its_current_and_its_first_form() -> None:
     first_form = orjson.dumps({"e": [[filing.offsets[e[2]], *e] for e in filing.state],
                                "f": tuple(filing.fold)})
     assert Filing.from_bytes(first_form) == filing
+
+
+def test_an_event_the_engine_cannot_count_is_dead_lettered_and_the_pack_goes_on() -> None:
+    """Issue 12, class 1: no record can crash the aggregator. Here the unit's pending index is out
+    of step with its filings (as only a bug could make it): the event that trips on it goes to the
+    DLQ with the reason, leaves the unit and the filing as they were, and the rest of the pack counts."""
+    engine, tables = Engine(400, clock=lambda: NOW), Tables()
+    tables.run(engine, [[i, e] for i, e in enumerate(EVENTS)])
+    engine.units["U1"].state._dues.clear()  # F3's due time is gone from the index
+    before = figures_of(engine)["U1"]
+    resolve_f3 = event(6, "processed", "F3", T0 + timedelta(hours=4))
+    new_filing = event(7, "submitted", "F4", T0 + timedelta(hours=6))
+    result = engine.apply_pack(0, packed([[5, resolve_f3], [6, new_filing]]), tables.filings.get,
+                               tables.units.get)
+    assert [(e.event_id, reason.split(":")[0]) for e, reason in result.rejected] == [("e6", "failed")]
+    assert "not in this unit's index" in result.rejected[0][1]
+    after = figures_of(engine)["U1"]["all_time"]
+    assert after["resolved_total"] == before["all_time"]["resolved_total"]
+    assert after["received_total"] == before["all_time"]["received_total"] + 1
+    f3 = Filing.from_bytes(tables.filings[b"U1\x1fF3"])
+    assert "e6" not in f3.offsets and len(f3.state) == 1
+    assert b"U1\x1fF3" not in result.filing_changes
+
+
+def test_a_unit_whose_figures_fail_is_reported_and_every_other_unit_is_published(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 12, class 1: a unit whose figures cannot be computed (a date past the calendar's end
+    crashed the worker) is reported by metric and log; the others go out, and it comes back once
+    it can be published."""
+    engine, tables = Engine(400, clock=lambda: NOW), Tables()
+    tables.run(engine, [[0, EVENTS[0]], [1, event(8, "submitted", "G1", T0, unit="U2")]])
+    real_figures = engine_module.figures
+
+    def failing_for_u2(unit_code: str, *args: Any) -> dict[str, Any]:
+        if unit_code == "U2":
+            raise OverflowError("date value out of range")
+        return real_figures(unit_code, *args)
+
+    monkeypatch.setattr(engine_module, "figures", failing_for_u2)
+    assert set(figures_of(engine)) == {"U1"}
+    assert metrics.REGISTRY.get_sample_value("aggregator_units_unpublishable") == 1
+    assert engine.unpublishable == {"U2"}
+    monkeypatch.setattr(engine_module, "figures", real_figures)
+    tables.run(engine, [[2, event(9, "submitted", "G2", T0, unit="U2")]])
+    assert set(figures_of(engine)) == {"U2"}
+    assert metrics.REGISTRY.get_sample_value("aggregator_units_unpublishable") == 0
+
+
+def test_a_day_row_past_the_calendar_is_reported_not_raised() -> None:
+    """Issue 12, class 1: the original crash, `day_iso` of a day after 9999-12-31, now reported."""
+    engine, tables = Engine(400, clock=lambda: NOW), Tables()
+    tables.run(engine, [[0, EVENTS[0]]])
+    engine.units["U1"].state.touched.add(date.max.toordinal() + 1)
+    assert engine.days_due("U1") == {}
+    assert "U1" in engine.unpublishable
