@@ -6,7 +6,9 @@ Python reprs, schema violations) inside 200,000 events. This adds what a broken 
 can put on the topic that ingest would never let through: invalid UTF-8, empty and null values, NaN,
 nesting beyond the parser's depth, values near Kafka's 1 MiB record limit, and valid events so large
 that a few of them together exceed what one packed record may hold (this stopped the stream for good
-before packs were cut by size: the packer retried the refused send forever).
+before packs were cut by size: the packer retried the refused send forever), and valid events whose
+instants are out of the contract's bounds (issue 12, class 1: one at the calendar's end,
+9999-12-31T23:59:59-23:59, crashed the worker on every restart).
 """
 
 from __future__ import annotations
@@ -35,11 +37,12 @@ pytestmark = pytest.mark.integration
 FROZEN_NOW = "2026-11-23T12:00:00+07:00"
 NEAR_LIMIT = 900 * 1024  # under the broker's default 1 MiB record limit, with room for headers
 GOOD_UNIT, BIG_UNIT = "GOOD.1", "BIG.1"
+CALENDAR_END = "9999-12-31T23:59:59-23:59"
 
 
 def good(unit: str = GOOD_UNIT, **extra: Any) -> bytes:
-    return orjson.dumps(make_event(unit_code=unit, occurred_at="2026-11-23T09:00:00+07:00",
-                                   due_at="2026-11-30T17:00:00+07:00", **extra))
+    return orjson.dumps(make_event(**{"unit_code": unit, "occurred_at": "2026-11-23T09:00:00+07:00",
+                                      "due_at": "2026-11-30T17:00:00+07:00", **extra}))
 
 
 def deep(levels: int) -> Any:
@@ -65,6 +68,12 @@ GARBAGE: list[tuple[bytes | None, str]] = [
     (good().replace(b'"submitted"', b'"resolved"'), "schema"),
     (b"<" * NEAR_LIMIT, "not_json"),                                   # huge, not JSON
     (orjson.dumps({"event_id": "huge", "junk": "j" * NEAR_LIMIT}), "schema"),  # huge, not an event
+    (orjson.dumps(make_event(unit_code=GOOD_UNIT, occurred_at=CALENDAR_END, due_at=CALENDAR_END)), "bounds"),
+    (orjson.dumps(make_event(unit_code=GOOD_UNIT, occurred_at="1970-01-01T00:00:00Z",
+                             due_at="1970-01-05T00:00:00Z")), "bounds"),
+    (orjson.dumps(make_event(unit_code=GOOD_UNIT, occurred_at="2500-01-01T00:00:00+07:00",
+                             due_at="2500-01-05T00:00:00+07:00")), "bounds"),
+    (good(due_at=CALENDAR_END), "bounds"),
 ]
 # Valid events with unknown fields that a pack once had to carry whole: too large for a pack alone,
 # and nested deeper than orjson writes (both went to the DLQ then). Packs carry only the fields the
