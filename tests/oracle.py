@@ -6,9 +6,11 @@ Asia/Ho_Chi_Minh zone of the tz database, each filing's whole history is sorted 
 and totals are derived from their parts instead of being counted. Slow and plain; that is the point.
 
 The model is "every line arrives at `as_of`": a line is skipped when it is not JSON, not valid
-against schemas/filing-event.v1.json (Draft 2020-12, formats checked), or older than the retention
-window before `as_of` (`too_late`). A unit appears in the result as soon as one of its events is
-accepted, even if none of them counts anything (a held filing).
+against schemas/filing-event.v1.json (Draft 2020-12, formats checked), outside the bounds the
+contract puts on instants (`out_of_bounds`: before 2000-01-01 in Vietnam, occurred_at more than a
+day after `as_of`, a submitted event's due_at more than 1,098 days after its occurred_at), or
+older than the retention window before `as_of` (`too_late`). A unit appears in the result as soon
+as one of its events is accepted, even if none of them counts anything (a held filing).
 """
 
 from __future__ import annotations
@@ -58,6 +60,8 @@ class OracleResult:
     skipped: Counter[str] = field(default_factory=Counter)  # not_json / invalid / too_late -> lines
     accepted: int = 0  # lines that passed, duplicates included
     duplicates: int = 0  # accepted lines whose event_id the filing already had
+    # (event_id, "bounds" or "too_late") of each schema-valid line skipped: the aggregator's DLQ holds these
+    refused: list[tuple[str, str]] = field(default_factory=list)
 
 
 @cache
@@ -112,8 +116,13 @@ def recompute(path: str | Path, as_of: datetime, retention_days: int = 400) -> O
             if not validator.is_valid(event):
                 result.skipped["invalid"] += 1
                 continue
+            if not _within_bounds(event, as_of):
+                result.skipped["out_of_bounds"] += 1
+                result.refused.append((event["event_id"], "bounds"))
+                continue
             if datetime.fromisoformat(event["occurred_at"]) < cutoff:
                 result.skipped["too_late"] += 1
+                result.refused.append((event["event_id"], "too_late"))
                 continue
             result.accepted += 1
             seen = histories[event["unit_code"]][event["filing_id"]]
@@ -145,6 +154,20 @@ def recompute(path: str | Path, as_of: datetime, retention_days: int = 400) -> O
         for day, part in by_day.items():
             result.days[f"{unit_code}|{day.isoformat()}"] = counters(part)
     return result
+
+
+EARLIEST = datetime(2000, 1, 1, tzinfo=HCM)
+
+
+def _within_bounds(event: dict[str, Any], as_of: datetime) -> bool:
+    # Differences, not sums: an instant at the calendar's end plus a day is past datetime's range.
+    occurred = datetime.fromisoformat(event["occurred_at"])
+    if occurred < EARLIEST or occurred - as_of > timedelta(days=1):
+        return False
+    if event["event_type"] != "submitted":
+        return True
+    due = datetime.fromisoformat(event["due_at"])
+    return not (due < EARLIEST or due - occurred > timedelta(days=3 * 366))
 
 
 def _instant(text: str) -> datetime:

@@ -36,6 +36,7 @@ from services.aggregator.rules import (
     step,
 )
 from services.aggregator.unit_state import UnitState
+from services.common.event_bounds import bound_errors
 from tests.oracle import compare, recompute
 
 AS_OF = datetime(2026, 3, 31, 16, 30, tzinfo=UTC)  # 23:30 in Ho Chi Minh, last day of a quarter
@@ -149,7 +150,9 @@ class Aggregator:
 
     def feed(self, obj: dict[str, Any], now_us: int | None = None) -> None:
         event = event_from_json(obj)
-        if now_us is not None and is_too_late(event, now_us, RETENTION_DAYS):
+        # As the packer does: refused when out of the contract's bounds or past retention at now_us.
+        if now_us is not None and (bound_errors(event.occurred_at, event.due_at, now_us)
+                                   or is_too_late(event, now_us, RETENTION_DAYS)):
             return
         unit = self.units.setdefault(event.unit_code, UnitState())
         key = (event.unit_code, event.filing_id)
