@@ -58,7 +58,7 @@ def test_tree_subtree_children_roots_and_nesting() -> None:
     assert tree.children("31") == ["11311", "11312", "31.S03", "31.S06"]
     assert tree.roots() == ["31"]
     assert tree.is_within("31.S06.01", "31") and not tree.is_within("31", "31.S06")
-    nested = tree.nested("31.S06")
+    nested = orjson.loads(tree.nested_json(["31.S06"]))["roots"][0]
     assert nested["children"][0]["code"] == "31.S06.01" and nested["children"][0]["children"] == []
 
 

@@ -16,6 +16,7 @@ from services.api.metrics import ApiMetrics, RequestObserver, TargetStandingColl
 from services.api.routes import admin, allocation, daily, ops, rankings, stream, units
 from services.api.runtime import Runtime
 from services.api.settings import ApiSettings
+from services.common.docs_pages import install_docs
 from services.common.http_security import SecurityGuard
 from services.common.rate_limit import RateLimiter
 
@@ -43,12 +44,14 @@ def create_app(settings: ApiSettings, registry: CollectorRegistry | None = None)
         finally:
             await runtime.stop()
 
-    app = FastAPI(title="onestop-live API", version="1", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(title="onestop-live API", version="1", description=DESCRIPTION, lifespan=lifespan,
+                  docs_url=None, redoc_url=None)
     admin_limiter = RateLimiter(settings.admin_rate_per_s, settings.admin_rate_burst)
     app.state.api = ApiContext(settings, runtime, metrics, admin_limiter)
     for module in (units, daily, rankings, stream, admin, allocation, ops):
         app.include_router(module.router)
     install_dashboard(app)
+    install_docs(app)
     install_error_handlers(app)
     app.add_middleware(RequestObserver, metrics=metrics)
     if settings.cors_origins:

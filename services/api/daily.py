@@ -45,9 +45,8 @@ class DailyView:
         rows = self.rows.get(unit_code, {})
         empty = [0] * len(COUNTERS)
         out = []
-        day = first
-        while day <= last:
-            counts = dict(zip(COUNTERS, rows.get(day.isoformat(), empty), strict=True))
-            out.append({"day": day.isoformat(), **counts, **rates(counts)})
-            day += timedelta(days=1)
+        for offset in range((last - first).days + 1):  # no day after `last` is computed: it may not exist
+            day = (first + timedelta(days=offset)).isoformat()
+            counts = dict(zip(COUNTERS, rows.get(day, empty), strict=True))
+            out.append({"day": day, **counts, **rates(counts)})
         return out

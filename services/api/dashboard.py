@@ -15,8 +15,8 @@ STATIC_DIR = Path(__file__).with_name("static")
 ASSETS = "/dashboard"  # where the page's CSS, JS and icon are served
 
 # Only files from this origin: no inline script or style (so injected markup cannot run), no
-# framing (clickjacking), no referrer leaking unit codes to other sites. The API's /docs page loads
-# Swagger UI from a CDN with inline script, so these headers are for the dashboard alone.
+# framing (clickjacking), no referrer leaking unit codes to other sites. /docs has its own
+# (services/common/docs_pages.py).
 PAGE_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
                                "connect-src 'self'; base-uri 'none'; form-action 'none'; "

@@ -6,13 +6,15 @@ models, so the documentation cannot drift from what is served.
 
 from __future__ import annotations
 
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
 
 from services.aggregator.figures import PERIODS, RATES, SNAPSHOTS
 from services.aggregator.rules import COUNTERS
+from services.api.registry import UNIT_CODE
 from services.api.rollup import FIGURES
+from services.api.targets import MAX_COUNT, MAX_HOURS
 
 Period = Literal["today", "last_7_days", "last_30_days", "month_to_date", "quarter_to_date", "year_to_date",
                  "all_time"]
@@ -25,6 +27,18 @@ Figure = Literal[
     "online_rate", "on_time_rate", "avg_resolution_hours", "online_payment_share", "digitised_share"]
 # Spelled out for the type checker and the docs; must stay the aggregator's lists.
 assert get_args(Period) == PERIODS and get_args(Figure) == FIGURES
+
+
+
+def _not_a_bool(value: object) -> object:
+    # Pydantic would take JSON true and false as 1.0 and 0.0: a number field takes only numbers (and,
+    # in a query string, their text).
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not true or false")
+    return value
+
+
+Number = Annotated[float, BeforeValidator(_not_a_bool)]
 
 _EXAMPLE_PERIOD: dict[str, Any] = {
     **dict.fromkeys(COUNTERS, 0), **dict.fromkeys(SNAPSHOTS, 0), **dict.fromkeys(RATES),
@@ -54,7 +68,7 @@ class UnitIn(BaseModel):
         {"name": "Sở Tư pháp", "level": "department", "parent_code": "31"}]})
     name: str = Field(min_length=1, max_length=200)
     level: str = Field(min_length=1, max_length=40, pattern=r"^[a-z_]+$")
-    parent_code: str | None = None
+    parent_code: str | None = Field(default=None, pattern=UNIT_CODE.pattern)
 
 
 class UnitNode(BaseModel):
@@ -84,7 +98,9 @@ class Target(BaseModel):
 
 class TargetIn(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"value": 0.6}]})
-    value: float = Field(ge=0, allow_inf_nan=False)
+    value: Number = Field(ge=0, le=MAX_COUNT, allow_inf_nan=False,
+                          description=f"a rate between 0 and 1; hours up to {MAX_HOURS:,}; "
+                                      f"a whole count up to {MAX_COUNT:,}")
 
 
 class UnitDetail(BaseModel):

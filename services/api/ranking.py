@@ -66,14 +66,27 @@ def target_report(rows: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, An
 
 
 CSV_COLUMNS = ("status", "rank", "code", "name", "level", "value", "target", "target_period", "gap")
+# What makes a spreadsheet read a cell as a formula (OWASP, CSV injection): a text cell beginning
+# with one of these gets a leading `'`, which spreadsheets take as "text". Numbers stay numbers: a
+# negative gap is not a formula.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
 
 
 def report_csv(report: dict[str, list[dict[str, Any]]]) -> str:
-    """The report as CSV, one row per unit: above first, then below, then no_value."""
+    """The report as CSV, one row per unit: above first, then below, then no_value; every text cell
+    from the registry (code, name, level) safe to open in a spreadsheet."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")  # RFC 4180 line ends, which spreadsheets expect
     writer.writerow(CSV_COLUMNS)
     for status in ("above", "below", "no_value"):
         for row in report[status]:
-            writer.writerow([status, *("" if row[c] is None else row[c] for c in CSV_COLUMNS[1:])])
+            writer.writerow([status, *(_cell(row[c]) for c in CSV_COLUMNS[1:])])
     return out.getvalue()

@@ -11,7 +11,12 @@ import orjson
 from services.api.tree import UnitInfo, UnitTree
 from services.simulator.units import province_units
 
-# Codes become Kafka keys, URL path segments and part of target keys ('/'-separated): keep them plain.
+# Any code the event contract takes (`unit_code` of schemas/filing-event.v1.json): a unit has figures
+# under it, so the read endpoints take it. ASCII only: no `\w` or `\d`, which match other scripts.
+ANY_UNIT_CODE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+# The codes the registry takes, for a unit and its parent: those of the contract that begin with a
+# letter or digit, as codes become Kafka keys, URL path segments (never `.` or `..`) and part of
+# target keys ('/'-separated).
 UNIT_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
@@ -20,11 +25,16 @@ def encode_unit(unit: UnitInfo) -> bytes:
 
 
 def decode_unit(code: str, value: bytes) -> UnitInfo:
+    """The unit of one registry record; a record the admin endpoint would refuse raises ValueError
+    (the mirror skips it), whoever wrote it to the topic."""
     raw: dict[str, Any] = orjson.loads(value)
     parent = raw.get("parent_code")
     if not isinstance(raw.get("name"), str) or not isinstance(raw.get("level"), str):
         raise ValueError("a unit needs a name and a level")
-    return UnitInfo(code, raw["name"], raw["level"], parent if isinstance(parent, str) else None)
+    for each in (code, parent):
+        if each is not None and not (isinstance(each, str) and UNIT_CODE.fullmatch(each)):
+            raise ValueError("a unit's code and parent_code must match the registry's pattern")
+    return UnitInfo(code, raw["name"], raw["level"], parent)
 
 
 def apply_unit(tree: UnitTree, code: str, value: bytes | None) -> None:

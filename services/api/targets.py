@@ -9,6 +9,7 @@ judged against the target of the calendar month they end in, falling back the sa
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import asdict, dataclass
 from datetime import date
@@ -16,7 +17,21 @@ from typing import Any
 
 import orjson
 
-TARGET_PERIOD = re.compile(r"^\d{4}(-Q[1-4]|-(0[1-9]|1[0-2]))?$")
+from services.aggregator.figures import RATES
+from services.api.registry import UNIT_CODE
+from services.api.rollup import SUMMED
+from services.api.years import YEAR_PATTERN
+
+TARGET_PERIOD = re.compile(rf"^{YEAR_PATTERN}(-Q[1-4]|-(0[1-9]|1[0-2]))?$")
+
+# What a target may be, by figure. A share of filings is between 0 and 1 (60 % is 0.6, so 5.0 is a
+# mistake); the average resolution time is in hours, at most a leap year's; a counter is a whole
+# number of filings (of seconds, for resolution_seconds), at most 10^12. Anything beyond would make
+# every ranking, gap and report against it meaningless.
+HOURS_FIGURE = "avg_resolution_hours"
+SHARES = frozenset(RATES) - {HOURS_FIGURE}
+MAX_HOURS = 366 * 24
+MAX_COUNT = 10**12
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +47,26 @@ class Target:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def target_value(figure: str, value: object) -> float:
+    """`value` as a target of `figure`, or ValueError saying what a target of it may be. A JSON
+    `true` is not a number here, though Python counts it as 1."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError("must be a finite number")
+    if figure in SHARES:
+        high, whole = 1, False
+    elif figure == HOURS_FIGURE:
+        high, whole = MAX_HOURS, False
+    elif figure in SUMMED:
+        high, whole = MAX_COUNT, True
+    else:
+        raise ValueError(f"no figure {figure[:64]!r}")
+    if not 0 <= value <= high:
+        raise ValueError(f"must be between 0 and {high:,} for {figure}")
+    if whole and not float(value).is_integer():
+        raise ValueError(f"must be a whole number for {figure}")
+    return float(value)
 
 
 def target_key(unit_code: str, figure: str, period: str) -> str:
@@ -94,8 +129,14 @@ def apply_target(book: TargetBook, key: str, value: bytes | None) -> None:
     if value is None:
         book.delete(key)
         return
+    # Held to what the admin endpoint takes, whoever wrote the record: a ValueError skips it.
     raw: dict[str, Any] = orjson.loads(value)
-    target = Target(str(raw["unit_code"]), str(raw["figure"]), str(raw["period"]), float(raw["value"]))
+    unit_code, figure, period = raw["unit_code"], raw["figure"], raw["period"]
+    if not all(isinstance(v, str) for v in (unit_code, figure, period)):
+        raise ValueError("a target's unit_code, figure and period are strings")
+    if not UNIT_CODE.fullmatch(unit_code) or not TARGET_PERIOD.fullmatch(period):
+        raise ValueError("not a registry unit code, or not a year, quarter or month")
+    target = Target(unit_code, figure, period, target_value(figure, raw["value"]))
     if target_key(target.unit_code, target.figure, target.period) != key:
         raise ValueError("the key does not match the target's unit, figure and period")
     book.put(target)

@@ -7,6 +7,13 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import orjson
+
+# The most levels a tree may have, a root at level 1: real trees have 3 or 4 (province, department,
+# office; district and commune before 2025). Clients walk the nested tree recursively (the
+# dashboard does, and most JSON parsers nest), so the admin endpoint refuses a deeper one.
+MAX_DEPTH = 32
+
 
 @dataclass(frozen=True, slots=True)
 class UnitInfo:
@@ -91,13 +98,52 @@ class UnitTree:
         """Whether giving `code` this parent would put it below itself."""
         return parent_code is not None and self.is_within(parent_code, code)
 
-    def nested(self, code: str) -> dict[str, Any]:
-        """The subtree at `code` as nested dicts, each with its `children`."""
-        built: dict[str, dict[str, Any]] = {}
-        for each in reversed(self.subtree(code)):
-            unit = self.units.get(each)
-            node: dict[str, Any] = (unit.as_dict() if unit else
-                                    {"code": each, "name": None, "level": None, "parent_code": None})
-            node["children"] = [built.pop(c) for c in self.children(each) if c in built]
-            built[each] = node
-        return built[code]
+    def depth_under(self, code: str, parent_code: str | None) -> int:
+        """How many levels the tree would have down to the deepest unit below `code` if `code` hung
+        from `parent_code`: the levels from the parent up to its root, plus `code`'s subtree's."""
+        above = 0
+        seen: set[str] = set()
+        current = parent_code
+        while current is not None and current not in seen:
+            above += 1
+            seen.add(current)
+            unit = self.units.get(current)
+            current = unit.parent_code if unit else None
+        return above + self._height(code)
+
+    def _height(self, code: str) -> int:
+        """Levels of the subtree at `code`, `code` included (1 without children)."""
+        seen = {code}
+        level, height = [code], 0
+        while level:
+            height += 1
+            below = [c for parent in level for c in self.children(parent) if c not in seen]
+            seen.update(below)
+            level = below
+        return height
+
+    def nested_json(self, roots: list[str]) -> bytes:
+        """`{"roots": [...]}`: each root's subtree as nested objects, each with its `children`.
+
+        Written piece by piece with an explicit stack rather than as nested dicts for orjson, whose
+        recursion stops at 255 levels: a tree the admin check did not see (a record written straight
+        to the topic) is served whatever its depth. The visited set guards against a cycle."""
+        out = [b'{"roots":[']
+        seen: set[str] = set()
+        stack: list[tuple[str, bool] | None] = [(r, i == 0) for i, r in reversed(list(enumerate(roots)))]
+        while stack:
+            item = stack.pop()
+            if item is None:  # every child of the node is written: close it
+                out.append(b"]}")
+                continue
+            code, first = item
+            seen.add(code)
+            unit = self.units.get(code)
+            fields = unit.as_dict() if unit else {"code": code, "name": None, "level": None,
+                                                  "parent_code": None}  # known only from its children
+            out.append((b"" if first else b",") + orjson.dumps(fields)[:-1] + b',"children":[')
+            stack.append(None)
+            children = [c for c in self.children(code) if c not in seen]
+            stack.extend((c, i == 0) for i, c in reversed(list(enumerate(children))))
+        out.append(b"]}")
+        return b"".join(out)

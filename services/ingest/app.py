@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
 
+from services.common.docs_pages import install_docs
 from services.common.event_validation import EventValidator
 from services.common.http_security import SecurityGuard
 from services.common.rate_limit import RateLimiter
@@ -41,11 +42,12 @@ def create_app(settings: IngestSettings, registry: CollectorRegistry | None = No
         finally:
             await writer.stop()
 
-    app = FastAPI(title="onestop-live ingest", version="1", lifespan=lifespan)
+    app = FastAPI(title="onestop-live ingest", version="1", lifespan=lifespan, docs_url=None, redoc_url=None)
     limiter = RateLimiter(settings.rate_per_key_per_s, settings.rate_burst_per_key)
     app.state.ingest = IngestContext(settings, validator, keys, writer, metrics, limiter)
     app.include_router(events.router)
     app.include_router(ops.router)
+    install_docs(app)
     install_error_handlers(app)
     app.add_middleware(RequestObserver, metrics=metrics, path="/v1/events")
     # Outermost, so that its headers and its 500 cover every answer. No CORS middleware: writers are

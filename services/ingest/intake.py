@@ -14,11 +14,10 @@ import orjson
 
 from services.common.event_bounds import event_bound_errors
 from services.common.event_validation import EventValidator, FieldError, Invalid
+from services.common.http_errors import bounded
 from services.ingest.keys import ApiKey
 from services.ingest.parsing import MediaType, parse_body
 from services.ingest.producer import Record
-
-ECHO_CHARS = 100  # of a client's own value quoted back in an answer
 
 
 class OutOfScope(Exception):
@@ -26,7 +25,7 @@ class OutOfScope(Exception):
 
     def __init__(self, index: int, unit_code: str) -> None:
         self.index = index
-        self.unit_code = unit_code[:ECHO_CHARS]
+        self.unit_code = bounded(unit_code)
         super().__init__(f"event {index} is for unit {self.unit_code!r}, which this key may not write")
 
 

@@ -15,9 +15,9 @@ from services.api.errors import ApiError, json_response, not_found
 from services.api.mirror import TopicMirror
 from services.api.models import Error, Figure, Target, TargetIn, Unit, UnitIn
 from services.api.registry import UNIT_CODE, encode_unit
-from services.api.targets import TARGET_PERIOD, encode_target, target_key
+from services.api.targets import TARGET_PERIOD, encode_target, target_key, target_value
 from services.api.targets import Target as TargetValue
-from services.api.tree import UnitInfo
+from services.api.tree import MAX_DEPTH, UnitInfo
 from services.api.writer import KafkaUnavailable
 
 RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -38,13 +38,19 @@ PeriodPath = Annotated[str, Path(pattern=TARGET_PERIOD.pattern, description="a y
 
 @router.put("/units/{code}", summary="Create or replace a unit", response_model=Unit,
             responses={**NOT_JSON,
-                       422: {"model": Error, "description": "Bad body, or a parent that makes a cycle."}})
+                       422: {"model": Error, "description": "Bad body, or a parent that makes a cycle or a "
+                                                            f"tree more than {MAX_DEPTH} levels deep."}})
 async def put_unit(code: CodePath, body: UnitIn, context: Context) -> Response:
     """The unit with this code; its parent need not exist yet (it shows as a root until it does)."""
     runtime = context.runtime
     parent = body.parent_code
     if parent is not None and (parent == code or runtime.tree.would_cycle(code, parent)):
-        raise ApiError(422, "invalid_parameter", f"parent_code {body.parent_code!r} is {code!r} or below it")
+        raise ApiError(422, "invalid_parameter", f"parent_code {body.parent_code!r} is {code!r} or below it",
+                       parameter="parent_code")
+    depth = runtime.tree.depth_under(code, parent)
+    if depth > MAX_DEPTH:
+        raise ApiError(422, "invalid_parameter", f"parent_code: the tree would be {depth} levels deep; "
+                       f"at most {MAX_DEPTH}", parameter="parent_code")
     unit = UnitInfo(code, body.name, body.level, body.parent_code)
     status = await _write(context, runtime.registry, code, encode_unit(unit))
     return json_response(status, unit.as_dict())
@@ -60,13 +66,18 @@ async def delete_unit(code: CodePath, context: Context) -> Response:
 
 
 @router.put("/targets/{code}/{figure}/{period}", summary="Set a target", response_model=Target,
-            responses={**NOT_JSON, 404: {"model": Error}})
+            responses={**NOT_JSON, 404: {"model": Error},
+                       422: {"model": Error, "description": "Not a number, or out of the figure's range."}})
 async def put_target(code: CodePath, figure: Figure, period: PeriodPath, body: TargetIn,
                      context: Context) -> Response:
     """The unit's target for a figure over a year, quarter or month (rates as 0..1, e.g. 0.6)."""
     if code not in context.runtime.tree:
         raise not_found(code)
-    target = TargetValue(code, figure, period, body.value)
+    try:
+        value = target_value(figure, body.value)
+    except ValueError as exc:
+        raise ApiError(422, "invalid_parameter", f"value: {exc}", parameter="value") from None
+    target = TargetValue(code, figure, period, value)
     status = await _write(context, context.runtime.target_mirror, target.key, encode_target(target))
     return json_response(status, target.as_dict())
 

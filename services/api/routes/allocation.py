@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.api.allocation import AllocatedFigure, Status, allocate, starts_below
 from services.api.deps import Admin, Context
 from services.api.errors import ApiError, json_response, not_found
-from services.api.models import Error, Period
+from services.api.models import Error, Number, Period
 from services.api.routes.admin import NOT_JSON, RESPONSES, CodePath, write_records
 from services.api.targets import TARGET_PERIOD, Target, encode_target
 
@@ -25,13 +25,13 @@ class AllocationIn(BaseModel):
         {"figure": "online_rate", "goal": 0.8, "reference_period": "year_to_date", "target_period": "2027",
          "base": 0.1}]})
     figure: AllocatedFigure = Field(default="online_rate", description="a rate between 0 and 1")
-    goal: float = Field(ge=0, le=1, allow_inf_nan=False, examples=[0.8],
+    goal: Number = Field(ge=0, le=1, allow_inf_nan=False, examples=[0.8],
                         description="the filing-weighted result the units must reach together")
     reference_period: Period = Field(default="year_to_date",
                                      description="the figures the starts are read from")
     target_period: str = Field(pattern=TARGET_PERIOD.pattern, examples=["2027"],
                                description="the year, quarter or month the targets are for")
-    base: float = Field(default=0.1, gt=0, le=10, allow_inf_nan=False, examples=[0.1],
+    base: Number = Field(default=0.1, gt=0, le=10, allow_inf_nan=False, examples=[0.1],
                         description="β: the part of the increment every unit gets whatever its start")
 
 

@@ -12,12 +12,13 @@ from services.api.deps import Context
 from services.api.errors import ApiError, json_response, not_found
 from services.api.models import DailySeries
 from services.api.routes.units import NOT_FOUND, CodePath
+from services.api.years import FIRST_DAY, LAST_DAY
 
 router = APIRouter(prefix="/v1/units", tags=["units"])
 
 RANGE_ERRORS: dict[int | str, dict[str, Any]] = {
-    **NOT_FOUND, 422: {"description": "A date is malformed, `to` is before `from`, or the range is "
-                                      f"longer than {MAX_DAYS} days."}}
+    **NOT_FOUND, 422: {"description": f"A date is malformed or outside {FIRST_DAY}..{LAST_DAY}, `to` is "
+                                      f"before `from`, or the range is longer than {MAX_DAYS} days."}}
 
 
 @router.get("/{code}/daily", summary="A unit's figures day by day", response_model=DailySeries,
@@ -32,6 +33,10 @@ async def daily(code: CodePath, context: Context,
     runtime = context.runtime
     if code not in runtime.tree and not runtime.days.has(code):
         raise not_found(code)
+    for name, day in (("from", first), ("to", last)):
+        if not FIRST_DAY <= day <= LAST_DAY:
+            raise ApiError(422, "invalid_parameter", f"{name}: must be from {FIRST_DAY} to {LAST_DAY}",
+                           parameter=name)
     if last < first:
         raise ApiError(422, "invalid_parameter", "to: must not be before from", parameter="to")
     if (last - first).days >= MAX_DAYS:

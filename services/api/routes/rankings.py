@@ -11,6 +11,7 @@ from services.api.errors import json_response, not_found
 from services.api.models import Error, Figure, Period, Ranking, TargetReport
 from services.api.queries import hcm_today, ranked_units, standing
 from services.api.ranking import rank, report_csv, target_report
+from services.api.routes.units import code_query
 
 router = APIRouter(prefix="/v1", tags=["rankings"])
 
@@ -25,7 +26,7 @@ async def rankings(
     context: Context,
     figure: FigureQuery = "online_rate",
     period: Annotated[Period, Query(examples=["year_to_date"])] = "year_to_date",
-    parent: Annotated[str | None, Query(description="rank the units below this one", examples=["31"])] = None,
+    parent: Annotated[str | None, code_query("rank the units below this one")] = None,
     level: Annotated[str | None, Query(description="rank every unit of this level (below `parent` if given) "
                                        "instead of `parent`'s direct children", examples=["commune"])] = None,
 ) -> Response:
@@ -48,7 +49,7 @@ async def targets_report(
     context: Context,
     period: Annotated[Period, Query(examples=["month_to_date"])] = "month_to_date",
     figure: FigureQuery = "online_rate",
-    unit: Annotated[str | None, Query(description="only units in this subtree", examples=["31"])] = None,
+    unit: Annotated[str | None, code_query("only units in this subtree")] = None,
     format: Annotated[Literal["json", "csv"] | None,
                       Query(description="else chosen by the Accept header", examples=["csv"])] = None,
 ) -> Response:

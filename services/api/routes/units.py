@@ -9,23 +9,30 @@ from fastapi import APIRouter, Path, Query, Response
 from services.api.deps import Context
 from services.api.errors import json_response, not_found
 from services.api.models import Error, Rollup, UnitDetail, UnitTreeOut
+from services.api.registry import ANY_UNIT_CODE
 
 router = APIRouter(prefix="/v1/units", tags=["units"])
 
-CodePath = Annotated[str, Path(description="a unit's code", examples=["31", "31.S03", "11311"])]
+CodePath = Annotated[str, Path(description="a unit's code", pattern=ANY_UNIT_CODE.pattern,
+                               examples=["31", "31.S03", "11311"])]
+
+
+def code_query(description: str) -> Any:
+    """A unit code as a query parameter (`root`, `parent`, `unit`): the same pattern as in a path."""
+    return Query(description=description, pattern=ANY_UNIT_CODE.pattern, examples=["31"])
+
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Error, "description": "No such unit."}}
 
 
 @router.get("", summary="The unit tree", response_model=UnitTreeOut, responses=NOT_FOUND)
 async def tree(context: Context,
-               root: Annotated[str | None, Query(description="only the subtree at this unit",
-                                                 examples=["31"])] = None) -> Response:
+               root: Annotated[str | None, code_query("only the subtree at this unit")] = None) -> Response:
     """Every unit as a tree, or the subtree at `root`."""
     units = context.runtime.tree
     if root is not None and root not in units:
         raise not_found(root)
     roots = [root] if root is not None else units.roots()
-    return json_response(200, {"roots": [units.nested(r) for r in roots]})
+    return Response(units.nested_json(roots), media_type="application/json")
 
 
 @router.get("/{code}", summary="One unit: figures and targets", response_model=UnitDetail,
