@@ -31,7 +31,16 @@ def test_without_a_start_the_clock_is_the_machines(monkeypatch: pytest.MonkeyPat
 
 def test_the_start_comes_from_the_environment_and_needs_an_offset(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ONESTOP_CLOCK_START", "2026-03-01T00:00:00+07:00")
-    assert abs(ClockSettings().clock()() - datetime.fromisoformat("2026-03-01T00:00:00+07:00").timestamp()) < 5
+    start = datetime.fromisoformat("2026-03-01T00:00:00+07:00").timestamp()
+    assert abs(ClockSettings().clock()() - start) < 5
     monkeypatch.setenv("ONESTOP_CLOCK_START", "2026-03-01T00:00:00")
     with pytest.raises(ValidationError, match="offset"):
         ClockSettings()
+
+
+def test_a_started_clock_is_handed_on_where_it_reads_now_and_the_machines_is_not() -> None:
+    settings = ClockSettings(clock_start=datetime.fromisoformat("2027-01-01T10:00:00+07:00"))
+    env = settings.handed_on(lambda: datetime.fromisoformat("2027-01-01T10:00:30+07:00").timestamp())
+    child = ClockSettings.model_validate({"clock_start": env["ONESTOP_CLOCK_START"]})
+    assert child.clock_start == datetime.fromisoformat("2027-01-01T10:00:30+07:00")
+    assert ClockSettings(clock_start=None).handed_on(time.time) == {}

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 
 from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Clock = Callable[[], float]  # epoch seconds now
+CLOCK_START_ENV = "ONESTOP_CLOCK_START"
 
 
 def running_from(start: datetime, monotonic: Clock = time.monotonic) -> Clock:
@@ -48,3 +49,11 @@ class ClockSettings(BaseSettings):
 
     def clock(self) -> Clock:
         return time.time if self.clock_start is None else running_from(self.clock_start)
+
+    def handed_on(self, clock: Clock) -> dict[str, str]:
+        """The environment for a child process started now: its clock starts where `clock` reads, so
+        that processes started one after another agree (each started clock runs from its own start).
+        Nothing with the machine's clock, which every process reads alike."""
+        if self.clock_start is None:
+            return {}
+        return {CLOCK_START_ENV: datetime.fromtimestamp(clock(), UTC).isoformat()}
