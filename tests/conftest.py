@@ -1,4 +1,5 @@
-"""Shared fixtures: a real local Kafka broker for the session, and uniquely named topics per test."""
+"""Shared fixtures: the suite's "now", a real local Kafka broker for the session, and uniquely named
+topics per test."""
 
 from __future__ import annotations
 
@@ -6,13 +7,34 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 from deploy.local.broker import LocalKafka
+from services.common.clock import CLOCK_START_ENV
 from services.common.kafka_settings import KafkaSettings
 from services.common.topics import ensure_topics
+from tests import suite_clock
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _suite_now_for_module() -> Iterator[None]:
+    """The suite's "now" for the services a module-scoped fixture starts (they start before
+    `suite_now`)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(CLOCK_START_ENV, suite_clock.now().isoformat())
+        yield
+
+
+@pytest.fixture(autouse=True)
+def suite_now(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> datetime:
+    """The test's "now", in every service it starts, here or in a child process (they read
+    ONESTOP_CLOCK_START): the instant of `suite_clock.at_each_instant`, else the suite's running clock."""
+    now: datetime = getattr(request, "param", None) or suite_clock.now()
+    monkeypatch.setenv(CLOCK_START_ENV, now.isoformat())
+    return now
 
 
 @pytest.fixture(scope="session")

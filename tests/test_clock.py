@@ -42,3 +42,10 @@ def test_one_settings_object_gives_one_clock(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("ONESTOP_CLOCK_START", "2026-03-01T00:00:00+07:00")
     settings = ClockSettings()
     assert settings.clock() is settings.clock()
+
+def test_a_started_clock_is_handed_on_where_it_reads_now_and_the_machines_is_not() -> None:
+    settings = ClockSettings(clock_start=datetime.fromisoformat("2027-01-01T10:00:00+07:00"))
+    env = settings.handed_on(lambda: datetime.fromisoformat("2027-01-01T10:00:30+07:00").timestamp())
+    child = ClockSettings.model_validate({"clock_start": env["ONESTOP_CLOCK_START"]})
+    assert child.clock_start == datetime.fromisoformat("2027-01-01T10:00:30+07:00")
+    assert ClockSettings(clock_start=None).handed_on(time.time) == {}

@@ -19,9 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from deploy.local.broker import LocalKafka, free_port
+from services.common.clock import Clock, ClockSettings
 from services.common.kafka_settings import KafkaSettings
 from services.common.topics import ensure_topics
 
@@ -40,6 +42,8 @@ class RunSettings(BaseSettings):
     feed_backfill_days: int = 3
     province: str | None = None
     start_timeout: float = 90.0
+    # ONESTOP_CLOCK_START runs the whole stack at another instant (a Sunday, 1 January...).
+    now: ClockSettings = Field(default_factory=ClockSettings)
 
 
 @dataclass
@@ -127,6 +131,8 @@ class Stack:
     aggregator_url: str
     api_url: str
     admin_key_file: Path
+    clock: Clock  # the stack's "now", which every service is started on
+    now: ClockSettings
 
 
 def plan_stack(settings: RunSettings, run_dir: Path, python: str) -> Stack:
@@ -160,7 +166,7 @@ def plan_stack(settings: RunSettings, run_dir: Path, python: str) -> Stack:
         # The key goes by environment, not argv, so that `ps` does not show it.
         Service("feed", feed_args, logs, env={"SIMULATOR_API_KEY": new_feed_key(python, run_dir)}),
     ]
-    return Stack(services, ingest_url, aggregator_url, api_url, key_file)
+    return Stack(services, ingest_url, aggregator_url, api_url, key_file, settings.now.clock(), settings.now)
 
 
 def check_alive(stack: Stack) -> None:
@@ -175,7 +181,7 @@ def start_stack(stack: Stack, env: dict[str, str], timeout: float) -> None:
     deadline = time.monotonic() + timeout
     for service in stack.services:
         log.info("starting %s ...", service.name)
-        service.start(env)
+        service.start({**env, **stack.now.handed_on(stack.clock)})
         wait_ready(service, deadline)
 
 

@@ -34,7 +34,8 @@ def create_app(settings: ApiSettings, registry: CollectorRegistry | None = None)
             collector(registry=registry)
     metrics = ApiMetrics(registry)
     runtime = Runtime(settings, metrics)
-    registry.register(TargetStandingCollector(runtime.state, settings.metrics_periods))
+    clock = settings.now.clock()  # once: a clock started at a set instant runs from its creation
+    registry.register(TargetStandingCollector(runtime.state, settings.metrics_periods, clock))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -47,7 +48,7 @@ def create_app(settings: ApiSettings, registry: CollectorRegistry | None = None)
     app = FastAPI(title="onestop-live API", version="1", description=DESCRIPTION, lifespan=lifespan,
                   docs_url=None, redoc_url=None)
     admin_limiter = RateLimiter(settings.admin_rate_per_s, settings.admin_rate_burst)
-    app.state.api = ApiContext(settings, runtime, metrics, admin_limiter)
+    app.state.api = ApiContext(settings, runtime, metrics, admin_limiter, clock)
     for module in (units, daily, rankings, stream, admin, allocation, ops):
         app.include_router(module.router)
     install_dashboard(app)

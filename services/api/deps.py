@@ -13,6 +13,7 @@ from services.api.errors import ApiError
 from services.api.metrics import ApiMetrics
 from services.api.runtime import Runtime
 from services.api.settings import ApiSettings
+from services.common.clock import Clock
 from services.common.rate_limit import RateLimiter, retry_after
 
 
@@ -22,6 +23,7 @@ class ApiContext:
     runtime: Runtime
     metrics: ApiMetrics
     admin_limiter: RateLimiter  # admin requests per client address
+    clock: Clock  # the calendar's "today" (settings.now)
 
 
 def get_context(request: Request) -> ApiContext:

@@ -17,6 +17,7 @@ from services.aggregator.rules import COUNTERS
 from services.api.queries import State, hcm_today, standing
 from services.api.ranking import rank
 from services.api.tree import UnitTree
+from services.common.clock import Clock
 
 PREFIX = "onestop_unit_"
 # Every figure of a period object as (its field, metric name, help, scale). Windowed counts go up
@@ -102,9 +103,10 @@ class TargetStandingCollector(Collector):
     """Each unit's standing against its targets, as /v1/reports/targets judges it (the value over the
     unit's subtree, the target of the period's month, quarter or year), for alerts on units below."""
 
-    def __init__(self, state: State, periods: Sequence[str]) -> None:
+    def __init__(self, state: State, periods: Sequence[str], clock: Clock) -> None:
         self.state = state
         self.periods = tuple(periods)
+        self.clock = clock
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         labels = ["unit", "level", "figure", "period"]
@@ -116,7 +118,7 @@ class TargetStandingCollector(Collector):
         met = GaugeMetricFamily(
             f"{PREFIX}target_met", "1 when the unit meets its target (at or under it for a lower-is-better "
             "figure), 0 when below; no sample without filings.", labels=labels)
-        today = hcm_today()
+        today = hcm_today(self.clock)
         figures = sorted({t.figure for t in self.state.targets.by_key.values()})
         for figure in figures:
             codes = sorted(self.state.targets.units_with(figure))

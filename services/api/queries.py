@@ -12,6 +12,7 @@ from services.api.ranking import Standing
 from services.api.rollup import rollup
 from services.api.targets import TargetBook
 from services.api.tree import UnitTree
+from services.common.clock import Clock
 
 HCM = timezone(timedelta(hours=7))
 
@@ -23,8 +24,8 @@ class State:
     targets: TargetBook
 
 
-def hcm_today() -> date:
-    return datetime.now(HCM).date()
+def hcm_today(clock: Clock) -> date:
+    return datetime.fromtimestamp(clock(), HCM).date()
 
 
 def subtree_rollup(state: State, code: str) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.aggregator.figures import PERIODS
+from services.common.clock import ClockSettings
 from services.common.kafka_settings import KafkaSettings
 from services.simulator.units import DEFAULT_PROVINCE, resolve_province
 
@@ -53,6 +54,8 @@ class ApiSettings(BaseSettings):
     write_timeout_s: float = Field(default=10.0, gt=0)
 
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    # "Today" for rankings and target reports (ONESTOP_CLOCK_START, shared by every service).
+    now: ClockSettings = Field(default_factory=ClockSettings)
 
     @field_validator("admin_key_sha256")
     @classmethod

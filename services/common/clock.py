@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 
 from pydantic import PrivateAttr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Clock = Callable[[], float]  # epoch seconds now
+CLOCK_START_ENV = "ONESTOP_CLOCK_START"
 
 
 def running_from(start: datetime, monotonic: Clock = time.monotonic) -> Clock:
@@ -48,8 +49,16 @@ class ClockSettings(BaseSettings):
         return value
 
     def clock(self) -> Clock:
-        """The clock, made once: every part of a process reads the same one. (Processes each start
-        theirs when they read their settings, so they may differ by their start-up times.)"""
+        """The clock, made once: every part of a process reads the same one. (A child process started
+        later gets the start where this clock then reads: `handed_on`.)"""
         if self._clock is None:
             self._clock = time.time if self.clock_start is None else running_from(self.clock_start)
         return self._clock
+
+    def handed_on(self, clock: Clock) -> dict[str, str]:
+        """The environment for a child process started now: its clock starts where `clock` reads, so
+        that processes started one after another agree (each started clock runs from its own start).
+        Nothing with the machine's clock, which every process reads alike."""
+        if self.clock_start is None:
+            return {}
+        return {CLOCK_START_ENV: datetime.fromtimestamp(clock(), UTC).isoformat()}

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 
+from services.common.clock import Clock, ClockSettings
 from services.simulator.arrivals import filings_per_day_for_rate
 from services.simulator.delivery import DeliveryRates
 from services.simulator.feed import FeedConfig, generate
@@ -124,7 +125,7 @@ def _delivery(args: argparse.Namespace, file_mode: bool) -> DeliveryRates:
                          malformed=args.malformed_rate, not_json=file_mode)
 
 
-def _file_range(args: argparse.Namespace) -> tuple[datetime, datetime | None]:
+def _file_range(args: argparse.Namespace, clock: Clock) -> tuple[datetime, datetime | None]:
     days = timedelta(days=args.days if args.days is not None else 30)
     if args.start is not None and args.end is not None:
         return args.start, args.end
@@ -133,7 +134,7 @@ def _file_range(args: argparse.Namespace) -> tuple[datetime, datetime | None]:
         return args.start, None if open_ended else args.start + days
     # The only reading of the clock in file mode: a default range that ends today, so the file
     # lands inside the aggregator's retention. Pass --start for byte-identical reruns.
-    end = args.end or datetime.now(TZ).replace(hour=0, minute=0, second=0, microsecond=0)
+    end = args.end or datetime.fromtimestamp(clock(), TZ).replace(hour=0, minute=0, second=0, microsecond=0)
     return end - days, end
 
 
@@ -150,8 +151,8 @@ def _say(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-def _run_file(args: argparse.Namespace) -> int:
-    start, end = _file_range(args)
+def _run_file(args: argparse.Namespace, clock: Clock) -> int:
+    start, end = _file_range(args, clock)
     seed = args.seed if args.seed is not None else 0
     config = _config(args, start, end, seed, args.filings_per_day or 3000.0, file_mode=True)
     _say(f"writing {args.out}: province {args.province}, seed {seed}, from {start.isoformat()} "
@@ -165,14 +166,14 @@ def _run_file(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_live(args: argparse.Namespace) -> int:
+def _run_live(args: argparse.Namespace, clock: Clock) -> int:
     if not args.api_key:
         _say(f"live mode needs --api-key (or ${API_KEY_ENV})")
         return 2
     if args.start or args.end or args.days:
         _say("live mode runs from now: use --backfill-days for history, not --start/--end/--days")
         return 2
-    now = time.time()
+    now = clock()
     seed = args.seed if args.seed is not None else int(now)
     filings = args.filings_per_day or filings_per_day_for_rate(args.rate, args.online_share_start)
     start = datetime.fromtimestamp(now, TZ) - timedelta(days=args.backfill_days)
@@ -183,7 +184,9 @@ def _run_live(args: argparse.Namespace) -> int:
             if args.backfill_days else ""))
     tally = LiveTally()
     with httpx.Client(base_url=args.ingest_url, timeout=30.0) as client:
-        sender = Sender(client, args.api_key, tally, notice=_say)
+        # Events are sent when the shared clock reaches their time, so that the ingest and the
+        # aggregator, on the same clock, see them happen now.
+        sender = Sender(client, args.api_key, tally, clock=clock, notice=_say)
         try:
             send_live(generate(config), sender, rate=args.rate, backfill_rate=args.backfill_rate,
                       live_from=now, limit=args.events, batch_size=args.batch_size, progress=_say)
@@ -222,10 +225,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.out is None and args.ingest_url is None:
         parser.error("say where the events go: --out FILE.ndjson or --ingest-url URL")
+    # Like every service's "now": ONESTOP_CLOCK_START, or the machine's clock.
+    clock = ClockSettings().clock()
     try:
         if args.out is not None:
-            return _run_file(args)
-        return _run_live(args)
+            return _run_file(args, clock)
+        return _run_live(args, clock)
     except ValueError as exc:  # a config the feed refuses, e.g. a share above 1
         parser.error(str(exc))
 

@@ -34,7 +34,7 @@ async def rankings(
     state = context.runtime.state
     if parent is not None and parent not in state.tree:
         raise not_found(parent)
-    today = hcm_today()
+    today = hcm_today(context.clock)
     codes = ranked_units(state.tree, parent, level)
     rows = rank((standing(state, c, figure, period, today) for c in codes), figure)
     return json_response(200, {"figure": figure, "period": period, "parent": parent, "level": level,
@@ -57,7 +57,7 @@ async def targets_report(
     state = context.runtime.state
     if unit is not None and unit not in state.tree:
         raise not_found(unit)
-    today = hcm_today()
+    today = hcm_today(context.clock)
     with_target = state.targets.units_with(figure)
     codes = [c for c in (state.tree.subtree(unit) if unit else sorted(with_target)) if c in with_target]
     report = target_report(rank((standing(state, c, figure, period, today) for c in codes), figure))
