@@ -8,7 +8,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from services.aggregator.figures import PERIODS
-from services.common.http_settings import HttpServerSettings
+from services.common.http_settings import KIB, HttpServerSettings
 from services.common.kafka_settings import KafkaSettings
 from services.simulator.units import DEFAULT_PROVINCE, resolve_province
 
@@ -31,6 +31,8 @@ class ApiSettings(HttpServerSettings):
     # admin shares the proxy's address, and so one bucket, unless it is in trusted_proxies.
     admin_rate_per_s: float = Field(default=10.0, gt=0)
     admin_rate_burst: int = Field(default=50, ge=1)
+    # Only the admin writes take a body, a unit or a target of well under 1 KiB; over it: 413.
+    max_body_bytes: int = Field(default=64 * KIB, gt=0)
     # Browser origins (e.g. ["https://dashboard.example.gov.vn"]) allowed to GET the read endpoints
     # from their own pages; none by default. Admin writes are never allowed cross-origin.
     cors_origins: tuple[str, ...] = ()
