@@ -378,3 +378,4 @@ async def test_x_forwarded_for_is_believed_from_a_configured_proxy(tmp_path: Pat
     with service_process(tmp_path, "api", env, ADMIN_KEY) as api:
         assert await admin_guesses(api, ["10.0.0.1", "10.0.0.2", "10.0.0.1"]) == [403, 403, 429]
 
+
