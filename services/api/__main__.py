@@ -8,6 +8,7 @@ import uvicorn
 
 from services.api.app import create_app
 from services.api.settings import ApiSettings
+from services.common.server_limits import server_options
 
 
 def main() -> None:
@@ -15,7 +16,7 @@ def main() -> None:
     settings = ApiSettings()
     # Open streams never end by themselves: give them a short grace, then close them.
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, timeout_graceful_shutdown=3,
-                server_header=False)
+                **server_options(settings))
 
 
 if __name__ == "__main__":

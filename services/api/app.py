@@ -19,6 +19,7 @@ from services.api.settings import ApiSettings
 from services.common.docs_pages import install_docs
 from services.common.http_security import SecurityGuard
 from services.common.rate_limit import RateLimiter
+from services.common.request_body import install_body_guard
 
 DESCRIPTION = """Live figures of the one-stop shops, per unit and over any subtree of units: the online
 rate, the on-time rate of Decision 766, filings overdue now, returns, for today, the last 7 and 30 days,
@@ -54,6 +55,8 @@ def create_app(settings: ApiSettings, registry: CollectorRegistry | None = None)
     install_dashboard(app)
     install_docs(app)
     install_error_handlers(app)
+    # Innermost, so that its refusals (413, 408, 499) are counted and carry the security headers.
+    install_body_guard(app, settings.max_body_bytes, settings.body_timeout_s)
     app.add_middleware(RequestObserver, metrics=metrics)
     if settings.cors_origins:
         # Reading only: no credentials, no writes; Last-Event-ID lets an EventSource resume.

@@ -5,17 +5,20 @@ from __future__ import annotations
 import re
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from services.aggregator.figures import PERIODS
 from services.common.clock import ClockSettings
+from services.common.http_settings import KIB, HttpServerSettings
 from services.common.kafka_settings import KafkaSettings
 from services.simulator.units import DEFAULT_PROVINCE, resolve_province
 
 ALL_PERIODS = PERIODS
 
 
-class ApiSettings(BaseSettings):
+class ApiSettings(HttpServerSettings):
+    """Also the header, deadline and proxy settings of every HTTP service (`http_settings.py`)."""
+
     model_config = SettingsConfigDict(env_prefix="API_", extra="ignore")
 
     host: str = "127.0.0.1"
@@ -26,9 +29,11 @@ class ApiSettings(BaseSettings):
     admin_key_sha256: str = ""
     # Admin requests per second per client address, counted before the key is checked, so guessing
     # the key is slow too; over it the answer is 429 with Retry-After. Behind a reverse proxy every
-    # admin shares the proxy's address, and so one bucket.
+    # admin shares the proxy's address, and so one bucket, unless it is in trusted_proxies.
     admin_rate_per_s: float = Field(default=10.0, gt=0)
     admin_rate_burst: int = Field(default=50, ge=1)
+    # Only the admin writes take a body, a unit or a target of well under 1 KiB; over it: 413.
+    max_body_bytes: int = Field(default=64 * KIB, gt=0)
     # Browser origins (e.g. ["https://dashboard.example.gov.vn"]) allowed to GET the read endpoints
     # from their own pages; none by default. Admin writes are never allowed cross-origin.
     cors_origins: tuple[str, ...] = ()

@@ -6,6 +6,7 @@ import logging
 
 import uvicorn
 
+from services.common.server_limits import server_options
 from services.ingest.app import create_app
 from services.ingest.settings import IngestSettings
 
@@ -25,7 +26,7 @@ def main() -> None:
     uvicorn.run(app, host=settings.host, port=settings.port,
                 # Let requests in flight get Kafka's answer before the producers stop.
                 timeout_graceful_shutdown=int(settings.produce_timeout_s) + 5,
-                server_header=False)
+                **server_options(settings))
 
 
 if __name__ == "__main__":

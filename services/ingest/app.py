@@ -12,6 +12,7 @@ from services.common.docs_pages import install_docs
 from services.common.event_validation import EventValidator
 from services.common.http_security import SecurityGuard
 from services.common.rate_limit import RateLimiter
+from services.common.request_body import install_body_guard
 from services.ingest.context import IngestContext
 from services.ingest.errors import install_error_handlers
 from services.ingest.keys import KeyFile
@@ -49,6 +50,8 @@ def create_app(settings: IngestSettings, registry: CollectorRegistry | None = No
     app.include_router(ops.router)
     install_docs(app)
     install_error_handlers(app)
+    # Innermost, so that its refusals (413, 408, 499) are counted and carry the security headers.
+    install_body_guard(app, settings.max_body_bytes, settings.body_timeout_s)
     app.add_middleware(RequestObserver, metrics=metrics, path="/v1/events")
     # Outermost, so that its headers and its 500 cover every answer. No CORS middleware: writers are
     # servers holding a key, never a browser page, so no origin is ever allowed.

@@ -1,4 +1,4 @@
-"""Read a request body within the size limit and tell which framing it uses."""
+"""Which framing a request body uses (its size and read time are bounded by `request_body.py`)."""
 
 from __future__ import annotations
 
@@ -25,22 +25,3 @@ def media_type_of(request: Request) -> MediaType:
     if encoding != "identity":
         raise IngestError(415, "unsupported_media_type", "compressed bodies are not accepted")
     return found
-
-
-def too_large(max_bytes: int) -> IngestError:
-    return IngestError(413, "too_large", f"the body is over {max_bytes} bytes")
-
-
-async def read_body(request: Request, max_bytes: int) -> bytes:
-    """The whole body, refused with 413 as soon as it is known to exceed `max_bytes`."""
-    declared = request.headers.get("content-length")
-    # Refuse a declared oversize body before reading a byte of it.
-    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
-        raise too_large(max_bytes)
-    # Chunked bodies declare nothing, and a declared length is the client's word: count what arrives.
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > max_bytes:
-            raise too_large(max_bytes)
-    return bytes(body)

@@ -6,21 +6,25 @@ import socket
 from pathlib import Path
 
 from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from services.common.clock import ClockSettings
 from services.common.event_validation import CURRENT_SCHEMA
+from services.common.http_settings import HttpServerSettings
 from services.common.kafka_settings import KafkaSettings
 
 MIB = 1024 * 1024
 
 
-class IngestSettings(BaseSettings):
+class IngestSettings(HttpServerSettings):
+    """Also the header, deadline and proxy settings of every HTTP service (`http_settings.py`)."""
+
     model_config = SettingsConfigDict(env_prefix="INGEST_", extra="ignore", populate_by_name=True)
 
     host: str = "127.0.0.1"
     port: int = Field(default=8001, ge=0, le=65535)
 
+    # Over it: 413, before a byte of the body is read when Content-Length says so.
     max_body_bytes: int = Field(default=5 * MIB, gt=0)
     max_events: int = Field(default=10_000, gt=0)
     # Kafka refuses records over its max.message.bytes (1 MiB by default); a real status event is under

@@ -8,13 +8,13 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.api.allocation import AllocatedFigure, Status, allocate, starts_below
-from services.api.deps import Admin, Context
+from services.api.deps import AdminRoute, Context
 from services.api.errors import ApiError, json_response, not_found
 from services.api.models import Error, Number, Period
 from services.api.routes.admin import NOT_JSON, RESPONSES, CodePath, write_records
 from services.api.targets import TARGET_PERIOD, Target, encode_target
 
-router = APIRouter(prefix="/v1/admin/allocations", tags=["admin"], dependencies=Admin,
+router = APIRouter(prefix="/v1/admin/allocations", tags=["admin"], route_class=AdminRoute,
                    responses=RESPONSES)
 
 
