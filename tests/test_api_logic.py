@@ -3,8 +3,10 @@ the change feed's coalescing and resumption, and the per-unit metrics. No broker
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
+from collections.abc import AsyncGenerator
 from datetime import date
 from typing import Any
 
@@ -21,6 +23,7 @@ from services.api.ranking import Standing, rank, report_csv, target_report
 from services.api.registry import seed_units
 from services.api.rollup import rollup, sum_counters
 from services.api.rollup_cache import MAX_AGE_S, RollupCache
+from services.api.sse import ABORT, EventStreamResponse, pieces
 from services.api.targets import Target, TargetBook, covering_periods
 from services.api.tree import UnitInfo, UnitTree
 from services.api.view import FiguresView
@@ -236,6 +239,48 @@ def test_feed_resumes_within_the_ring_and_refuses_beyond_it() -> None:
     assert feed.parse_id("other-4") is None and feed.parse_id("e-99") is None
     assert feed.parse_id("junk") is None
     assert feed.event_id(5) == "e-5"
+
+
+def test_pieces_are_bounded_and_made_only_as_taken() -> None:
+    """Issue 12, class 2: a stream's replay or snapshot is handed over in bounded pieces, never whole."""
+    made: list[int] = []
+
+    def frames() -> Any:
+        for i in range(100):
+            made.append(i)
+            yield b"x" * 300
+    out = pieces(frames(), 1024)
+    assert next(out) == b"x" * 1024 and len(made) == 4  # nothing made beyond the first piece
+    rest = list(out)
+    assert all(len(p) == 1024 for p in rest[:-1]) and b"".join(rest) == b"x" * (30_000 - 1024)
+    assert list(pieces(iter([b"", b""]), 10)) == []
+
+
+async def test_a_stream_whose_client_takes_nothing_is_aborted_and_counted() -> None:
+    """Issue 12, class 2: a client that does not read is disconnected after the write deadline, and
+    its stream's clean-up runs."""
+    ended, dropped, aborted = asyncio.Event(), [], []
+    sent: list[bytes] = []
+
+    async def content() -> AsyncGenerator[bytes, None]:
+        try:
+            while True:
+                yield b"data: x\n\n"
+        finally:
+            ended.set()
+
+    async def send(message: Any) -> None:
+        if len(sent) >= 3:  # the client's buffer is full: this write never completes
+            await asyncio.Event().wait()
+        sent.append(message.get("body", b""))
+
+    async def receive() -> Any:
+        await asyncio.Event().wait()
+
+    response = EventStreamResponse(content(), 0.05, lambda: dropped.append(1))
+    scope = {"type": "http", "asgi": {"spec_version": "2.4"}, ABORT: lambda: aborted.append(1)}
+    await asyncio.wait_for(response(scope, receive, send), 5)
+    assert dropped == [1] and aborted == [1] and ended.is_set()
 
 
 # --- metrics ------------------------------------------------------------------------------------

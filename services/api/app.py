@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
+from starlette.types import ASGIApp
 
 from services.api.dashboard import install_dashboard
 from services.api.deps import ApiContext
@@ -16,6 +17,7 @@ from services.api.metrics import ApiMetrics, RequestObserver, TargetStandingColl
 from services.api.routes import admin, allocation, daily, ops, rankings, stream, units
 from services.api.runtime import Runtime
 from services.api.settings import ApiSettings
+from services.api.sse import ExposeAbort
 from services.common.docs_pages import install_docs
 from services.common.http_security import SecurityGuard
 from services.common.rate_limit import RateLimiter
@@ -25,6 +27,12 @@ DESCRIPTION = """Live figures of the one-stop shops, per unit and over any subtr
 rate, the on-time rate of Decision 766, filings overdue now, returns, for today, the last 7 and 30 days,
 month, quarter and year to date. Reading needs no key; changing the registry or targets needs the admin
 key. Figures are defined in docs/figures.md."""
+
+
+class ApiApp(FastAPI):
+    def build_middleware_stack(self) -> ASGIApp:
+        # Outside every middleware, where `send` is still the server's own (see services/api/sse.py).
+        return ExposeAbort(super().build_middleware_stack())
 
 
 def create_app(settings: ApiSettings, registry: CollectorRegistry | None = None) -> FastAPI:
@@ -46,8 +54,8 @@ def create_app(settings: ApiSettings, registry: CollectorRegistry | None = None)
         finally:
             await runtime.stop()
 
-    app = FastAPI(title="onestop-live API", version="1", description=DESCRIPTION, lifespan=lifespan,
-                  docs_url=None, redoc_url=None)
+    app = ApiApp(title="onestop-live API", version="1", description=DESCRIPTION, lifespan=lifespan,
+                 docs_url=None, redoc_url=None)
     admin_limiter = RateLimiter(settings.admin_rate_per_s, settings.admin_rate_burst)
     app.state.api = ApiContext(settings, runtime, metrics, admin_limiter, clock)
     for module in (units, daily, rankings, stream, admin, allocation, ops):

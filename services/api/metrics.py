@@ -153,6 +153,9 @@ class ApiMetrics:
                            registry=r)
         self.units = Gauge("api_view_units", "Units with figures in the view.", registry=r)
         self.stream_clients = Gauge("api_stream_clients", "Open server-sent-event streams.", registry=r)
+        self.stream_clients_dropped = Counter(
+            "api_stream_clients_dropped", "Streams disconnected because the client read nothing for "
+            "API_STREAM_WRITE_TIMEOUT_S.", registry=r)
 
 
 class RequestObserver:

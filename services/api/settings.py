@@ -49,8 +49,17 @@ class ApiSettings(HttpServerSettings):
     # At most one stream event per unit per interval: the aggregator publishes at most every 0.5 s too.
     stream_coalesce_s: float = Field(default=0.5, gt=0)
     stream_heartbeat_s: float = Field(default=15.0, gt=0)
-    # Recent changes kept for clients that reconnect with Last-Event-ID.
-    stream_buffer: int = Field(default=10_000, ge=1)
+    # Recent changes kept for clients that reconnect with Last-Event-ID: the most a resume replays. A
+    # client further behind (resuming, or live but reading slowly) gets a `reset` and a snapshot of
+    # its subtree instead: past about a province's number of units a replay costs more than that.
+    stream_buffer: int = Field(default=1_000, ge=1)
+    # Bytes a stream hands the server at once; the next piece waits until the client has read, so each
+    # client holds at most this plus the connection's 64 KiB write buffer here, whatever it asked for.
+    stream_piece_bytes: int = Field(default=64 * 1024, ge=1024)
+    # A client that takes nothing in this long while bytes wait for it (it does not read) is
+    # disconnected: its pending bytes and connection are freed, and it is counted in
+    # api_stream_clients_dropped_total. An idle stream waits for nothing, so this never drops it.
+    stream_write_timeout_s: float = Field(default=30.0, gt=0)
 
     # Periods exported per unit on /metrics: every one by default; a country's 10^4 units times seven
     # periods is too many series, so narrow this there (e.g. ["today","month_to_date","year_to_date"]).

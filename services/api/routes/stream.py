@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, Iterator
 from typing import Annotated, Any
 
 import orjson
@@ -16,6 +16,7 @@ from services.api.errors import not_found
 from services.api.metrics import ApiMetrics
 from services.api.models import Error
 from services.api.runtime import Runtime
+from services.api.sse import EventStreamResponse, pieces
 
 router = APIRouter(prefix="/v1", tags=["stream"])
 
@@ -44,14 +45,19 @@ async def stream(
     runtime = context.runtime
     if unit is not None and unit not in runtime.tree and unit not in runtime.view.records:
         raise not_found(unit)
-    events = _events(runtime, context.metrics, unit, last_event_id, context.settings.stream_heartbeat_s)
+    settings, metrics = context.settings, context.metrics
+    events = _events(runtime, metrics, unit, last_event_id, settings.stream_heartbeat_s,
+                     settings.stream_piece_bytes)
     # no-cache and no proxy buffering: each event must reach the client as it happens.
-    return StreamingResponse(events, media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return EventStreamResponse(events, settings.stream_write_timeout_s, metrics.stream_clients_dropped.inc,
+                               media_type="text/event-stream",
+                               headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
 async def _events(runtime: Runtime, metrics: ApiMetrics, unit: str | None, last_event_id: str | None,
-                  heartbeat_s: float) -> AsyncIterator[bytes]:
+                  heartbeat_s: float, piece_bytes: int) -> AsyncGenerator[bytes, None]:
+    """The stream's bytes in pieces of at most `piece_bytes`, each made only when the last was taken
+    (services/api/sse.py): a replay or snapshot is never held whole."""
     feed = runtime.feed
     metrics.stream_clients.inc()
     try:
@@ -60,28 +66,33 @@ async def _events(runtime: Runtime, metrics: ApiMetrics, unit: str | None, last_
         if last_event_id is not None:
             resumed = feed.parse_id(last_event_id)
             missed = feed.since(resumed) if resumed is not None else None
-            if missed is None:
-                yield _snapshot(runtime, unit, "cannot resume after that event id")
-            else:
-                yield b"".join(_event(feed.event_id(c.seq), c, runtime, unit) for c in missed)
+            frames = (_snapshot(runtime, unit, "cannot resume after that event id") if missed is None
+                      else _changes(missed, runtime, unit))
+            for piece in pieces(frames, piece_bytes):
+                yield piece
         last_write = time.monotonic()
         while True:
             await feed.wait_after(seq, max(0.0, last_write + heartbeat_s - time.monotonic()))
             changes = feed.since(seq)
-            chunk = b""
             if changes is None:  # this client fell behind the ring buffer
-                chunk = _snapshot(runtime, unit, "fell behind the buffer of recent changes")
+                frames = _snapshot(runtime, unit, "fell behind the buffer of recent changes")
                 seq = feed.seq
-            elif changes:
-                chunk = b"".join(_event(feed.event_id(c.seq), c, runtime, unit) for c in changes)
-                seq = changes[-1].seq
-            if not chunk and time.monotonic() - last_write >= heartbeat_s:
-                chunk = b": heartbeat\n\n"
-            if chunk:
-                yield chunk
+            else:
+                frames = _changes(changes, runtime, unit)
+                seq = changes[-1].seq if changes else seq
+            for piece in pieces(frames, piece_bytes):
+                yield piece
+                last_write = time.monotonic()
+            if time.monotonic() - last_write >= heartbeat_s:
+                yield b": heartbeat\n\n"
                 last_write = time.monotonic()
     finally:
         metrics.stream_clients.dec()
+
+
+def _changes(changes: list[Change], runtime: Runtime, unit: str | None) -> Iterator[bytes]:
+    feed = runtime.feed
+    return (_event(feed.event_id(c.seq), c, runtime, unit) for c in changes)
 
 
 def _event(event_id: str, change: Change, runtime: Runtime, unit: str | None) -> bytes:
@@ -92,15 +103,18 @@ def _event(event_id: str, change: Change, runtime: Runtime, unit: str | None) ->
     return _frame(event_id, "figures", {"unit_code": change.unit_code, **change.record})
 
 
-def _snapshot(runtime: Runtime, unit: str | None, reason: str) -> bytes:
-    """A `reset`, then the current figures of every unit in scope: enough to start over from."""
+def _snapshot(runtime: Runtime, unit: str | None, reason: str) -> Iterator[bytes]:
+    """A `reset`, then the current figures of every unit in scope: enough to start over from. Each
+    record is read as its frame is made; all carry the id of the snapshot's start, so a later change
+    of a unit is sent again, never missed."""
     feed = runtime.feed
     event_id = feed.event_id(feed.seq)
     records = runtime.view.records
     codes = runtime.tree.subtree(unit) if unit is not None else sorted(records)
-    frames = [_frame(event_id, "reset", {"reason": reason})]
-    frames += [_frame(event_id, "figures", {"unit_code": c, **records[c]}) for c in codes if c in records]
-    return b"".join(frames)
+    yield _frame(event_id, "reset", {"reason": reason})
+    for code in codes:
+        if (record := records.get(code)) is not None:
+            yield _frame(event_id, "figures", {"unit_code": code, **record})
 
 
 def _frame(event_id: str, event: str, data: dict[str, Any]) -> bytes:
