@@ -241,6 +241,16 @@ def test_feed_resumes_within_the_ring_and_refuses_beyond_it() -> None:
     assert feed.event_id(5) == "e-5"
 
 
+@pytest.mark.parametrize("sequence", ["²", "٣", "9" * 5000, "+3", " 3", "", "-3"])
+def test_a_last_event_id_with_other_digits_or_too_many_is_no_resume(sequence: str) -> None:
+    """Issue 12, class 6: `str.isdigit` passed "²" (then int() raised: a 500) and Arabic-Indic digits,
+    and 5,000 digits made int() raise too; only ASCII digits, at most 18, are a sequence number."""
+    feed = ChangeFeed(0.5, 3, Clock(), epoch="e")
+    for i in range(5):
+        feed.offer(f"u{i}", {"i": i})
+    assert feed.parse_id(f"e-{sequence}") is None
+
+
 def test_pieces_are_bounded_and_made_only_as_taken() -> None:
     """Issue 12, class 2: a stream's replay or snapshot is handed over in bounded pieces, never whole."""
     made: list[int] = []

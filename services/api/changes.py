@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import time
 from collections import deque
 from collections.abc import Callable
@@ -19,6 +20,11 @@ from dataclasses import dataclass
 from typing import Any
 
 TICK_S = 0.05  # how often delayed changes are looked at: small against the 0.5 s interval
+
+
+# ASCII digits, and few enough for int(): str.isdigit() also passes "²", which int() refuses, and
+# Python refuses to convert over 4,300 digits (both were a 500 for a client's Last-Event-ID).
+_SEQ = re.compile(r"[0-9]{1,18}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +53,7 @@ class ChangeFeed:
     def parse_id(self, event_id: str | None) -> int | None:
         """The sequence number of one of our ids, else None (absent, malformed, or another epoch's)."""
         epoch, _, seq = (event_id or "").strip().rpartition("-")
-        if epoch != self.epoch or not seq.isdigit() or int(seq) > self.seq:
+        if epoch != self.epoch or not _SEQ.fullmatch(seq) or int(seq) > self.seq:
             return None
         return int(seq)
 
