@@ -51,8 +51,6 @@ from prometheus_client.registry import Collector
 from bench.freshness_bench import Service
 from bench.stats import percentile
 from deploy.local.broker import LocalKafka, free_port
-from services.aggregator.figures import PERIODS, rates
-from services.aggregator.rules import COUNTERS
 from services.api.metrics import FIGURE_METRICS, UnitRow, render_unit_figures, unit_rows
 from services.api.queries import State, subtree_rollup
 from services.api.registry import encode_unit, seed_units
@@ -60,6 +58,7 @@ from services.api.targets import TargetBook
 from services.api.tree import UnitInfo, UnitTree
 from services.common.kafka_settings import KafkaSettings
 from services.common.topics import ensure_topics
+from services.contract.figures import COUNTERS, PERIODS, rates
 
 PROVINCE = "31"
 COUNTRY = "VN"

@@ -33,9 +33,9 @@ from aiokafka import AIOKafkaProducer
 
 from bench.stats import percentile, print_rows
 from deploy.local.broker import LocalKafka, free_port
-from services.common.event_validation import SCHEMAS_DIR, EventValidator, Valid
 from services.common.kafka_settings import KafkaSettings
 from services.common.topics import ensure_topics
+from services.contract.event_validation import SCHEMAS_DIR, EventValidator, Valid
 from services.ingest.keys import KeyStore, new_key
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -35,9 +35,9 @@ from aiokafka.errors import KafkaError
 from bench.aggregator_bench import FROZEN_NOW, make_events
 from deploy.local.broker import LocalKafka, free_port
 from deploy.local.run import Service
-from services.common.event_validation import Valid, default_validator
 from services.common.kafka_settings import KafkaSettings
 from services.common.topics import ensure_topics
+from services.contract.event_validation import Valid, default_validator
 from services.simulator.replay import produce_file
 
 

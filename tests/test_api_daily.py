@@ -8,10 +8,9 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from services.aggregator.figures import rates
-from services.aggregator.rules import COUNTERS
 from services.api.daily import DailyView
 from services.common.kafka_settings import KafkaSettings
+from services.contract.figures import COUNTERS, rates
 from tests.test_api_kafka import WARD_A, api_settings, eventually, running_api
 
 

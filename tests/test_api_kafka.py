@@ -22,13 +22,12 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
 from deploy.local.broker import free_port
-from services.aggregator.figures import PERIODS, RATES, SNAPSHOTS, rates
-from services.aggregator.rules import COUNTERS
 from services.api import models
 from services.api.app import create_app
 from services.api.settings import ApiSettings
 from services.common.kafka_settings import KafkaSettings
-from services.simulator.units import province_units
+from services.contract.figures import COUNTERS, PERIODS, RATES, SNAPSHOTS, rates
+from services.contract.units import province_units
 from tests.ingest_support import serving
 
 pytestmark = pytest.mark.integration

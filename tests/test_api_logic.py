@@ -14,8 +14,6 @@ import orjson
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from services.aggregator.figures import PERIODS, RATES, SNAPSHOTS, rates
-from services.aggregator.rules import COUNTERS
 from services.api.changes import ChangeFeed
 from services.api.metrics import FIGURE_METRICS, render_unit_figures, unit_rows
 from services.api.queries import State, ranked_units, standing, subtree_rollup
@@ -27,6 +25,7 @@ from services.api.sse import ABORT, EventStreamResponse, pieces
 from services.api.targets import Target, TargetBook, covering_periods
 from services.api.tree import UnitInfo, UnitTree
 from services.api.view import FiguresView
+from services.contract.figures import COUNTERS, PERIODS, RATES, SNAPSHOTS, rates
 
 
 def period(**counts: int) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""The bounds on an event's instants (services/common/event_bounds.py), as pure functions.
+"""The bounds on an event's instants (services/contract/event_bounds.py), as pure functions.
 
 Issue 12, class 1: an event dated at the calendar's end (9999-12-31T23:59:59-23:59) was accepted
 and then stopped the aggregator on every restart; events dated 1970 or 2500 were accepted too.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.common.event_bounds import (
+from services.contract.event_bounds import (
     DUE_HORIZON_DAYS,
     EARLIEST,
     bound_errors,

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.common.event_validation import EventValidator, Valid, default_validator
-from services.common.raw_event_check import RawEventCheck, UnsupportedSchema
+from services.contract.event_validation import EventValidator, Valid, default_validator
+from services.contract.raw_event_check import RawEventCheck, UnsupportedSchema
 
 VALIDATOR = default_validator()
 REFERENCE, SCHEMA = VALIDATOR._by_version[1]

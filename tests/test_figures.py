@@ -6,7 +6,7 @@ from datetime import datetime
 
 import pytest
 
-from services.aggregator.figures import PERIODS, RATES, SNAPSHOTS, figures, period_days, rates
+from services.aggregator.figures import figures, period_days
 from services.aggregator.hcm_time import day_from_iso, day_iso, format_as_of, parse_instant
 from services.aggregator.rules import (
     COUNTERS,
@@ -18,6 +18,7 @@ from services.aggregator.rules import (
     Delta,
 )
 from services.aggregator.unit_state import UnitState
+from services.contract.figures import PERIODS, RATES, SNAPSHOTS, rates
 
 
 def epoch(text: str) -> float:

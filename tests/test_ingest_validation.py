@@ -10,7 +10,7 @@ import pytest
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
-from services.common.event_validation import (
+from services.contract.event_validation import (
     SCHEMAS_DIR,
     EventValidator,
     FieldError,

@@ -36,7 +36,7 @@ from services.aggregator.rules import (
     step,
 )
 from services.aggregator.unit_state import UnitState
-from services.common.event_bounds import bound_errors
+from services.contract.event_bounds import bound_errors
 from tests.oracle import compare, recompute
 
 AS_OF = datetime(2026, 3, 31, 16, 30, tzinfo=UTC)  # 23:30 in Ho Chi Minh, last day of a quarter

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 
-from services.common.event_validation import SCHEMAS_DIR, EventValidator, Valid
+from services.contract.event_validation import SCHEMAS_DIR, EventValidator, Valid
 
 README = SCHEMAS_DIR / "README.md"
 JSON_BLOCK = re.compile(r"^```json\n(.*?)^```", re.MULTILINE | re.DOTALL)

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 from vietnam_provinces import ProvinceCode, Ward
 
+from services.contract.units import DEPARTMENT, PROVINCE, province_units, resolve_province
 from services.simulator.__main__ import main
 from services.simulator.delivery import (
     DUPLICATE,
@@ -33,7 +34,6 @@ from services.simulator.feed import Feed, FeedConfig, generate, generate_provinc
 from services.simulator.live import IngestRefused, LiveTally, Sender, retry_after_seconds, send_live
 from services.simulator.localtime import TZ, from_epoch, local_day, rfc3339, to_epoch
 from services.simulator.ndjson_file import line_bytes
-from services.simulator.units import DEPARTMENT, PROVINCE, province_units, resolve_province
 from services.simulator.workdays import FIXED_HOLIDAYS, add_working_days, due_at, is_working_day
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "filing-event.v1.json"

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
 from services.aggregator.hcm_time import day_iso, epoch_to_us, format_as_of, hcm_day
-from services.aggregator.rules import COUNTERS
 from services.aggregator.unit_state import UnitState
+from services.contract.figures import COUNTERS, PERIODS, rates
 
-PERIODS = ("today", "last_7_days", "last_30_days", "month_to_date", "quarter_to_date", "year_to_date",
-           "all_time")
-SNAPSHOTS = ("pending_within_due", "pending_overdue")
-RATES = ("online_rate", "on_time_rate", "avg_resolution_hours", "online_payment_share", "digitised_share")
 # The bounds of all_time: every day, future ones included.
 FIRST_DAY = 1
 LAST_DAY = date.max.toordinal()
@@ -33,26 +28,6 @@ def period_days(today: int) -> dict[str, tuple[int, int]]:
         "quarter_to_date": (date(d.year, quarter_month, 1).toordinal(), today),
         "year_to_date": (date(d.year, 1, 1).toordinal(), today),
         "all_time": (FIRST_DAY, LAST_DAY),
-    }
-
-
-def _ratio(numerator: float, denominator: float) -> float | None:
-    return numerator / denominator if denominator else None
-
-
-def rates(c: Mapping[str, Any]) -> dict[str, float | None]:
-    """The rates of any counters (one unit's, or summed over a subtree); None when undefined."""
-    within = c.get("pending_within_due", 0)
-    returned = c["returned_total"]
-    resolved = c["resolved_total"]
-    handled = resolved + returned + within + c.get("pending_overdue", 0)
-    in_time = c["resolved_early"] + c["resolved_on_time"] + returned + within
-    return {
-        "online_rate": _ratio(c["received_online"], c["received_total"]),
-        "on_time_rate": _ratio(in_time, handled),
-        "avg_resolution_hours": _ratio(c["resolution_seconds"], resolved * 3600),
-        "online_payment_share": _ratio(c["payment_online"], c["payment_reported"]),
-        "digitised_share": _ratio(c["digitised_yes"], c["digitised_reported"]),
     }
 
 

@@ -27,8 +27,8 @@ from services.aggregator.dlq import TRUNCATED_HEADER, dlq_headers
 from services.aggregator.hcm_time import epoch_to_us
 from services.aggregator.rules import Event, event_from_checked, event_from_json, is_too_late
 from services.aggregator.settings import AggregatorSettings
-from services.common.event_bounds import bound_errors
-from services.common.event_validation import EventValidator, Valid, default_validator
+from services.contract.event_bounds import bound_errors
+from services.contract.event_validation import EventValidator, Valid, default_validator
 
 log = logging.getLogger(__name__)
 # Rounds packed ahead of Kafka's acknowledgements, at most.

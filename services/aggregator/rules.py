@@ -30,6 +30,7 @@ from services.aggregator.hcm_time import (
     instant_us,
     parse_instant,
 )
+from services.contract.figures import COUNTERS
 
 EVENT_TYPES = ("submitted", "overdue", "processed", "returned")
 SUBMITTED, OVERDUE, PROCESSED, RETURNED = range(4)
@@ -37,15 +38,7 @@ CHANNELS = ("online", "in_person", "postal")
 REASONS = ("rejected", "supplement_requested", "withdrawn")
 SUPPLEMENT_REQUESTED = REASONS.index("supplement_requested")
 
-# The counters kept in day buckets, in the order of a bucket's list. The pending snapshots are not
-# here: they describe the present, not a day.
-COUNTERS = (
-    "received_total", "received_online", "received_in_person", "received_postal",
-    "resolved_early", "resolved_on_time", "resolved_late", "resolved_total",
-    "returned_rejected", "returned_supplement_requested", "returned_withdrawn", "returned_total",
-    "resolution_seconds",
-    "payment_reported", "payment_online", "digitised_reported", "digitised_yes",
-)
+# Each counter's index in a day bucket's list (the contract's COUNTERS, in that order).
 (RECEIVED_TOTAL, RECEIVED_ONLINE, RECEIVED_IN_PERSON, RECEIVED_POSTAL,
  RESOLVED_EARLY, RESOLVED_ON_TIME, RESOLVED_LATE, RESOLVED_TOTAL,
  RETURNED_REJECTED, RETURNED_SUPPLEMENT_REQUESTED, RETURNED_WITHDRAWN, RETURNED_TOTAL,

@@ -11,7 +11,8 @@ from bisect import bisect_left, insort
 from operator import add
 from typing import Any
 
-from services.aggregator.rules import COUNTERS, Delta
+from services.aggregator.rules import Delta
+from services.contract.figures import COUNTERS
 
 _WIDTH = len(COUNTERS)
 _NO_CHANGE = 1 << 62  # a day later than any real day

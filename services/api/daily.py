@@ -7,8 +7,7 @@ from typing import Any
 
 import orjson
 
-from services.aggregator.figures import rates
-from services.aggregator.rules import COUNTERS
+from services.contract.figures import COUNTERS, rates
 
 KEY_SEPARATOR = "|"
 MAX_DAYS = 400  # the aggregator's default retention: older days no longer change

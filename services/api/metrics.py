@@ -12,12 +12,11 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.aggregator.figures import SNAPSHOTS
-from services.aggregator.rules import COUNTERS
 from services.api.queries import State, hcm_today, standing
 from services.api.ranking import rank
 from services.api.tree import UnitTree
 from services.common.clock import Clock
+from services.contract.figures import COUNTERS, SNAPSHOTS
 
 PREFIX = "onestop_unit_"
 # Every figure of a period object as (its field, metric name, help, scale). Windowed counts go up

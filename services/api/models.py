@@ -10,11 +10,10 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
 
-from services.aggregator.figures import PERIODS, RATES, SNAPSHOTS
-from services.aggregator.rules import COUNTERS
 from services.api.registry import UNIT_CODE
 from services.api.rollup import FIGURES
 from services.api.targets import MAX_COUNT, MAX_HOURS
+from services.contract.figures import COUNTERS, PERIODS, RATES, SNAPSHOTS
 
 Period = Literal["today", "last_7_days", "last_30_days", "month_to_date", "quarter_to_date", "year_to_date",
                  "all_time"]

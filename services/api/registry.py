@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 
 from services.api.tree import UnitInfo, UnitTree
-from services.simulator.units import province_units
+from services.contract.units import province_units
 
 # Any code the event contract takes (`unit_code` of schemas/filing-event.v1.json): a unit has figures
 # under it, so the read endpoints take it. ASCII only: no `\w` or `\d`, which match other scripts.

@@ -7,8 +7,7 @@ from collections.abc import Iterable, Mapping
 from operator import itemgetter
 from typing import Any
 
-from services.aggregator.figures import PERIODS, RATES, SNAPSHOTS, rates
-from services.aggregator.rules import COUNTERS
+from services.contract.figures import COUNTERS, PERIODS, RATES, SNAPSHOTS, rates
 
 SUMMED = (*COUNTERS, *SNAPSHOTS)
 FIGURES = (*SUMMED, *RATES)

@@ -7,11 +7,11 @@ import re
 from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
-from services.aggregator.figures import PERIODS
 from services.common.clock import ClockSettings
 from services.common.http_settings import KIB, HttpServerSettings
 from services.common.kafka_settings import KafkaSettings
-from services.simulator.units import DEFAULT_PROVINCE, resolve_province
+from services.contract.figures import PERIODS
+from services.contract.units import DEFAULT_PROVINCE, resolve_province
 
 ALL_PERIODS = PERIODS
 

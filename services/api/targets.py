@@ -17,10 +17,10 @@ from typing import Any
 
 import orjson
 
-from services.aggregator.figures import RATES
 from services.api.registry import UNIT_CODE
 from services.api.rollup import SUMMED
 from services.api.years import YEAR_PATTERN
+from services.contract.figures import RATES
 
 TARGET_PERIOD = re.compile(rf"^{YEAR_PATTERN}(-Q[1-4]|-(0[1-9]|1[0-2]))?$")
 

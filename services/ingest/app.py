@@ -9,10 +9,10 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
 
 from services.common.docs_pages import install_docs
-from services.common.event_validation import EventValidator
 from services.common.http_security import SecurityGuard
 from services.common.rate_limit import RateLimiter
 from services.common.request_body import install_body_guard
+from services.contract.event_validation import EventValidator
 from services.ingest.context import IngestContext
 from services.ingest.errors import install_error_handlers
 from services.ingest.keys import KeyFile

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from services.common.event_validation import EventValidator
 from services.common.rate_limit import RateLimiter
+from services.contract.event_validation import EventValidator
 from services.ingest.keys import KeyFile
 from services.ingest.metrics import IngestMetrics
 from services.ingest.producer import EventWriter

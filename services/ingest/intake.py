@@ -12,9 +12,9 @@ from typing import Any
 
 import orjson
 
-from services.common.event_bounds import event_bound_errors
-from services.common.event_validation import EventValidator, FieldError, Invalid
 from services.common.http_errors import bounded
+from services.contract.event_bounds import event_bound_errors
+from services.contract.event_validation import EventValidator, FieldError, Invalid
 from services.ingest.keys import ApiKey
 from services.ingest.parsing import MediaType, parse_body
 from services.ingest.producer import Record

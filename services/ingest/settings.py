@@ -9,9 +9,9 @@ from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from services.common.clock import ClockSettings
-from services.common.event_validation import CURRENT_SCHEMA
 from services.common.http_settings import HttpServerSettings
 from services.common.kafka_settings import KafkaSettings
+from services.contract.event_validation import CURRENT_SCHEMA
 
 MIB = 1024 * 1024
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 
 from services.common.clock import Clock, ClockSettings
+from services.contract.units import DEFAULT_PROVINCE, province_units, provinces, resolve_province
 from services.simulator.arrivals import filings_per_day_for_rate
 from services.simulator.delivery import DeliveryRates
 from services.simulator.feed import FeedConfig, generate
@@ -20,7 +21,6 @@ from services.simulator.lifecycle import LifecycleShares
 from services.simulator.live import IngestRefused, LiveTally, Sender, send_live
 from services.simulator.localtime import TZ, parse_local
 from services.simulator.ndjson_file import write_file
-from services.simulator.units import DEFAULT_PROVINCE, province_units, provinces, resolve_province
 
 API_KEY_ENV = "SIMULATOR_API_KEY"
 

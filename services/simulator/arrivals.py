@@ -15,9 +15,9 @@ from collections.abc import Callable, Iterator
 from itertools import accumulate
 from typing import NamedTuple
 
+from services.contract.units import COMMUNE, DEPARTMENT, OFFICE, PROVINCE, SPECIAL_ZONE, WARD, Unit
 from services.simulator.localtime import HOUR, day_start, local_day, weekday
 from services.simulator.procedures import Procedure, procedures_for
-from services.simulator.units import COMMUNE, DEPARTMENT, OFFICE, PROVINCE, SPECIAL_ZONE, WARD, Unit
 from services.simulator.workdays import is_working_day
 
 ONLINE = "online"

@@ -15,17 +15,17 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from services.simulator.arrivals import UnitMix, arrivals
-from services.simulator.delivery import Delivery, DeliveryRates, deliver
-from services.simulator.lifecycle import Event, LifecycleShares, filing_events
-from services.simulator.localtime import DAY, to_epoch
-from services.simulator.units import (
+from services.contract.units import (
     DEFAULT_PROVINCE,
     department_sizes,
     province_code,
     province_units,
     resolve_province,
 )
+from services.simulator.arrivals import UnitMix, arrivals
+from services.simulator.delivery import Delivery, DeliveryRates, deliver
+from services.simulator.lifecycle import Event, LifecycleShares, filing_events
+from services.simulator.localtime import DAY, to_epoch
 
 TREND_DAYS_WITHOUT_END = 365
 

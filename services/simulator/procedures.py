@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from services.simulator.units import COMMUNE, SPECIAL_ZONE, WARD, Unit
+from services.contract.units import COMMUNE, SPECIAL_ZONE, WARD, Unit
 
 
 @dataclass(frozen=True, slots=True)

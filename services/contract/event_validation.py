@@ -26,7 +26,7 @@ from typing import Any
 import fastjsonschema
 from jsonschema import Draft202012Validator, ValidationError
 
-from services.common.raw_event_check import RawEventCheck, UnsupportedSchema
+from services.contract.raw_event_check import RawEventCheck, UnsupportedSchema
 
 log = logging.getLogger(__name__)
 SCHEMAS_DIR = Path(__file__).resolve().parents[2] / "schemas"
