@@ -97,8 +97,11 @@ audit: $(STAMPS)/venv ## Known vulnerabilities in the installed packages (pip-au
 # drops what it no longer does; UPGRADE=1 moves every package to its newest allowed release,
 # UPGRADE="aiokafka faust-streaming" only those. Universal: one lock for Linux, macOS and Windows
 # (platform-only packages carry markers), with the hashes of every wheel and sdist of each version.
+# uv ignores requires-python's upper bound (<3.12), so a universal resolution would also lock, for
+# Python 3.12 and later, releases that need them (vietnam-provinces 2026.x); --fork-strategy fewest
+# keeps one version of each package, the newest that Python 3.11 installs.
 LOCK_UPGRADE = $(if $(filter 1,$(UPGRADE)),--upgrade,$(foreach p,$(UPGRADE),--upgrade-package $(p)))
-UV_COMPILE = $(VENV)/bin/uv pip compile -q --universal --python-version 3.11 --generate-hashes \
+UV_COMPILE = $(VENV)/bin/uv pip compile -q --universal --fork-strategy fewest --python-version 3.11 --generate-hashes \
 	--custom-compile-command "make lock"
 BUILD_REQUIRES = $(PY) -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))['build-system']['requires'], sep='\n')"
 
