@@ -7,18 +7,37 @@ PY := $(VENV)/bin/python
 STAMPS := .stamps
 KAFKA_LIBS := deploy/local/.cache/kafka-libs
 
-.PHONY: help install kafka-jars prometheus run test lint typecheck audit bench soak topics kafka clean
+.PHONY: help install lock kafka-jars prometheus run test lint typecheck audit bench soak topics kafka clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-# setuptools too: the one a new venv starts with is years old, with published vulnerabilities.
-$(STAMPS)/venv: pyproject.toml
+# Python packages come from the lock files, never from pyproject.toml's ranges (see "Locked installs" in
+# README.md). requirements-dev.lock: every package `make` installs (the product's, the `dev` extra's,
+# pip and setuptools), each at one version with the hashes of its files, written by `make lock`;
+# requirements.lock: the product's alone, at the same versions, for the container image.
+LOCK := requirements-dev.lock
+RUNTIME_LOCK := requirements.lock
+NEW_VENV = test -x $(PY) || { command -v $(PYTHON) >/dev/null && $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV); }
+
+# Hash-checked: pip refuses any file whose hash the lock does not list, and any package it does not pin.
+# The project itself then goes in editable, without dependencies and with the locked setuptools;
+# `pip check` fails if the lock no longer satisfies pyproject.toml (then `make lock`).
+$(STAMPS)/venv: pyproject.toml $(LOCK)
 	@mkdir -p $(STAMPS)
-	@test -x $(PY) || { command -v $(PYTHON) >/dev/null && $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV); }
-	$(PY) -m pip install -q --upgrade pip setuptools
-	$(PY) -m pip install -q -e ".[dev]"
+	@$(NEW_VENV)
+	$(PY) -m pip install -q --require-hashes -r $(LOCK)
+	PYTHONWARNINGS="ignore:Editable installation" $(PY) -m pip install -q --no-deps --no-build-isolation -e .
+	@$(PY) -m pip check >/dev/null || { $(PY) -m pip check; \
+		echo "$(LOCK) does not satisfy pyproject.toml: run make lock"; exit 1; }
 	@touch $@
+
+# uv at the lock's version, hash-checked, alone: `make lock` must work when the lock no longer
+# satisfies pyproject.toml, which is when the full install above fails.
+$(VENV)/bin/uv:
+	@$(NEW_VENV)
+	awk '/^uv==/ {p = 1; print; next} p && /^ +--hash/ {print; next} {p = 0}' $(LOCK) \
+		| $(PY) -m pip install -q --require-hashes --no-deps -r /dev/stdin
 
 $(STAMPS)/kafka-jars: deploy/local/pom.xml
 	@mkdir -p $(STAMPS)
@@ -73,6 +92,28 @@ typecheck: $(STAMPS)/venv ## mypy over the code
 
 audit: $(STAMPS)/venv ## Known vulnerabilities in the installed packages (pip-audit, PyPI's data; cached)
 	$(PY) -m deploy.audit
+
+# `make lock` keeps every locked version that pyproject.toml still allows, adds what it newly needs and
+# drops what it no longer does; UPGRADE=1 moves every package to its newest allowed release,
+# UPGRADE="aiokafka faust-streaming" only those. Universal: one lock for Linux, macOS and Windows
+# (platform-only packages carry markers), with the hashes of every wheel and sdist of each version.
+# uv ignores requires-python's upper bound (<3.12), so a universal resolution would also lock, for
+# Python 3.12 and later, releases that need them (vietnam-provinces 2026.x); --fork-strategy fewest
+# keeps one version of each package, the newest that Python 3.11 installs.
+LOCK_UPGRADE = $(if $(filter 1,$(UPGRADE)),--upgrade,$(foreach p,$(UPGRADE),--upgrade-package $(p)))
+UV_COMPILE = $(VENV)/bin/uv pip compile -q --universal --fork-strategy fewest --python-version 3.11 --generate-hashes \
+	--custom-compile-command "make lock"
+BUILD_REQUIRES = $(PY) -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))['build-system']['requires'], sep='\n')"
+
+# uv reads the current lock as its preferences from the output file: a copy, replacing the lock only
+# if it changed, so that an unchanged lock leaves the venv stamp up to date.
+lock: $(VENV)/bin/uv ## Re-resolve the lock files from pyproject.toml (uv); UPGRADE=1 for the newest releases
+	@cp -p $(LOCK) $(LOCK).new 2>/dev/null || true
+	$(BUILD_REQUIRES) | $(UV_COMPILE) pyproject.toml - --extra dev $(LOCK_UPGRADE) -o $(LOCK).new
+	@cmp -s $(LOCK).new $(LOCK) && rm $(LOCK).new || mv $(LOCK).new $(LOCK)
+	@cp -p $(RUNTIME_LOCK) $(RUNTIME_LOCK).new 2>/dev/null || true
+	$(UV_COMPILE) pyproject.toml -c $(LOCK) -o $(RUNTIME_LOCK).new
+	@cmp -s $(RUNTIME_LOCK).new $(RUNTIME_LOCK) && rm $(RUNTIME_LOCK).new || mv $(RUNTIME_LOCK).new $(RUNTIME_LOCK)
 
 topics: $(STAMPS)/venv ## Create the topics on KAFKA_BOOTSTRAP_SERVERS (idempotent)
 	$(PY) -m services.common.topics
