@@ -78,8 +78,10 @@ def instants() -> st.SearchStrategy[str]:
 @st.composite
 def events(draw: st.DrawFn) -> dict[str, Any]:
     kind = draw(st.sampled_from(["submitted", "processed", "overdue", "returned"]))
+    fresh_id = st.uuids().map(lambda u: f"ev-{u.hex}")
     event: dict[str, Any] = {
-        "event_id": draw(st.one_of(st.sampled_from([f"e{n}" for n in range(400)]),
+        # Mostly new ids; often a repeated one (the same event sent again, or another with its id).
+        "event_id": draw(st.one_of(fresh_id, fresh_id, st.sampled_from([f"e{n}" for n in range(400)]),
                                    st.from_regex(r"[A-Za-z0-9._:@/-]{1,128}", fullmatch=True))),
         "event_type": kind, "filing_id": draw(st.sampled_from(FILINGS)),
         "unit_code": draw(st.sampled_from(UNITS)), "occurred_at": draw(instants()), "source": draw(TEXT),
