@@ -92,11 +92,7 @@ class Filing:
     def from_bytes(cls, data: bytes | None) -> Filing:
         if data is None:
             return cls(EMPTY_FILING, {})
-        record = orjson.loads(data)
-        if isinstance(record, dict):  # the first form: {"e": [[offset, *event], ...], "f": fold}
-            rows = record["e"]
-            record = [{row[3]: row[0] for row in rows}, [row[1:] for row in rows], record["f"]]
-        offsets, events, fold = record
+        offsets, events, fold = orjson.loads(data)
         if fold is not None:
             pending = fold[0]
             fold = _new(Fold, (None if pending is None else tuple(pending), fold[1], fold[2], tuple(fold[3])))
