@@ -137,7 +137,7 @@ def test_too_old_events_are_rejected_not_counted() -> None:
     engine, tables = Engine(400, clock=lambda: NOW), Tables()
     old = event(7, "submitted", "OLD", T0 - timedelta(days=401))
     result = engine.apply_pack(0, packed([[0, old]]), tables.filings.get, tables.units.get)
-    assert result.rejected == [(event_from_json(old), "too_late")]
+    assert result.rejected == [(0, event_from_json(old), "too_late")]
     assert result.filing_changes == {}
 
 
@@ -302,8 +302,9 @@ def test_an_event_the_engine_cannot_count_is_dead_lettered_and_the_pack_goes_on(
     new_filing = event(7, "submitted", "F4", T0 + timedelta(hours=6))
     result = engine.apply_pack(0, packed([[5, resolve_f3], [6, new_filing]]), tables.filings.get,
                                tables.units.get)
-    assert [(e.event_id, reason.split(":")[0]) for e, reason in result.rejected] == [("e6", "failed")]
-    assert "not in this unit's index" in result.rejected[0][1]
+    assert [(e.event_id, reason.split(":")[0]) for _, e, reason in result.rejected] == [("e6", "failed")]
+    assert result.rejected[0][0] == 5
+    assert "not in this unit's index" in result.rejected[0][2]
     after = figures_of(engine)["U1"]["all_time"]
     assert after["resolved_total"] == before["all_time"]["resolved_total"]
     assert after["received_total"] == before["all_time"]["received_total"] + 1
