@@ -25,7 +25,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from deploy.local.broker import LocalKafka
-from services.aggregator.dlq import TRUNCATED_HEADER
+from services.aggregator.dead_letters import TRUNCATED_HEADER
 from services.common.kafka_settings import KafkaSettings
 from services.common.topics import ensure_topics
 from tests.aggregator_support import FiguresReader, Worker

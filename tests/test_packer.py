@@ -11,9 +11,9 @@ from aiokafka.structs import ConsumerRecord
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.aggregator.dlq import TRUNCATED_HEADER
+from services.aggregator.dead_letters import TRUNCATED_HEADER, cut
 from services.aggregator.hcm_time import parse_instant
-from services.aggregator.packer import _raw_check, dlq_value, packs_of, triage
+from services.aggregator.packer import _raw_check, packs_of, triage
 from services.aggregator.rules import event_from_json
 from tests.ingest_support import make_event
 
@@ -98,7 +98,7 @@ def test_a_row_larger_than_a_pack_is_an_error_not_a_stall() -> None:
     (None, None, []), (b"abc", b"abc", []), (b"abcdef", b"abcd", [(TRUNCATED_HEADER, b"6")])])
 def test_a_dead_letter_too_big_for_the_dlq_is_cut_and_says_so(value: bytes | None, kept: bytes | None,
                                                                header: list[tuple[str, bytes]]) -> None:
-    assert dlq_value(value, 4) == (kept, header)
+    assert cut(value, 4) == (kept, header)
 
 
 def test_records_with_instants_out_of_bounds_are_dead_lettered_with_the_field() -> None:

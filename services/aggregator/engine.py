@@ -92,11 +92,7 @@ class Filing:
     def from_bytes(cls, data: bytes | None) -> Filing:
         if data is None:
             return cls(EMPTY_FILING, {})
-        record = orjson.loads(data)
-        if isinstance(record, dict):  # the first form: {"e": [[offset, *event], ...], "f": fold}
-            rows = record["e"]
-            record = [{row[3]: row[0] for row in rows}, [row[1:] for row in rows], record["f"]]
-        offsets, events, fold = record
+        offsets, events, fold = orjson.loads(data)
         if fold is not None:
             pending = fold[0]
             fold = _new(Fold, (None if pending is None else tuple(pending), fold[1], fold[2], tuple(fold[3])))
@@ -118,7 +114,8 @@ class Filing:
 class PackResult:
     filing_changes: dict[bytes, bytes | None] = field(default_factory=dict)
     unit_changes: dict[bytes, bytes | None] = field(default_factory=dict)
-    rejected: list[tuple[Event, str]] = field(default_factory=list)
+    # (source offset, event, reason): events to dead-letter
+    rejected: list[tuple[int, Event, str]] = field(default_factory=list)
 
 
 class Engine:
@@ -193,7 +190,7 @@ class Engine:
             # The packer dead-letters events too old when packed; one whose pack waited past the
             # window (a backlog) is refused here, so that a forgotten filing is never counted again.
             if event[0] < kept_from:
-                result.rejected.append((event, "too_late"))
+                result.rejected.append((offset, event, "too_late"))
                 tally[TOO_LATE * 4 + event[1]] += 1
                 continue
             unit_code = event.unit_code
@@ -216,7 +213,7 @@ class Engine:
                 # The event goes to the DLQ with the reason; `_apply` changes nothing before it
                 # can no longer fail, so the unit and the filing stay as they were.
                 reason = f"failed: {type(exc).__name__}: {exc}"[:MAX_REASON_CHARS]
-                result.rejected.append((event, reason))
+                result.rejected.append((offset, event, reason))
                 tally[FAILED * 4 + event[1]] += 1
                 log.error("unit %s, filing %s: the event at offset %d could not be counted and goes to "
                           "the DLQ: %s", unit_code, event.filing_id, offset, reason)

@@ -23,7 +23,7 @@ from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
 
 from services.aggregator import metrics
-from services.aggregator.dlq import TRUNCATED_HEADER, dlq_headers
+from services.aggregator.dead_letters import DeadLetterWriter, of_record
 from services.aggregator.hcm_time import epoch_to_us
 from services.aggregator.rules import Event, event_from_checked, event_from_json, is_too_late
 from services.aggregator.settings import AggregatorSettings
@@ -112,15 +112,6 @@ def packs_of(rows: list[list[Any]], max_events: int, max_bytes: int) -> list[byt
     return packs
 
 
-def dlq_value(value: bytes | None, max_bytes: int) -> tuple[bytes | None, list[tuple[str, bytes]]]:
-    """The value to dead-letter, cut to `max_bytes` (with a header saying so) so that the DLQ send
-    itself cannot be refused as too large and stall the stream; the whole record stays at its source
-    offset, which the headers name."""
-    if value is None or len(value) <= max_bytes:
-        return value, []
-    return value[:max_bytes], [(TRUNCATED_HEADER, str(len(value)).encode())]
-
-
 class Packer:
     def __init__(self, settings: AggregatorSettings) -> None:
         self.settings = settings
@@ -140,6 +131,7 @@ class Packer:
         self.producer = AIOKafkaProducer(
             **kafka.client_kwargs(), acks="all", enable_idempotence=True, linger_ms=5,
             max_request_size=8 * 1024 * 1024, compression_type=None)
+        self.dead_letters = DeadLetterWriter(kafka.dlq_topic, self.producer)
         await self.producer.start()
         await self.consumer.start()
 
@@ -212,11 +204,7 @@ class Packer:
             packs = packs_of(good, self.settings.pack_max_events, max_bytes)
             count += len(records)
             for record, reason in bad:
-                metrics.DLQ.labels(reason=reason.split(":")[0]).inc()
-                value, cut = dlq_value(record.value, max_bytes)
-                sends.append(await self.producer.send(
-                    self.settings.kafka.dlq_topic, value, key=record.key,
-                    headers=dlq_headers(record, reason) + cut))
+                sends.append(await self.dead_letters.send(of_record(record, reason, max_bytes)))
             for pack in packs:
                 sends.append(await self.producer.send(
                     self.settings.packed_topic, pack, partition=tp.partition))

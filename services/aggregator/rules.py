@@ -14,7 +14,7 @@ core; `python -m bench.bench_rules` measures this module's share):
 - a filing's state is a tuple of stored events, each the tuple
   `(occurred_at, type, event_id, channel, due_at, reason, online_payment, digitised)`, kept sorted:
   plain tuple order *is* the canonical order (occurred_at, type rank, event_id) before clamping.
-  It is JSON-able as it is (a list of 8-item lists; see state_to_json / state_from_json).
+  It is JSON-able as it is (a list of 8-item lists): the filings table stores it so (engine.Filing).
 """
 
 from __future__ import annotations
@@ -158,16 +158,6 @@ def add_event(state: FilingState, event: Event) -> tuple[FilingState, bool]:
     if not state or new > state[-1]:
         return (*state, new), True  # the usual case: events arrive in order
     return tuple(sorted((*state, new))), True
-
-
-def state_to_json(state: FilingState) -> list[list[Any]]:
-    """The state as JSON-able lists (a table value)."""
-    return [list(stored) for stored in state]
-
-
-def state_from_json(data: list[list[Any]]) -> FilingState:
-    """The inverse of state_to_json."""
-    return tuple(tuple(stored) for stored in data)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -8,7 +8,6 @@ file), filling `BatchBuilder`s by hand and sending each full one costs a fractio
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -48,11 +47,3 @@ class PartitionBatcher:
         shipped, self.shipped = self.shipped, []
         return list(await asyncio.gather(*shipped))
 
-
-async def send_all(producer: AIOKafkaProducer, topic: str, partition: int,
-                   records: Iterable[tuple[bytes | None, bytes | None]]) -> list[Any]:
-    """Send `records` to one partition in whole batches; return each batch's metadata once acked."""
-    batcher = PartitionBatcher(producer, topic, partition)
-    for key, value in records:
-        await batcher.append(key, value)
-    return await batcher.flush()

@@ -1,0 +1,41 @@
+"""The worker's pages for its operators: /metrics (Prometheus) and /state (what it holds)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import faust
+from prometheus_client import generate_latest
+
+from services.aggregator import metrics
+from services.aggregator.engine import Engine
+from services.aggregator.pack_applier import PackApplier
+
+
+class StatePage:
+    def __init__(self, engine: Engine, applier: PackApplier, clock: Callable[[], float] = time.time) -> None:
+        self.engine = engine
+        self.applier = applier
+        self.clock = clock
+
+    def body(self) -> dict[str, Any]:
+        """Units held, events applied, when a batch was last applied, units due to publish."""
+        return {"units": self.engine.unit_count(), "applied": self.engine.applied,
+                "last_applied_at": self.applier.last_applied_at, "dirty": self.engine.dirty_count(),
+                "at": self.clock()}
+
+
+def metrics_body() -> bytes:
+    return generate_latest(metrics.REGISTRY)
+
+
+def add_pages(app: faust.App, state: StatePage) -> None:
+    @app.page("/metrics")
+    async def metrics_page(web: Any, request: Any) -> Any:
+        return web.bytes(metrics_body(), content_type="text/plain; version=0.0.4")
+
+    @app.page("/state")
+    async def state_page(web: Any, request: Any) -> Any:
+        return web.json(state.body())

@@ -1,0 +1,70 @@
+"""Every private attribute of faust-streaming and aiokafka the aggregator uses
+(services/aggregator/faust_adapter.py) still exists on the installed versions, and does what the
+runtime relies on. An upgrade that renames or changes one fails here, not silently in production."""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+
+import faust
+from aiokafka import AIOKafkaConsumer
+from faust.stores import rocksdb as faust_rocksdb
+from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP
+
+from services.aggregator.faust_adapter import (
+    FetchWaitConsumerThread,
+    FetchWaitTransport,
+    fetch_max_wait,
+    partition_store,
+    set_changelog_offset,
+    set_fetch_max_wait,
+)
+
+
+def test_the_private_attributes_exist_on_the_installed_versions() -> None:
+    assert callable(faust_rocksdb.Store._db_for_partition)
+    assert list(inspect.signature(faust_rocksdb.Store._db_for_partition).parameters) == ["self", "partition"]
+    assert list(inspect.signature(
+        faust_rocksdb.Store.set_persisted_offset).parameters) == ["self", "tp", "offset"]
+    assert list(inspect.signature(
+        faust_aiokafka.AIOKafkaConsumerThread._create_worker_consumer).parameters) == ["self", "transport"]
+    assert list(inspect.signature(faust_aiokafka.Consumer._new_consumer_thread).parameters) == ["self"]
+    # aiokafka reads its fetch wait from this attribute when it starts, after construction.
+    assert "self._fetch_max_wait_ms" in inspect.getsource(AIOKafkaConsumer.start)
+
+
+async def test_the_fetch_wait_reaches_the_consumer() -> None:
+    consumer = AIOKafkaConsumer(bootstrap_servers="127.0.0.1:1", fetch_max_wait_ms=1500)
+    try:
+        set_fetch_max_wait(consumer, 100)
+        assert fetch_max_wait(consumer) == 100
+    finally:
+        await consumer.stop()
+
+
+async def test_the_transport_builds_its_worker_consumer_with_its_fetch_wait() -> None:
+    class Transport(FetchWaitTransport):
+        fetch_max_wait_ms = 42
+
+    app = faust.App("adapter-test", broker="kafka://127.0.0.1:1")
+    app.transport = Transport(app.conf.broker_consumer, app)
+    thread = app.consumer._thread
+    assert isinstance(thread, FetchWaitConsumerThread)
+    consumer = thread._create_worker_consumer(app.transport)
+    try:
+        assert fetch_max_wait(consumer) == 42
+    finally:
+        await consumer.stop()
+
+
+def test_a_tables_partition_store_is_its_rocksdb_and_takes_the_changelog_offset(tmp_path: Path) -> None:
+    app = faust.App("adapter-test", broker="kafka://127.0.0.1:1", store="rocksdb://", datadir=str(tmp_path))
+    table = app.Table("t", key_type=bytes, value_type=bytes, partitions=2)
+    store = partition_store(table, 1)
+    store[b"k"] = b"v"
+    assert partition_store(table, 1).get(b"k") == b"v" and partition_store(table, 0).get(b"k") is None
+    tp = TP(table.changelog_topic.get_topic_name(), 1)
+    set_changelog_offset(table, tp, 17)
+    assert table.data.persisted_offset(tp) == 17

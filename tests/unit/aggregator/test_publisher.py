@@ -1,0 +1,60 @@
+"""The publisher (services/aggregator/publisher.py): changed units to unit-figures, their changed days
+to unit-days; a round Kafka refuses is due again."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import orjson
+from aiokafka.errors import KafkaConnectionError
+
+from services.aggregator.engine import Engine
+from services.aggregator.publisher import Publisher
+from tests.unit.aggregator.fakes import T0, engine, event, pack
+
+
+class Kafka:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, bytes, Any]] = []
+        self.refuse = False
+
+    async def send(self, topic: str, key: bytes, value: bytes) -> asyncio.Future[Any]:
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        if self.refuse:
+            future.set_exception(KafkaConnectionError())
+        else:
+            self.sent.append((topic, key, orjson.loads(value)))
+            future.set_result(None)
+        return future
+
+
+def applied(*units: str) -> Engine:
+    e = engine()
+    rows = orjson.loads(pack([(n, event(n, "submitted", f"F{n}", T0, unit=u)) for n, u in enumerate(units)]))
+    e.apply_pack(0, rows, {}.get, {}.get)
+    return e
+
+
+async def test_changed_units_and_their_days_are_published_once() -> None:
+    kafka, e = Kafka(), applied("U1", "U2")
+    publisher = Publisher(e, kafka.send, "figures", "days", 0.5, clock=lambda: 100.0)
+    await publisher.publish_round()
+    assert sorted((topic, key) for topic, key, _ in kafka.sent) == [
+        ("days", b"U1|2026-11-20"), ("days", b"U2|2026-11-20"), ("figures", b"U1"), ("figures", b"U2")]
+    kafka.sent.clear()
+    await publisher.publish_round()
+    assert kafka.sent == []
+
+
+async def test_a_round_kafka_refuses_is_published_again() -> None:
+    kafka, e = Kafka(), applied("U1")
+    publisher = Publisher(e, kafka.send, "figures", "days", 0.5, clock=lambda: 100.0)
+    kafka.refuse = True
+    await publisher.publish_round()
+    assert "U1" in e.dirty
+    kafka.refuse = False
+    publisher.clock = lambda: 101.0  # past the interval
+    await publisher.publish_round()
+    assert sorted(key for _, key, _ in kafka.sent) == [b"U1", b"U1|2026-11-20"]
+    assert e.units["U1"].state.unacknowledged == set()
