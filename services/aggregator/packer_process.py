@@ -1,6 +1,6 @@
 """The packer in a process of its own, so that it and the Faust agent each get a core.
 
-Decoding and validating every record is about a third of a worker's CPU time (docs/benchmarks.md);
+Decoding and validating every record is about a third of a worker's CPU time (profiled);
 in the worker's process it shared one core, and the GIL, with the agent. The worker starts
 `python -m services.aggregator.packer_process <worker pid>` with its own environment (so the same
 settings), starts it again whenever it exits, and stops it when the worker stops. The child exits

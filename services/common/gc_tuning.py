@@ -3,7 +3,7 @@
 CPython 3.11 runs a young-generation collection every 700 net allocations of container objects;
 the aggregator's engine allocates several tuples and dicts per event, so it collected thousands
 of times a second, each pass walking what had survived since the last one. Measured on the
-benchmark's 200,000 events (engine alone, no Kafka, `docs/benchmarks.md`): 20.1 µs an event with
+benchmark's 200,000 events (engine alone, no Kafka): 20.1 µs an event with
 the default thresholds, 13.7 µs with a young generation of 10,000, about 12.8 µs with 100,000 (the
 setting here: the worker still spent ~11% of its time collecting), 12.0 µs with no collector at
 all. The state is plain tuples, dicts and ints with no reference cycles, so collecting less often
@@ -38,7 +38,7 @@ class FrozenState:
     """Keeps what survives each unit of work (a batch of packs) out of later collections.
 
     Even with a large young generation, the worker spent about a tenth of its time collecting
-    (docs/benchmarks.md): every event leaves a few new tuples and objects in the filing cache,
+    (profiled): every event leaves a few new tuples and objects in the filing cache,
     and each young collection walks them all once more, only to find no garbage. The engine's state
     holds no reference cycles, so there is nothing for the collector to find there: after each
     batch `settle()` freezes what is alive (O(1): the generations' lists are spliced onto the
