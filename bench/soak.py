@@ -4,12 +4,12 @@
     python -m bench.soak --events 200000 --minutes 4      # a shorter run
 
 Starts its own Kafka (KRaft, in a temp dir), then ingest, one aggregator worker and one API replica
-as deployed (bench/pipeline.py). The simulated feeds of several provinces (merged in delivery
+as deployed (tests/support/pipeline.py). The simulated feeds of several provinces (merged in delivery
 order, duplicates, reordering, late and malformed deliveries included) are posted through ingest as
 NDJSON batches by several concurrent clients, paced to spread `--events` over `--minutes`; a 503 is
 retried after its Retry-After as a real sender does.
 
-Afterwards the oracle (tests/oracle.py) recomputes every unit's figures from exactly the lines
+Afterwards the oracle (tests/support/oracle.py) recomputes every unit's figures from exactly the lines
 answered `accepted` in a 202, and the run fails unless unit-figures and the API's answers equal
 it for every unit, period and figure: each accepted event counted exactly once.
 
@@ -38,12 +38,12 @@ import httpx
 import orjson
 
 from bench.freshness_bench import freshness
-from bench.pipeline import FiguresFollower, Pipeline, SendStats, send_lines
 from bench.stats import keep_logs, percentile, print_rows
 from deploy.local.broker import LocalKafka
 from services.simulator.feed import FeedConfig, generate_provinces
 from services.simulator.ndjson_file import line_bytes
-from tests.oracle import compare, recompute
+from tests.support.oracle import compare, recompute
+from tests.support.pipeline import FiguresFollower, Pipeline, SendStats, send_lines
 
 # A Friday: the day's feed runs from Thursday 17:30 to Friday 17:30 (Ho Chi Minh time), so it is
 # mostly one working day's office hours; the aggregator's clock is pinned to its end, as the oracle's.
