@@ -39,9 +39,9 @@ import orjson
 
 from bench.freshness_bench import freshness
 from bench.stats import keep_logs, percentile, print_rows
-from deploy.local.broker import LocalKafka
 from services.simulator.feed import FeedConfig, generate_provinces
 from services.simulator.ndjson_file import line_bytes
+from tests.support.broker import running_broker
 from tests.support.oracle import compare, recompute
 from tests.support.pipeline import FiguresFollower, Pipeline, SendStats, send_lines
 
@@ -187,18 +187,17 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: os.kill(os.getpid(), signal.SIGINT))
     with tempfile.TemporaryDirectory(prefix="soak-") as tmp:
         workdir = Path(tmp)
-        broker = LocalKafka(workdir / "kafka")
-        pipeline: Pipeline | None = None
         try:
-            broker.start()
-            pipeline = Pipeline(broker.bootstrap, workdir / "pipeline", DAY_END, partitions=args.partitions)
-            asyncio.run(pipeline.start())
-            rows = asyncio.run(soak(args, pipeline, workdir))
+            with running_broker(workdir / "kafka") as broker:
+                pipeline = Pipeline(broker.bootstrap, workdir / "pipeline", DAY_END,
+                                    partitions=args.partitions)
+                try:
+                    asyncio.run(pipeline.start())
+                    rows = asyncio.run(soak(args, pipeline, workdir))
+                finally:
+                    pipeline.stop()
         finally:
-            if pipeline is not None:
-                pipeline.stop()
-            broker.stop()
-            if args.keep_logs and pipeline is not None:
+            if args.keep_logs:
                 keep_logs((workdir / "pipeline" / "logs").glob("*.log"), args.keep_logs)
     print(f"\nSoak ({os.cpu_count()} CPUs; broker, ingest, one aggregator worker, one API replica and the "
           f"clients on this machine): {' '.join(sys.argv[1:]) or 'defaults'}")

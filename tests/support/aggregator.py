@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -15,21 +12,24 @@ from typing import Any
 import httpx
 
 from deploy.local.broker import free_port
+from deploy.local.service import Service
 from services.common.kafka_settings import KafkaSettings
 from tests.support.pipeline import FiguresFollower
 
 
-class Worker:
-    """One aggregator worker process with its own data dir and web port."""
+class Worker(Service):
+    """One aggregator worker process with its own data dir and web port, its log beside the data dir.
+
+    Signals reach the worker alone: its packer child must notice by itself that the worker is gone.
+    """
 
     def __init__(self, kafka: KafkaSettings, data_dir: Path, app_id: str, frozen_now: str | None,
                  extra_env: dict[str, str] | None = None) -> None:
         self.kafka = kafka
         self.data_dir = data_dir
         self.port = free_port()
-        self.log_path = data_dir.with_suffix(".log")
-        self.env = {
-            **os.environ,
+        super().__init__(data_dir.name, [sys.executable, "-m", "services.aggregator"], data_dir.parent,
+                         group=False, grace_s=30, env={
             "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
             "KAFKA_EVENTS_TOPIC": kafka.events_topic,
             "KAFKA_DLQ_TOPIC": kafka.dlq_topic,
@@ -41,14 +41,7 @@ class Worker:
             "AGGREGATOR_LOG_LEVEL": "warn",
             **({"AGGREGATOR_FROZEN_NOW": frozen_now} if frozen_now else {}),
             **(extra_env or {}),
-        }
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> Worker:
-        with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen([sys.executable, "-m", "services.aggregator"], env=self.env,
-                                         stdout=log, stderr=subprocess.STDOUT)
-        return self
+        })
 
     def state(self) -> dict[str, Any] | None:
         try:
@@ -56,29 +49,6 @@ class Worker:
         except httpx.HTTPError:
             return None
         return response.json() if response.status_code == 200 else None
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def kill(self) -> None:
-        """SIGKILL: no shutdown code runs, as when a machine dies."""
-        if self.alive():
-            assert self.proc is not None
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait()
-
-    def stop(self) -> None:
-        if self.alive():
-            assert self.proc is not None
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-    def log_tail(self, lines: int = 40) -> str:
-        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-        return "\n".join(text.splitlines()[-lines:])
 
 
 class FiguresReader(FiguresFollower):

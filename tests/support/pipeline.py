@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -28,21 +27,13 @@ import orjson
 from aiokafka import AIOKafkaConsumer
 
 from deploy.local.broker import free_port
-from deploy.local.run import Service, wait_ready
+from deploy.local.service import Service
 from services.common.kafka_settings import KafkaSettings
 from services.common.topics import ensure_topics
 from tests.support.paths import ROOT
 
 ADMIN_KEY = "pipeline-admin-key"
 NDJSON = "application/x-ndjson"
-
-
-def kill(service: Service) -> None:
-    """SIGKILL to the service's process group: no shutdown code runs, as when a machine dies."""
-    if service.alive():
-        assert service.proc is not None
-        os.killpg(service.proc.pid, signal.SIGKILL)
-        service.proc.wait()
 
 
 @dataclass
@@ -111,11 +102,11 @@ class Pipeline:
             service.start(self.env)
         deadline = time.monotonic() + within_s
         for service in self.services:
-            await asyncio.to_thread(wait_ready, service, deadline)
+            await asyncio.to_thread(service.wait_ready, deadline)
 
     async def restart(self, service: Service, within_s: float = 120) -> None:
         service.start(self.env)
-        await asyncio.to_thread(wait_ready, service, time.monotonic() + within_s)
+        await asyncio.to_thread(service.wait_ready, time.monotonic() + within_s)
 
     def stop(self) -> None:
         for service in reversed(self.services):

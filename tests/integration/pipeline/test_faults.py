@@ -27,7 +27,7 @@ from deploy.local.broker import LocalKafka
 from services.simulator.feed import FeedConfig, generate
 from services.simulator.ndjson_file import write_file
 from tests.support.oracle import compare, recompute
-from tests.support.pipeline import FiguresFollower, Pipeline, SendStats, kill, send_lines
+from tests.support.pipeline import FiguresFollower, Pipeline, SendStats, send_lines
 
 pytestmark = pytest.mark.integration
 
@@ -142,7 +142,7 @@ async def test_aggregator_sigkilled_three_times(kafka_broker: LocalKafka, feed_l
             measured = {}
             for n, share in enumerate((0.2, 0.4, 0.6), 1):
                 await until_accepted(stats, int(EVENTS * share), pipeline)
-                kill(pipeline.aggregator)
+                pipeline.aggregator.kill()
                 killed = time.time()
                 await pipeline.restart(pipeline.aggregator)
                 measured[f"kill {n} -> serving"] = time.time() - killed
