@@ -130,8 +130,16 @@ def start_stack(stack: Stack, env: dict[str, str], timeout: float) -> None:
         service.wait_ready(deadline)
 
 
+def quiet_libraries() -> None:
+    """Only our own lines at INFO: httpx logs every request (each readiness poll), and the Kafka client
+    its connections; their warnings and errors still show."""
+    for name in ("httpx", "httpcore", "aiokafka", "kafka"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    quiet_libraries()
     settings = RunSettings()
     RUN_DIR.mkdir(exist_ok=True)
     python = sys.executable
