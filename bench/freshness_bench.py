@@ -46,7 +46,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer
 from prometheus_client.parser import text_string_to_metric_families
 
-from bench.stats import keep_logs, percentile, print_rows
+from bench.stats import add_sender_options, keep_logs, percentile, print_rows
 from deploy.local.broker import LocalKafka, free_port
 from deploy.local.service import Service
 from services.common.kafka_settings import KafkaSettings
@@ -406,12 +406,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=2000, help="events per second")
     parser.add_argument("--seconds", type=float, default=30, help="how long to send")
     parser.add_argument("--units", type=int, default=200)
-    parser.add_argument("--batch-size", type=int, default=20, help="events per request")
-    parser.add_argument("--clients", type=int, default=8, help="concurrent HTTP clients")
-    parser.add_argument("--partitions", type=int, default=12)
-    parser.add_argument("--drain", type=float, default=60, help="seconds to wait for the last figures")
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--keep-logs", type=Path, help="copy the services' and broker's logs here")
+    add_sender_options(parser, clients=8, batch_size=20, batch_help="events per request", drain=60, seed=1)
     args = parser.parse_args()
     # SIGTERM stops everything in order, as Ctrl-C does (asyncio.run turns SIGINT into a clean cancel).
     signal.signal(signal.SIGTERM, lambda *_: os.kill(os.getpid(), signal.SIGINT))

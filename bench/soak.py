@@ -38,7 +38,7 @@ import httpx
 import orjson
 
 from bench.freshness_bench import freshness
-from bench.stats import keep_logs, percentile, print_rows
+from bench.stats import add_sender_options, keep_logs, percentile, print_rows
 from services.simulator.feed import FeedConfig, generate_provinces
 from services.simulator.ndjson_file import line_bytes
 from tests.support.broker import running_broker
@@ -177,12 +177,8 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_200_000, help="feed lines to send")
     parser.add_argument("--minutes", type=float, default=10, help="spread them over this long")
     parser.add_argument("--provinces", default=PROVINCES, help="comma-separated province codes")
-    parser.add_argument("--clients", type=int, default=6, help="concurrent HTTP clients")
-    parser.add_argument("--batch-size", type=int, default=500, help="events per NDJSON request")
-    parser.add_argument("--partitions", type=int, default=12)
-    parser.add_argument("--drain", type=float, default=600, help="seconds to wait for the last figures")
-    parser.add_argument("--seed", type=int, default=20261120)
-    parser.add_argument("--keep-logs", type=Path, help="copy the services' and broker's logs here")
+    add_sender_options(parser, clients=6, batch_size=500, batch_help="events per NDJSON request", drain=600,
+                       seed=20261120)
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: os.kill(os.getpid(), signal.SIGINT))
     with tempfile.TemporaryDirectory(prefix="soak-") as tmp:
