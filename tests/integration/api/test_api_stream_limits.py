@@ -3,7 +3,6 @@ HTTP, its memory read from /proc."""
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
@@ -17,6 +16,7 @@ import orjson
 from aiokafka import AIOKafkaProducer
 
 from deploy.local.broker import free_port
+from deploy.local.service import Service as Process
 from services.common.kafka_settings import KafkaSettings
 from tests.support.api import figures_record
 from tests.support.waiting import wait_until
@@ -48,24 +48,20 @@ async def publish_units(kafka: KafkaSettings) -> None:
 def api_process(kafka: KafkaSettings, log_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     port = free_port()
     suffix = kafka.figures_topic.rsplit("-", 1)[1]
-    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
-           "KAFKA_EVENTS_TOPIC": kafka.events_topic, "KAFKA_DLQ_TOPIC": kafka.dlq_topic,
-           "KAFKA_FIGURES_TOPIC": kafka.figures_topic, "KAFKA_DAYS_TOPIC": kafka.days_topic,
-           "API_PORT": str(port), "API_REGISTRY_TOPIC": f"unit-registry-{suffix}",
-           "API_TARGETS_TOPIC": f"unit-targets-{suffix}", "API_SEED_PROVINCE": "31",
-           "API_METRICS_PERIODS": '["today"]', "API_STREAM_WRITE_TIMEOUT_S": str(WRITE_TIMEOUT_S)}
-    with log_path.open("ab") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "services.api"], env=env, stdout=log,
-                                stderr=subprocess.STDOUT)
+    api = Process(log_path.stem, [sys.executable, "-m", "services.api"], log_path.parent, group=False,
+                  grace_s=10, env={
+        "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
+        "KAFKA_EVENTS_TOPIC": kafka.events_topic, "KAFKA_DLQ_TOPIC": kafka.dlq_topic,
+        "KAFKA_FIGURES_TOPIC": kafka.figures_topic, "KAFKA_DAYS_TOPIC": kafka.days_topic,
+        "API_PORT": str(port), "API_REGISTRY_TOPIC": f"unit-registry-{suffix}",
+        "API_TARGETS_TOPIC": f"unit-targets-{suffix}", "API_SEED_PROVINCE": "31",
+        "API_METRICS_PERIODS": '["today"]', "API_STREAM_WRITE_TIMEOUT_S": str(WRITE_TIMEOUT_S)})
     try:
+        proc = api.start().proc
+        assert proc is not None
         yield proc, f"http://127.0.0.1:{port}"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        api.stop()
 
 
 def rss(pid: int) -> int:

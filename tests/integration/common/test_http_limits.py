@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -26,11 +25,11 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from deploy.local.broker import free_port
+from deploy.local.service import Service as Process
 from tests.support.ingest import write_keys
 from tests.support.paths import ROOT
-from tests.support.waiting import async_wait_until, wait_until
+from tests.support.waiting import async_wait_until
 
-REPO = ROOT
 ADMIN_KEY = "admin-secret-for-limit-tests"
 HEADER_TIMEOUT_S = 1.0
 BODY_TIMEOUT_S = 1.5
@@ -42,8 +41,7 @@ MIB = 1024 * 1024
 class Service:
     name: str
     port: int
-    process: subprocess.Popen[bytes]
-    log: Path
+    process: Process
     key: str  # ingest's writer key, or the API's admin key
     path: str  # a route that reads a body, for that key
     method: str
@@ -57,8 +55,13 @@ class Service:
         return sum(s.value for family in text_string_to_metric_families(text) for s in family.samples
                    if s.name == name and labels.items() <= s.labels.items())
 
+    @property
+    def pid(self) -> int:
+        assert self.process.proc is not None
+        return self.process.proc.pid
+
     def log_text(self) -> str:
-        return self.log.read_text(errors="replace")
+        return self.process.log_path.read_text(errors="replace")
 
 
 @contextmanager
@@ -67,31 +70,16 @@ def service_process(tmp: Path, name: str, env: dict[str, str], key: str) -> Iter
     prefix = "INGEST_" if name == "ingest" else "API_"
     environment = {k: v for k, v in os.environ.items()
                    if not k.startswith(("INGEST_", "API_", "FORWARDED_ALLOW_IPS"))}
-    environment |= {f"{prefix}PORT": str(port), f"{prefix}HEADER_TIMEOUT_S": str(HEADER_TIMEOUT_S),
-                    f"{prefix}BODY_TIMEOUT_S": str(BODY_TIMEOUT_S), "PYTHONPATH": str(REPO), **env}
-    log = tmp / f"{name}-{port}.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen([sys.executable, "-m", "tests.support.run_service", name], cwd=REPO,
-                                   env=environment, stdout=out, stderr=subprocess.STDOUT)
+    settings = {f"{prefix}PORT": str(port), f"{prefix}HEADER_TIMEOUT_S": str(HEADER_TIMEOUT_S),
+                f"{prefix}BODY_TIMEOUT_S": str(BODY_TIMEOUT_S), "PYTHONPATH": str(ROOT), **env}
+    process = Process(f"{name}-{port}", [sys.executable, "-m", "tests.support.run_service", name], tmp,
+                      f"http://127.0.0.1:{port}/healthz", settings, group=False, grace_s=10)
     path, method = (("/v1/events", "POST") if name == "ingest" else ("/v1/admin/units/31.S99", "PUT"))
-    service = Service(name, port, process, log, key, path, method)
     try:
-        def up() -> bool:
-            assert process.poll() is None, f"{name} exited:\n{service.log_text()}"
-            try:
-                return httpx.get(f"{service.url}/healthz", timeout=1).status_code == 200
-            except httpx.TransportError:
-                return False
-
-        wait_until(up, 60, f"{name} to start")
-        yield service
+        process.start(environment).wait_ready(time.monotonic() + 60)
+        yield Service(name, port, process, key, path, method)
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        process.stop()
 
 
 @pytest.fixture(scope="module")
@@ -155,7 +143,7 @@ def vm_kib(pid: int, field: str) -> int:
 @contextmanager
 def peak_growth_mib(service: Service) -> Iterator[list[float]]:
     """Yields a list that gets, on exit, how far the process's peak RSS rose above its RSS at entry."""
-    pid = service.process.pid
+    pid = service.pid
     before = vm_kib(pid, "VmRSS")
     Path(f"/proc/{pid}/clear_refs").write_text("5")  # VmHWM := VmRSS
     growth: list[float] = []
