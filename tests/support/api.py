@@ -1,5 +1,5 @@
-"""The API in tests: unit-figures records, settings on fresh topics, the app under a real uvicorn on a
-broker, a producer of figures, and a reader of its event stream."""
+"""The API in tests: unit-figures records, a small unit tree, settings on fresh topics, the app under a
+real uvicorn on a broker, a producer of figures, and a reader of its event stream."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from prometheus_client import CollectorRegistry
 
 from services.api.app import create_app
 from services.api.settings import ApiSettings
+from services.api.tree import UnitInfo, UnitTree
 from services.common.kafka_settings import KafkaSettings
 from services.contract.figures import COUNTERS, PERIODS, SNAPSHOTS, rates
 from services.contract.units import province_units
@@ -32,13 +33,39 @@ WARD_A, WARD_B, WARD_OUTSIDE = [u.code for u in UNITS if u.level in ("ward", "co
 DAY = "2026-03-10"
 
 
+def period(**counts: int) -> dict[str, Any]:
+    """One period's figures: these counts, every other zero, the rates computed."""
+    figures: dict[str, Any] = dict.fromkeys((*COUNTERS, *SNAPSHOTS), 0)
+    figures.update(counts)
+    figures.update(rates(figures))
+    return figures
+
+
+def record(unit: str, day: str = DAY, **counts: int) -> dict[str, Any]:
+    """A unit-figures record with the same figures in every period."""
+    return {"unit_code": unit, "as_of": f"{day}T10:00:00.000+07:00", "day": day,
+            "periods": {p: period(**counts) for p in PERIODS}}
+
+
+def sample_tree() -> UnitTree:
+    """A province, two departments (one with an office), a ward and a commune."""
+    return UnitTree([
+        UnitInfo("31", "Hải Phòng", "province", None),
+        UnitInfo("31.S06", "Sở NN&MT", "department", "31"),
+        UnitInfo("31.S06.01", "VP Đăng ký đất đai", "office", "31.S06"),
+        UnitInfo("31.S03", "Sở Tư pháp", "department", "31"),
+        UnitInfo("11311", "Phường A", "ward", "31"),
+        UnitInfo("11312", "Xã B", "commune", "31"),
+    ])
+
+
 def figures_record(unit: str, **counts: int) -> dict[str, Any]:
     """A unit-figures record (docs/figures.md); period i holds the counts times i + 1, so that a
     mix-up of periods shows."""
     periods = {}
     for i, name in enumerate(PERIODS):
-        period: dict[str, Any] = {c: counts.get(c, 0) * (i + 1) for c in (*COUNTERS, *SNAPSHOTS)}
-        periods[name] = {**period, **rates(period)}
+        figures: dict[str, Any] = {c: counts.get(c, 0) * (i + 1) for c in (*COUNTERS, *SNAPSHOTS)}
+        periods[name] = {**figures, **rates(figures)}
     return {"unit_code": unit, "as_of": f"{DAY}T10:00:00.000+07:00", "day": DAY, "periods": periods}
 
 

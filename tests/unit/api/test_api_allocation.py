@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from services.api.allocation import Start, allocate, filings, starts_below
 from services.api.queries import State
 from services.api.targets import TargetBook
-from tests.unit.api.test_api_logic import record, sample_tree
+from tests.support.api import record, sample_tree
 
 
 def weighted(starts: list[Start], targets: dict[str, float]) -> float:

@@ -25,31 +25,8 @@ from services.api.sse import ABORT, EventStreamResponse, pieces
 from services.api.targets import Target, TargetBook, covering_periods
 from services.api.tree import UnitInfo, UnitTree
 from services.api.view import FiguresView
-from services.contract.figures import COUNTERS, PERIODS, RATES, SNAPSHOTS, rates
-
-
-def period(**counts: int) -> dict[str, Any]:
-    figures: dict[str, Any] = dict.fromkeys((*COUNTERS, *SNAPSHOTS), 0)
-    figures.update(counts)
-    figures.update(rates(figures))
-    return figures
-
-
-def record(unit: str, day: str = "2026-03-10", **counts: int) -> dict[str, Any]:
-    return {"unit_code": unit, "as_of": f"{day}T10:00:00.000+07:00", "day": day,
-            "periods": {p: period(**counts) for p in PERIODS}}
-
-
-def sample_tree() -> UnitTree:
-    return UnitTree([
-        UnitInfo("31", "Hải Phòng", "province", None),
-        UnitInfo("31.S06", "Sở NN&MT", "department", "31"),
-        UnitInfo("31.S06.01", "VP Đăng ký đất đai", "office", "31.S06"),
-        UnitInfo("31.S03", "Sở Tư pháp", "department", "31"),
-        UnitInfo("11311", "Phường A", "ward", "31"),
-        UnitInfo("11312", "Xã B", "commune", "31"),
-    ])
-
+from services.contract.figures import COUNTERS, PERIODS, RATES, SNAPSHOTS
+from tests.support.api import record, sample_tree
 
 # --- tree ---------------------------------------------------------------------------------------
 
