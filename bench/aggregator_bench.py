@@ -19,7 +19,6 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from collections import Counter
@@ -31,13 +30,15 @@ import httpx
 import orjson
 from aiokafka import AIOKafkaConsumer
 
-from deploy.local.broker import LocalKafka, free_port
+from deploy.local.broker import free_port
+from deploy.local.service import Service
 from services.common.kafka_settings import KafkaSettings
 from services.common.topics import ensure_topics
 from services.simulator.delivery import DeliveryRates
 from services.simulator.feed import FeedConfig, generate
 from services.simulator.ndjson_file import write_file
 from services.simulator.replay import produce_file
+from tests.support.broker import scratch_broker
 
 FROZEN_NOW = "2026-11-23T12:00:00+07:00"
 ROOT = Path(__file__).resolve().parents[1]
@@ -97,22 +98,19 @@ def textbook_faust(kafka: KafkaSettings, events: int, partitions: int, workdir: 
 def our_aggregator(kafka: KafkaSettings, events: int, workdir: Path) -> float:
     port = free_port()
     app_id = f"bench-{uuid.uuid4().hex[:8]}"  # a new app: it packs and applies the topic afresh
-    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
-           "KAFKA_EVENTS_TOPIC": kafka.events_topic, "KAFKA_DLQ_TOPIC": kafka.dlq_topic,
-           "KAFKA_FIGURES_TOPIC": kafka.figures_topic, "AGGREGATOR_APP_ID": app_id,
-           "AGGREGATOR_DATA_DIR": str(workdir / app_id), "AGGREGATOR_WEB_PORT": str(port),
-           "AGGREGATOR_FROZEN_NOW": FROZEN_NOW, "AGGREGATOR_LOG_LEVEL": "warn"}
-    with (workdir / f"{app_id}.log").open("wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "services.aggregator"], env=env, cwd=ROOT,
-                                stdout=log, stderr=subprocess.STDOUT)
+    worker = Service(app_id, [sys.executable, "-m", "services.aggregator"], workdir, grace_s=30, env={
+        "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
+        "KAFKA_EVENTS_TOPIC": kafka.events_topic, "KAFKA_DLQ_TOPIC": kafka.dlq_topic,
+        "KAFKA_FIGURES_TOPIC": kafka.figures_topic, "AGGREGATOR_APP_ID": app_id,
+        "AGGREGATOR_DATA_DIR": str(workdir / app_id), "AGGREGATOR_WEB_PORT": str(port),
+        "AGGREGATOR_FROZEN_NOW": FROZEN_NOW, "AGGREGATOR_LOG_LEVEL": "warn"}).start()
     try:
         # Timed from the first event applied (seen by polling often while the worker starts) to
         # the last (the worker's own clock, from /state), polling rarely meanwhile: the polls
         # share the two cores with the run, and (a) pays for none.
         started, deadline = 0.0, time.monotonic() + 1800
         while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise RuntimeError(f"aggregator exited; see {workdir / f'{app_id}.log'}")
+            worker.check_alive()
             try:
                 state = httpx.get(f"http://127.0.0.1:{port}/state", timeout=1).json()
             except (httpx.HTTPError, ValueError):
@@ -124,8 +122,7 @@ def our_aggregator(kafka: KafkaSettings, events: int, workdir: Path) -> float:
             time.sleep(0.25 if started else 0.02)
         raise RuntimeError("aggregator did not finish in time")
     finally:
-        proc.terminate()
-        proc.wait(30)
+        worker.stop()
 
 
 def paired_runs(runs: int, ceiling: Callable[[], float],
@@ -149,37 +146,31 @@ def main() -> None:
     parser.add_argument("--skip-textbook", action="store_true", help="textbook Faust takes minutes")
     parser.add_argument("--repeat", type=int, default=5, help="pairs of runs of (a) and (c)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="aggbench-") as tmp:
-        workdir = Path(tmp)
-        broker = LocalKafka(workdir / "kafka")
-        broker.start()
-        try:
-            kafka = KafkaSettings(bootstrap_servers=broker.bootstrap, events_partitions=args.partitions,
-                                  events_topic=f"bench-events-{uuid.uuid4().hex[:6]}",
-                                  figures_topic=f"bench-figures-{uuid.uuid4().hex[:6]}")
-            asyncio.run(ensure_topics(kafka))
-            make_events(workdir / "events.ndjson", args.events)
-            asyncio.run(produce_file(workdir / "events.ndjson", kafka, kafka.events_topic))
-            print(f"{args.events} events on {args.partitions} partitions, one broker, {os.cpu_count()} cores")
-            measure_ceiling = lambda: asyncio.run(bare_consumer(kafka, args.events))  # noqa: E731
-            # The broker's first reads of the file run on a cold JIT and page cache: not counted.
-            print(f"      warm-up (a), not counted: {measure_ceiling():10,.0f} events/s", flush=True)
-            textbook = None
-            if not args.skip_textbook:
-                textbook = textbook_faust(kafka, args.events, args.partitions, workdir)
-                print(f"(b) textbook Faust                : {textbook:10,.0f} events/s")
-            pairs = paired_runs(args.repeat, measure_ceiling,
-                                lambda: our_aggregator(kafka, args.events, workdir))
-            ceiling = statistics.median(a for a, _ in pairs)
-            ours = statistics.median(c for _, c in pairs)
-            print(f"(a) bare aiokafka + orjson + dict : {ceiling:10,.0f} events/s (median)")
-            print(f"(c) our aggregator                : {ours:10,.0f} events/s (median)")
-            ratios = f"(c)/(a) = {statistics.median(c / a for a, c in pairs):.3f} (median of the pairs)"
-            if textbook:
-                ratios += f"   (c)/(b) = {ours / textbook:.1f}"
-            print(ratios)
-        finally:
-            broker.stop()
+    with scratch_broker("aggbench-") as (workdir, broker):
+        kafka = KafkaSettings(bootstrap_servers=broker.bootstrap, events_partitions=args.partitions,
+                              events_topic=f"bench-events-{uuid.uuid4().hex[:6]}",
+                              figures_topic=f"bench-figures-{uuid.uuid4().hex[:6]}")
+        asyncio.run(ensure_topics(kafka))
+        make_events(workdir / "events.ndjson", args.events)
+        asyncio.run(produce_file(workdir / "events.ndjson", kafka, kafka.events_topic))
+        print(f"{args.events} events on {args.partitions} partitions, one broker, {os.cpu_count()} cores")
+        measure_ceiling = lambda: asyncio.run(bare_consumer(kafka, args.events))  # noqa: E731
+        # The broker's first reads of the file run on a cold JIT and page cache: not counted.
+        print(f"      warm-up (a), not counted: {measure_ceiling():10,.0f} events/s", flush=True)
+        textbook = None
+        if not args.skip_textbook:
+            textbook = textbook_faust(kafka, args.events, args.partitions, workdir)
+            print(f"(b) textbook Faust                : {textbook:10,.0f} events/s")
+        pairs = paired_runs(args.repeat, measure_ceiling,
+                            lambda: our_aggregator(kafka, args.events, workdir))
+        ceiling = statistics.median(a for a, _ in pairs)
+        ours = statistics.median(c for _, c in pairs)
+        print(f"(a) bare aiokafka + orjson + dict : {ceiling:10,.0f} events/s (median)")
+        print(f"(c) our aggregator                : {ours:10,.0f} events/s (median)")
+        ratios = f"(c)/(a) = {statistics.median(c / a for a, c in pairs):.3f} (median of the pairs)"
+        if textbook:
+            ratios += f"   (c)/(b) = {ours / textbook:.1f}"
+        print(ratios)
 
 
 if __name__ == "__main__":

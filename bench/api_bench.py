@@ -31,13 +31,11 @@ import random
 import signal
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -48,9 +46,9 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
 
-from bench.freshness_bench import Service
 from bench.stats import percentile
-from deploy.local.broker import LocalKafka, free_port
+from deploy.local.broker import free_port
+from deploy.local.service import Service
 from services.api.metrics import FIGURE_METRICS, UnitRow, render_unit_figures, unit_rows
 from services.api.queries import State, subtree_rollup
 from services.api.registry import encode_unit, seed_units
@@ -59,6 +57,7 @@ from services.api.tree import UnitInfo, UnitTree
 from services.common.kafka_settings import KafkaSettings
 from services.common.topics import ensure_topics
 from services.contract.figures import COUNTERS, PERIODS, rates
+from tests.support.broker import scratch_broker
 
 PROVINCE = "31"
 COUNTRY = "VN"
@@ -354,12 +353,9 @@ def main() -> None:
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: os.kill(os.getpid(), signal.SIGINT))
 
-    with tempfile.TemporaryDirectory(prefix="api-bench-") as tmp:
-        workdir = Path(tmp)
-        broker = LocalKafka(workdir / "kafka")
+    with scratch_broker("api-bench-") as (workdir, broker):
         started: list[Service] = []
         try:
-            broker.start()
             suffix = uuid.uuid4().hex[:6]
             kafka = KafkaSettings(bootstrap_servers=broker.bootstrap, events_topic=f"api-events-{suffix}",
                                   dlq_topic=f"api-dlq-{suffix}", figures_topic=f"api-figures-{suffix}")
@@ -377,12 +373,12 @@ def main() -> None:
                 port = free_port()
                 urls[label] = f"http://127.0.0.1:{port}"
                 env = base | {"API_PORT": str(port)} | extra
-                service = Service(f"api-{len(started)}", "services.api", env, workdir,
+                service = Service(f"api-{len(started)}", [sys.executable, "-m", "services.api"], workdir,
                                   f"{urls[label]}/readyz")
-                service.start()
-                started.append(service)
+                started.append(service.start(env))
+            deadline = time.monotonic() + 90
             for service in started:
-                service.wait_ready()
+                service.wait_ready(deadline)
             asyncio.run(fill(kafka, base["API_REGISTRY_TOPIC"], units))
             for url in urls.values():
                 asyncio.run(wait_for_view(url, len(units)))
@@ -402,7 +398,6 @@ def main() -> None:
         finally:
             for service in reversed(started):
                 service.stop()
-            broker.stop()
     print("\n".join(rows))
 
 

@@ -46,10 +46,12 @@ import orjson
 from aiokafka import AIOKafkaConsumer
 from prometheus_client.parser import text_string_to_metric_families
 
-from bench.stats import keep_logs, percentile, print_rows
+from bench.stats import add_sender_options, keep_logs, percentile, print_rows
 from deploy.local.broker import LocalKafka, free_port
+from deploy.local.service import Service
 from services.common.kafka_settings import KafkaSettings
 from services.common.topics import ensure_topics
+from tests.support.broker import running_broker
 
 ROOT = Path(__file__).resolve().parents[1]
 HCM = timezone(timedelta(hours=7))
@@ -57,60 +59,11 @@ WARM_UNITS = [f"warm-{i:02d}" for i in range(24)]  # enough keys to reach every 
 WINDOW_S = 5.0  # freshness over time, by the 202's arrival
 
 
-class Service:
-    """`python -m <module>` in its own process and session, configured by environment like a deployment.
-
-    Its own session: Ctrl-C in a terminal reaches only this benchmark, which then stops the
-    services and the broker in order.
-    """
-
-    def __init__(self, name: str, module: str, env: dict[str, str], workdir: Path, ready_url: str) -> None:
-        self.name = name
-        self.module = module
-        self.env = env
-        self.log = workdir / f"{name}.log"
-        self.ready_url = ready_url
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        with self.log.open("ab") as log:
-            self.proc = subprocess.Popen([sys.executable, "-m", self.module], cwd=ROOT, env=self.env,
-                                         stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-
-    def check_alive(self) -> None:
-        if self.proc is not None and self.proc.poll() is not None:
-            raise RuntimeError(f"{self.name} exited with {self.proc.returncode}:\n{self.log_tail()}")
-
-    def wait_ready(self, timeout: float = 90) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            self.check_alive()
-            try:
-                if httpx.get(self.ready_url, timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"{self.name} not ready after {timeout} s:\n{self.log_tail()}")
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-    def log_tail(self, lines: int = 40) -> str:
-        text = self.log.read_text(errors="replace") if self.log.exists() else ""
-        return "\n".join(text.splitlines()[-lines:])
-
-    def log_problems(self) -> list[str]:
-        """Lines of the log that report a warning, an error or a traceback."""
-        text = self.log.read_text(errors="replace") if self.log.exists() else ""
-        return [line for line in text.splitlines()
-                if re.search(r"\b(WARNING|ERROR|CRITICAL|Traceback)\b", line)]
+def log_problems(service: Service) -> list[str]:
+    """Lines of the service's log that report a warning, an error or a traceback."""
+    log = service.log_path
+    text = log.read_text(errors="replace") if log.exists() else ""
+    return [line for line in text.splitlines() if re.search(r"\b(WARNING|ERROR|CRITICAL|Traceback)\b", line)]
 
 
 def new_key(keys_file: Path) -> str:
@@ -404,18 +357,56 @@ async def measure(args: argparse.Namespace, kafka: KafkaSettings, ingest: Servic
     return rows
 
 
+def run(args: argparse.Namespace, workdir: Path, broker: LocalKafka) -> list[tuple[str, str]]:
+    """Ingest and one aggregator worker on fresh topics of `broker`, measured, then stopped."""
+    suffix = uuid.uuid4().hex[:6]
+    kafka = KafkaSettings(bootstrap_servers=broker.bootstrap, events_partitions=args.partitions,
+                          events_topic=f"fresh-events-{suffix}", dlq_topic=f"fresh-dlq-{suffix}",
+                          figures_topic=f"fresh-figures-{suffix}")
+    asyncio.run(ensure_topics(kafka))
+    keys_file = workdir / "keys.json"
+    key = new_key(keys_file)
+    base = {k: v for k, v in os.environ.items() if k != "AGGREGATOR_FROZEN_NOW"} | {
+        "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers, "KAFKA_EVENTS_TOPIC": kafka.events_topic,
+        "KAFKA_DLQ_TOPIC": kafka.dlq_topic, "KAFKA_FIGURES_TOPIC": kafka.figures_topic,
+        "PYTHONUNBUFFERED": "1"}
+    ingest_port, agg_port = free_port(), free_port()
+    ingest_url, agg_url = f"http://127.0.0.1:{ingest_port}", f"http://127.0.0.1:{agg_port}"
+    ingest = Service("ingest", [sys.executable, "-m", "services.ingest"], workdir, f"{ingest_url}/readyz", {
+        "INGEST_PORT": str(ingest_port), "INGEST_KEYS_FILE": str(keys_file),
+        "INGEST_INSTANCE_ID": f"fresh-{suffix}",
+        # The load comes from one key: measure freshness, not ingest's flood guard.
+        "INGEST_RATE_PER_KEY_PER_S": "1000000", "INGEST_RATE_BURST_PER_KEY": "1000000"})
+    aggregator = Service("aggregator", [sys.executable, "-m", "services.aggregator"], workdir,
+                         f"{agg_url}/state", {
+                             "AGGREGATOR_APP_ID": f"fresh-{suffix}",
+                             "AGGREGATOR_DATA_DIR": str(workdir / "aggregator"),
+                             "AGGREGATOR_WEB_PORT": str(agg_port), "AGGREGATOR_LOG_LEVEL": "warn"})
+    started: list[Service] = []
+    try:
+        for service in (ingest, aggregator):
+            started.append(service.start(base))
+        deadline = time.monotonic() + 90
+        for service in started:
+            service.wait_ready(deadline)
+        rows = asyncio.run(measure(args, kafka, ingest, aggregator, key, ingest_url, agg_url))
+        for service in started:
+            problems = log_problems(service)
+            rows.append((f"{service.name} log: warnings/errors", str(len(problems))))
+            rows.extend(("  " + service.name, line[:160]) for line in problems[:5])
+        return rows
+    finally:
+        for service in reversed(started):
+            service.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.freshness_bench",
                                      description=__doc__.split("\n")[0])
     parser.add_argument("--rate", type=float, default=2000, help="events per second")
     parser.add_argument("--seconds", type=float, default=30, help="how long to send")
     parser.add_argument("--units", type=int, default=200)
-    parser.add_argument("--batch-size", type=int, default=20, help="events per request")
-    parser.add_argument("--clients", type=int, default=8, help="concurrent HTTP clients")
-    parser.add_argument("--partitions", type=int, default=12)
-    parser.add_argument("--drain", type=float, default=60, help="seconds to wait for the last figures")
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--keep-logs", type=Path, help="copy the services' and broker's logs here")
+    add_sender_options(parser, clients=8, batch_size=20, batch_help="events per request", drain=60, seed=1)
     args = parser.parse_args()
     # SIGTERM stops everything in order, as Ctrl-C does (asyncio.run turns SIGINT into a clean cancel).
     signal.signal(signal.SIGTERM, lambda *_: os.kill(os.getpid(), signal.SIGINT))
@@ -423,47 +414,10 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="freshness-bench-") as tmp:
         workdir = Path(tmp)
-        broker = LocalKafka(workdir / "kafka")
-        started: list[Service] = []
         try:
-            broker.start()
-            suffix = uuid.uuid4().hex[:6]
-            kafka = KafkaSettings(bootstrap_servers=broker.bootstrap, events_partitions=args.partitions,
-                                  events_topic=f"fresh-events-{suffix}", dlq_topic=f"fresh-dlq-{suffix}",
-                                  figures_topic=f"fresh-figures-{suffix}")
-            asyncio.run(ensure_topics(kafka))
-            keys_file = workdir / "keys.json"
-            key = new_key(keys_file)
-            base = {k: v for k, v in os.environ.items() if k != "AGGREGATOR_FROZEN_NOW"} | {
-                "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers, "KAFKA_EVENTS_TOPIC": kafka.events_topic,
-                "KAFKA_DLQ_TOPIC": kafka.dlq_topic, "KAFKA_FIGURES_TOPIC": kafka.figures_topic,
-                "PYTHONUNBUFFERED": "1"}
-            ingest_port, agg_port = free_port(), free_port()
-            ingest_url, agg_url = f"http://127.0.0.1:{ingest_port}", f"http://127.0.0.1:{agg_port}"
-            ingest = Service("ingest", "services.ingest", base | {
-                "INGEST_PORT": str(ingest_port), "INGEST_KEYS_FILE": str(keys_file),
-                "INGEST_INSTANCE_ID": f"fresh-{suffix}",
-                # The load comes from one key: measure freshness, not ingest's flood guard.
-                "INGEST_RATE_PER_KEY_PER_S": "1000000", "INGEST_RATE_BURST_PER_KEY": "1000000"},
-                workdir, f"{ingest_url}/readyz")
-            aggregator = Service("aggregator", "services.aggregator", base | {
-                "AGGREGATOR_APP_ID": f"fresh-{suffix}", "AGGREGATOR_DATA_DIR": str(workdir / "aggregator"),
-                "AGGREGATOR_WEB_PORT": str(agg_port), "AGGREGATOR_LOG_LEVEL": "warn"},
-                workdir, f"{agg_url}/state")
-            for service in (ingest, aggregator):
-                service.start()
-                started.append(service)
-            for service in started:
-                service.wait_ready()
-            rows = asyncio.run(measure(args, kafka, ingest, aggregator, key, ingest_url, agg_url))
-            for service in started:
-                problems = service.log_problems()
-                rows.append((f"{service.name} log: warnings/errors", str(len(problems))))
-                rows.extend(("  " + service.name, line[:160]) for line in problems[:5])
+            with running_broker(workdir / "kafka") as broker:
+                rows = run(args, workdir, broker)
         finally:
-            for service in reversed(started):
-                service.stop()
-            broker.stop()
             if args.keep_logs:
                 keep_logs([*workdir.glob("*.log"), *(workdir / "kafka").glob("*.log")], args.keep_logs)
 

@@ -18,12 +18,9 @@ import asyncio
 import os
 import random
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 import uuid
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,11 +29,14 @@ import orjson
 from aiokafka import AIOKafkaProducer
 
 from bench.stats import percentile, print_rows
-from deploy.local.broker import LocalKafka, free_port
+from deploy.local.broker import free_port
+from deploy.local.service import Service
 from services.common.kafka_settings import KafkaSettings
 from services.common.topics import ensure_topics
 from services.contract.event_validation import SCHEMAS_DIR, EventValidator, Valid
 from services.ingest.keys import KeyStore, new_key
+from tests.support.broker import scratch_broker
+from tests.support.ingest import ndjson
 
 ROOT = Path(__file__).resolve().parents[1]
 # 256 unit codes: enough keys to spread over every partition (which units they are does not matter).
@@ -69,10 +69,6 @@ def make_events(n: int, seed: int = 7) -> list[dict[str, Any]]:
     return events
 
 
-def ndjson(events: Sequence[dict[str, Any]]) -> bytes:
-    return b"".join(orjson.dumps(e) + b"\n" for e in events)
-
-
 class IngestProcess:
     """`python -m services.ingest` on a free port, configured by environment like a deployment."""
 
@@ -81,40 +77,21 @@ class IngestProcess:
         self.url = f"http://127.0.0.1:{self.port}"
         key_id, self.key, stored = new_key(["*"], note="bench")
         KeyStore({key_id: stored}).save(workdir / "keys.json")
-        self.log = workdir / "ingest.log"
-        self.env = os.environ | {
+        self.service = Service("ingest", [sys.executable, "-m", "services.ingest"], workdir,
+                               f"{self.url}/readyz", {
             "INGEST_PORT": str(self.port), "INGEST_KEYS_FILE": str(workdir / "keys.json"),
             "INGEST_INSTANCE_ID": f"bench-{uuid.uuid4().hex[:6]}",
             # The load comes from one key: measure ingest, not its flood guard.
             "INGEST_RATE_PER_KEY_PER_S": "1000000", "INGEST_RATE_BURST_PER_KEY": "1000000",
             "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers, "KAFKA_EVENTS_TOPIC": kafka.events_topic,
-        }
-        self.proc: subprocess.Popen[bytes] | None = None
+        })
 
     def start(self) -> None:
-        with self.log.open("ab") as log:
-            self.proc = subprocess.Popen([sys.executable, "-m", "services.ingest"], cwd=ROOT, env=self.env,
-                                         stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"ingest exited:\n{self.log.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"ingest not ready:\n{self.log.read_text()[-3000:]}")
+        self.service.start()
+        self.service.wait_ready(time.monotonic() + 60)
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        self.service.stop()
 
 
 async def http_throughput(service: IngestProcess, bodies: list[bytes], per_body: int,
@@ -223,21 +200,15 @@ def main() -> None:
     parser.add_argument("--partitions", type=int, default=12)
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory(prefix="ingest-bench-") as tmp:
-        workdir = Path(tmp)
-        broker = LocalKafka(workdir / "kafka")
-        broker.start()
-        service: IngestProcess | None = None
+    with scratch_broker("ingest-bench-") as (workdir, broker):
+        kafka = KafkaSettings(bootstrap_servers=broker.bootstrap, events_partitions=args.partitions)
+        asyncio.run(ensure_topics(kafka))
+        service = IngestProcess(workdir, kafka)
         try:
-            kafka = KafkaSettings(bootstrap_servers=broker.bootstrap, events_partitions=args.partitions)
-            asyncio.run(ensure_topics(kafka))
-            service = IngestProcess(workdir, kafka)
             service.start()
             rows = asyncio.run(run(args, kafka, service))
         finally:
-            if service is not None:
-                service.stop()
-            broker.stop()
+            service.stop()
 
     print(f"\nIngest benchmark ({os.cpu_count()} CPUs; broker, service and client on this machine)")
     print_rows(rows, value_width=22)

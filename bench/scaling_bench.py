@@ -17,13 +17,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import signal
 import sys
-import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -34,11 +31,13 @@ from aiokafka.errors import KafkaError
 
 from bench.aggregator_bench import FROZEN_NOW, make_events
 from deploy.local.broker import LocalKafka, free_port
-from deploy.local.run import Service
+from deploy.local.service import Service
 from services.common.kafka_settings import KafkaSettings
 from services.common.topics import ensure_topics
 from services.contract.event_validation import Valid, default_validator
 from services.simulator.replay import produce_file
+from tests.support.broker import scratch_broker
+from tests.support.waiting import wait_until
 
 
 class Worker:
@@ -52,7 +51,7 @@ class Worker:
             "KAFKA_DAYS_TOPIC": kafka.days_topic, "AGGREGATOR_APP_ID": app_id,
             "AGGREGATOR_DATA_DIR": str(workdir / name), "AGGREGATOR_WEB_PORT": str(self.port),
             "AGGREGATOR_FROZEN_NOW": FROZEN_NOW, "AGGREGATOR_LOG_LEVEL": "warn"})
-        self.service.start(dict(os.environ))
+        self.service.start()
         self.started = time.monotonic()
 
     def state(self) -> dict[str, int]:
@@ -66,9 +65,7 @@ class Worker:
 
     def kill(self) -> None:
         """SIGKILL, as when a machine dies."""
-        assert self.service.proc is not None
-        os.killpg(self.service.proc.pid, signal.SIGKILL)
-        self.service.proc.wait()
+        self.service.kill()
 
     def stop(self) -> None:
         self.service.stop()
@@ -93,15 +90,6 @@ async def group_stable(kafka: KafkaSettings, group: str, members: int) -> bool:
         await admin.close()
 
 
-def wait_for(condition: Callable[[], bool], deadline_s: float, what: str) -> None:
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise RuntimeError(f"timed out waiting for {what}")
-
-
 def fresh_topics(broker: LocalKafka, partitions: int) -> KafkaSettings:
     suffix = uuid.uuid4().hex[:6]
     kafka = KafkaSettings(bootstrap_servers=broker.bootstrap, events_partitions=partitions,
@@ -117,7 +105,8 @@ def throughput(broker: LocalKafka, events: Path, expected: int, workers: int, pa
     app_id = f"scale-{uuid.uuid4().hex[:6]}"
     group = [Worker(kafka, app_id, workdir, f"t{workers}-{i}") for i in range(workers)]
     try:
-        wait_for(lambda: asyncio.run(group_stable(kafka, app_id, workers)), 120, "the workers' group")
+        wait_until(lambda: asyncio.run(group_stable(kafka, app_id, workers)), 120,
+                   "the workers' group", every=0.1)
         producing = threading.Thread(
             target=lambda: asyncio.run(produce_file(events, kafka, kafka.events_topic)))
         producing.start()
@@ -164,9 +153,11 @@ def rebalances(broker: LocalKafka, events: Path, rate: int, partitions: int,
     workers = [first]
     figures: dict[str, float] = {}
     try:
-        wait_for(lambda: asyncio.run(group_stable(kafka, app_id, 1)), 120, "the first worker's group")
+        wait_until(lambda: asyncio.run(group_stable(kafka, app_id, 1)), 120,
+                   "the first worker's group", every=0.1)
         feeding.start()
-        wait_for(lambda: first.state()["applied"] > 5 * rate, 120, "the first worker's progress")
+        wait_until(lambda: first.state()["applied"] > 5 * rate, 120,
+                   "the first worker's progress", every=0.1)
         # A worker joins.
         second = Worker(kafka, app_id, workdir, "r-second")
         workers.append(second)
@@ -183,13 +174,15 @@ def rebalances(broker: LocalKafka, events: Path, rate: int, partitions: int,
         figures["join: newcomer's first pack applied after (s)"] = time.monotonic() - second.started
         figures["join: longest pause of the first worker meanwhile (s)"] = max(
             longest_pause, time.monotonic() - last_change)
-        wait_for(lambda: asyncio.run(group_stable(kafka, app_id, 2)), 120, "the two workers' group")
+        wait_until(lambda: asyncio.run(group_stable(kafka, app_id, 2)), 120,
+                   "the two workers' group", every=0.1)
         time.sleep(5)
         # A worker dies.
         units_before = first.state()["units"] + second.state()["units"]
         first.kill()
         killed = time.monotonic()
-        wait_for(lambda: second.state()["units"] >= units_before, 300, "the survivor to hold every unit")
+        wait_until(lambda: second.state()["units"] >= units_before, 300,
+                   "the survivor to hold every unit", every=0.1)
         figures["death: survivor holds every unit after (s)"] = time.monotonic() - killed
         return figures
     finally:
@@ -206,25 +199,18 @@ def main() -> None:
     parser.add_argument("--partitions", type=int, default=12)
     parser.add_argument("--rate", type=int, default=2_000, help="live feed for the rebalance runs, events/s")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="scalebench-") as tmp:
-        workdir = Path(tmp)
-        broker = LocalKafka(workdir / "kafka")
-        broker.start()
-        try:
-            events = workdir / "events.ndjson"
-            make_events(events, args.events)
-            expected = packable(events)
-            print(f"{args.events} events ({expected} valid) on {args.partitions} partitions, one broker, "
-                  f"{os.cpu_count()} cores")
-            one = throughput(broker, events, expected, 1, args.partitions, workdir)
-            print(f"one worker : {one:10,.0f} events/s")
-            two = throughput(broker, events, expected, 2, args.partitions, workdir)
-            print(f"two workers: {two:10,.0f} events/s   (two / one = {two / one:.2f})")
-            for name, value in rebalances(broker, events, args.rate, args.partitions, workdir).items():
-                print(f"{name}: {value:.1f}")
-        finally:
-            broker.stop()
-
+    with scratch_broker("scalebench-") as (workdir, broker):
+        events = workdir / "events.ndjson"
+        make_events(events, args.events)
+        expected = packable(events)
+        print(f"{args.events} events ({expected} valid) on {args.partitions} partitions, one broker, "
+              f"{os.cpu_count()} cores")
+        one = throughput(broker, events, expected, 1, args.partitions, workdir)
+        print(f"one worker : {one:10,.0f} events/s")
+        two = throughput(broker, events, expected, 2, args.partitions, workdir)
+        print(f"two workers: {two:10,.0f} events/s   (two / one = {two / one:.2f})")
+        for name, value in rebalances(broker, events, args.rate, args.partitions, workdir).items():
+            print(f"{name}: {value:.1f}")
 
 if __name__ == "__main__":
     main()

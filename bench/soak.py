@@ -4,12 +4,12 @@
     python -m bench.soak --events 200000 --minutes 4      # a shorter run
 
 Starts its own Kafka (KRaft, in a temp dir), then ingest, one aggregator worker and one API replica
-as deployed (bench/pipeline.py). The simulated feeds of several provinces (merged in delivery
+as deployed (tests/support/pipeline.py). The simulated feeds of several provinces (merged in delivery
 order, duplicates, reordering, late and malformed deliveries included) are posted through ingest as
 NDJSON batches by several concurrent clients, paced to spread `--events` over `--minutes`; a 503 is
 retried after its Retry-After as a real sender does.
 
-Afterwards the oracle (tests/oracle.py) recomputes every unit's figures from exactly the lines
+Afterwards the oracle (tests/support/oracle.py) recomputes every unit's figures from exactly the lines
 answered `accepted` in a 202, and the run fails unless unit-figures and the API's answers equal
 it for every unit, period and figure: each accepted event counted exactly once.
 
@@ -38,12 +38,12 @@ import httpx
 import orjson
 
 from bench.freshness_bench import freshness
-from bench.pipeline import FiguresFollower, Pipeline, SendStats, send_lines
-from bench.stats import keep_logs, percentile, print_rows
-from deploy.local.broker import LocalKafka
+from bench.stats import add_sender_options, keep_logs, percentile, print_rows
 from services.simulator.feed import FeedConfig, generate_provinces
 from services.simulator.ndjson_file import line_bytes
-from tests.oracle import compare, recompute
+from tests.support.broker import running_broker
+from tests.support.oracle import compare, recompute
+from tests.support.pipeline import FiguresFollower, Pipeline, SendStats, send_lines
 
 # A Friday: the day's feed runs from Thursday 17:30 to Friday 17:30 (Ho Chi Minh time), so it is
 # mostly one working day's office hours; the aggregator's clock is pinned to its end, as the oracle's.
@@ -177,28 +177,23 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_200_000, help="feed lines to send")
     parser.add_argument("--minutes", type=float, default=10, help="spread them over this long")
     parser.add_argument("--provinces", default=PROVINCES, help="comma-separated province codes")
-    parser.add_argument("--clients", type=int, default=6, help="concurrent HTTP clients")
-    parser.add_argument("--batch-size", type=int, default=500, help="events per NDJSON request")
-    parser.add_argument("--partitions", type=int, default=12)
-    parser.add_argument("--drain", type=float, default=600, help="seconds to wait for the last figures")
-    parser.add_argument("--seed", type=int, default=20261120)
-    parser.add_argument("--keep-logs", type=Path, help="copy the services' and broker's logs here")
+    add_sender_options(parser, clients=6, batch_size=500, batch_help="events per NDJSON request", drain=600,
+                       seed=20261120)
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: os.kill(os.getpid(), signal.SIGINT))
     with tempfile.TemporaryDirectory(prefix="soak-") as tmp:
         workdir = Path(tmp)
-        broker = LocalKafka(workdir / "kafka")
-        pipeline: Pipeline | None = None
         try:
-            broker.start()
-            pipeline = Pipeline(broker.bootstrap, workdir / "pipeline", DAY_END, partitions=args.partitions)
-            asyncio.run(pipeline.start())
-            rows = asyncio.run(soak(args, pipeline, workdir))
+            with running_broker(workdir / "kafka") as broker:
+                pipeline = Pipeline(broker.bootstrap, workdir / "pipeline", DAY_END,
+                                    partitions=args.partitions)
+                try:
+                    asyncio.run(pipeline.start())
+                    rows = asyncio.run(soak(args, pipeline, workdir))
+                finally:
+                    pipeline.stop()
         finally:
-            if pipeline is not None:
-                pipeline.stop()
-            broker.stop()
-            if args.keep_logs and pipeline is not None:
+            if args.keep_logs:
                 keep_logs((workdir / "pipeline" / "logs").glob("*.log"), args.keep_logs)
     print(f"\nSoak ({os.cpu_count()} CPUs; broker, ingest, one aggregator worker, one API replica and the "
           f"clients on this machine): {' '.join(sys.argv[1:]) or 'defaults'}")

@@ -1,7 +1,8 @@
-"""Small statistics and report helpers shared by the benchmarks."""
+"""Small statistics, report and command-line helpers shared by the benchmarks."""
 
 from __future__ import annotations
 
+import argparse
 import shutil
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -25,3 +26,15 @@ def keep_logs(logs: Iterable[Path], to: Path) -> None:
     to.mkdir(parents=True, exist_ok=True)
     for log in logs:
         shutil.copy(log, to / log.name)
+
+
+def add_sender_options(parser: argparse.ArgumentParser, clients: int, batch_size: int, batch_help: str,
+                       drain: float, seed: int) -> None:
+    """The options of a benchmark that posts through ingest and waits for the figures: clients, batch
+    size, partitions, how long to wait for the last figures, the seed, where to keep the logs."""
+    parser.add_argument("--clients", type=int, default=clients, help="concurrent HTTP clients")
+    parser.add_argument("--batch-size", type=int, default=batch_size, help=batch_help)
+    parser.add_argument("--partitions", type=int, default=12)
+    parser.add_argument("--drain", type=float, default=drain, help="seconds to wait for the last figures")
+    parser.add_argument("--seed", type=int, default=seed)
+    parser.add_argument("--keep-logs", type=Path, help="copy the services' and broker's logs here")

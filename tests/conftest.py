@@ -3,10 +3,7 @@ topics per test."""
 
 from __future__ import annotations
 
-import asyncio
-import time
-import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -16,7 +13,8 @@ from deploy.local.broker import LocalKafka
 from services.common.clock import CLOCK_START_ENV
 from services.common.kafka_settings import KafkaSettings
 from services.common.topics import ensure_topics
-from tests import suite_clock
+from tests.support import suite_clock
+from tests.support.broker import running_broker, unique_settings
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -40,24 +38,8 @@ def suite_now(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -
 @pytest.fixture(scope="session")
 def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafka]:
     """One real Apache Kafka (KRaft) for the whole test session, on free loopback ports."""
-    broker = LocalKafka(tmp_path_factory.mktemp("kafka"))
-    broker.start()
-    try:
+    with running_broker(tmp_path_factory.mktemp("kafka")) as broker:
         yield broker
-    finally:
-        broker.stop()
-
-
-def unique_settings(bootstrap: str, partitions: int = 4) -> KafkaSettings:
-    suffix = uuid.uuid4().hex[:8]
-    return KafkaSettings(
-        bootstrap_servers=bootstrap,
-        events_topic=f"filing-events-{suffix}",
-        dlq_topic=f"filing-events-dlq-{suffix}",
-        figures_topic=f"unit-figures-{suffix}",
-        days_topic=f"unit-days-{suffix}",
-        events_partitions=partitions,
-    )
 
 
 @pytest.fixture
@@ -68,33 +50,8 @@ async def kafka_settings(kafka_broker: LocalKafka) -> AsyncIterator[KafkaSetting
     yield settings
 
 
-def wait_until(condition: Callable[[], bool], timeout: float, what: str, every: float = 0.05) -> None:
-    """Poll `condition` until it holds or `timeout` seconds pass (then fail naming `what`)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(every)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
-async def async_wait_until(condition: Callable[[], bool], deadline_s: float, what: str,
-                           every: float = 0.05) -> None:
-    """Like `wait_until`, without blocking the event loop."""
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        await asyncio.sleep(every)
-    raise AssertionError(f"timed out after {deadline_s}s waiting for {what}")
-
-
 @pytest.fixture
 def own_broker(tmp_path: Path) -> Iterator[LocalKafka]:
     """A broker for one test alone, for tests that stop and restart it."""
-    broker = LocalKafka(tmp_path / "kafka")
-    broker.start()
-    try:
+    with running_broker(tmp_path / "kafka") as broker:
         yield broker
-    finally:
-        broker.stop()

@@ -15,14 +15,14 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from deploy.local.broker import LocalKafka, free_port
+from deploy.local.service import Service
 from services.common.clock import Clock, ClockSettings
 from services.common.kafka_settings import KafkaSettings
 from services.common.topics import ensure_topics
@@ -46,46 +46,6 @@ class RunSettings(BaseSettings):
     now: ClockSettings = Field(default_factory=ClockSettings)
 
 
-@dataclass
-class Service:
-    name: str
-    argv: list[str]
-    log_dir: Path
-    ready_url: str | None = None
-    env: dict[str, str] = field(default_factory=dict)
-    proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def log_path(self) -> Path:
-        return self.log_dir / f"{self.name}.log"
-
-    def start(self, base_env: dict[str, str]) -> None:
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with self.log_path.open("ab") as out:
-            # Own process group: Ctrl-C reaches only us, and we stop the services in order.
-            self.proc = subprocess.Popen(self.argv, stdout=out, stderr=subprocess.STDOUT,
-                                         env={**base_env, **self.env}, start_new_session=True)
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def stop(self, grace: float = 15.0) -> None:
-        if not self.alive():
-            return
-        assert self.proc is not None
-        os.killpg(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(grace)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
-
-    def log_tail(self, lines: int = 30) -> str:
-        if not self.log_path.exists():
-            return "(no log)"
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-
-
 def port_or_free(port: int) -> int:
     """The wanted port, or a free one when something else already listens there."""
     import socket
@@ -96,21 +56,6 @@ def port_or_free(port: int) -> int:
         except OSError:
             return free_port()
     return port
-
-
-def wait_ready(service: Service, deadline: float) -> None:
-    while time.monotonic() < deadline:
-        if not service.alive():
-            raise RuntimeError(f"{service.name} exited:\n{service.log_tail()}")
-        if service.ready_url is None:
-            return
-        try:
-            if httpx.get(service.ready_url, timeout=1.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"{service.name} not ready in time:\n{service.log_tail()}")
 
 
 def new_feed_key(python: str, run_dir: Path) -> str:
@@ -182,11 +127,19 @@ def start_stack(stack: Stack, env: dict[str, str], timeout: float) -> None:
     for service in stack.services:
         log.info("starting %s ...", service.name)
         service.start({**env, **stack.now.handed_on(stack.clock)})
-        wait_ready(service, deadline)
+        service.wait_ready(deadline)
+
+
+def quiet_libraries() -> None:
+    """Only our own lines at INFO: httpx logs every request (each readiness poll), and the Kafka client
+    its connections; their warnings and errors still show."""
+    for name in ("httpx", "httpcore", "aiokafka", "kafka"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    quiet_libraries()
     settings = RunSettings()
     RUN_DIR.mkdir(exist_ok=True)
     python = sys.executable

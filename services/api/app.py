@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
+from prometheus_client import CollectorRegistry
 from starlette.types import ASGIApp
 
 from services.api.dashboard import install_dashboard
@@ -22,6 +19,7 @@ from services.common.docs_pages import install_docs
 from services.common.http_security import SecurityGuard
 from services.common.rate_limit import RateLimiter
 from services.common.request_body import install_body_guard
+from services.common.service_app import lifespan_of, process_registry
 
 DESCRIPTION = """Live figures of the one-stop shops, per unit and over any subtree of units: the online
 rate, the on-time rate of Decision 766, filings overdue now, returns, for today, the last 7 and 30 days,
@@ -38,24 +36,14 @@ class ApiApp(FastAPI):
 def create_app(settings: ApiSettings, registry: CollectorRegistry | None = None) -> FastAPI:
     """The app; `registry` defaults to a fresh one with the process metrics."""
     if registry is None:
-        registry = CollectorRegistry()
-        for collector in (ProcessCollector, PlatformCollector, GCCollector):
-            collector(registry=registry)
+        registry = process_registry()
     metrics = ApiMetrics(registry)
     runtime = Runtime(settings, metrics)
     clock = settings.now.clock()  # once: a clock started at a set instant runs from its creation
     registry.register(TargetStandingCollector(runtime.state, settings.metrics_periods, clock))
 
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        await runtime.start()
-        try:
-            yield
-        finally:
-            await runtime.stop()
-
-    app = ApiApp(title="onestop-live API", version="1", description=DESCRIPTION, lifespan=lifespan,
-                 docs_url=None, redoc_url=None)
+    app = ApiApp(title="onestop-live API", version="1", description=DESCRIPTION,
+                 lifespan=lifespan_of(runtime), docs_url=None, redoc_url=None)
     admin_limiter = RateLimiter(settings.admin_rate_per_s, settings.admin_rate_burst)
     app.state.api = ApiContext(settings, runtime, metrics, admin_limiter, clock)
     for module in (units, daily, rankings, stream, admin, allocation, ops):

@@ -8,20 +8,25 @@ file), filling `BatchBuilder`s by hand and sending each full one costs a fractio
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.producer.message_accumulator import BatchBuilder
 
 
+@dataclass(eq=False)
 class PartitionBatcher:
     """Appends records for one (topic, partition) and ships each batch when it fills."""
 
-    def __init__(self, producer: AIOKafkaProducer, topic: str, partition: int) -> None:
-        self.producer = producer
-        self.topic = topic
-        self.partition = partition
-        self.builder = producer.create_batch()
-        self.shipped: list[asyncio.Future[Any]] = []
+    producer: AIOKafkaProducer
+    topic: str
+    partition: int
+    builder: BatchBuilder = field(init=False)
+    shipped: list[asyncio.Future[Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.builder = self.producer.create_batch()
 
     def add(self, key: bytes | None, value: bytes | None) -> bool:
         """Append to the current batch if it has room (False: it is full, call `append`). Callers

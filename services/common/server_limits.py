@@ -14,7 +14,8 @@ protocol which adds, per connection:
   byte putting off its keep-alive timeout). Deadlines on bodies being read are `request_body.py`'s.
 
 The subclass relies on uvicorn's httptools protocol callbacks (on_message_begin, on_headers_complete,
-on_message_complete, on_response_complete); tests/test_http_limits.py exercises each over sockets.
+on_message_complete, on_response_complete); tests/integration/common/test_http_limits.py exercises each
+over sockets.
 """
 
 from __future__ import annotations

@@ -54,25 +54,35 @@ class Department:
 # Thông tin và Truyền thông. `{of}` becomes e.g. "thành phố Hải Phòng" or "tỉnh Cao Bằng". Sizes
 # are rough guesses from which bodies handle high-volume procedures (identity cards, land,
 # driving licences).
-DEPARTMENTS: tuple[Department, ...] = (
-    Department("S01", "Văn phòng Ủy ban nhân dân {of}", 0.4),
-    Department("S02", "Sở Nội vụ", 2.5),
-    Department("S03", "Sở Tư pháp", 4.0),
-    Department("S04", "Sở Tài chính", 4.0),
-    Department("S05", "Sở Công Thương", 2.0),
-    Department("S06", "Sở Nông nghiệp và Môi trường", 1.5),
-    Department("S06.01", "Văn phòng Đăng ký đất đai", 7.0, parent_suffix="S06"),
-    Department("S07", "Sở Xây dựng", 6.0),
-    Department("S08", "Sở Khoa học và Công nghệ", 0.6),
-    Department("S09", "Sở Giáo dục và Đào tạo", 1.5),
-    Department("S10", "Sở Y tế", 3.0),
-    Department("S11", "Sở Văn hóa, Thể thao và Du lịch", 1.0),
-    Department("S12", "Thanh tra {of}", 0.2),
-    Department("S13", "Ban Quản lý các khu công nghiệp", 1.0),
-    Department("S14", "Công an {of}", 10.0),
-    Department("S15", "Bảo hiểm xã hội {of}", 3.0),
-    Department("S16", "Thuế {of}", 3.0),
-)
+# suffix, size, the suffix of the department it belongs to ("-": none), name.
+_DEPARTMENT_TABLE = """
+S01     0.4   -    Văn phòng Ủy ban nhân dân {of}
+S02     2.5   -    Sở Nội vụ
+S03     4.0   -    Sở Tư pháp
+S04     4.0   -    Sở Tài chính
+S05     2.0   -    Sở Công Thương
+S06     1.5   -    Sở Nông nghiệp và Môi trường
+S06.01  7.0   S06  Văn phòng Đăng ký đất đai
+S07     6.0   -    Sở Xây dựng
+S08     0.6   -    Sở Khoa học và Công nghệ
+S09     1.5   -    Sở Giáo dục và Đào tạo
+S10     3.0   -    Sở Y tế
+S11     1.0   -    Sở Văn hóa, Thể thao và Du lịch
+S12     0.2   -    Thanh tra {of}
+S13     1.0   -    Ban Quản lý các khu công nghiệp
+S14     10.0  -    Công an {of}
+S15     3.0   -    Bảo hiểm xã hội {of}
+S16     3.0   -    Thuế {of}
+"""
+
+
+def _department(row: str) -> Department:
+    suffix, size, parent, name = row.split(maxsplit=3)
+    return Department(suffix, name, float(size), None if parent == "-" else parent)
+
+
+DEPARTMENTS: tuple[Department, ...] = tuple(
+    _department(row) for row in _DEPARTMENT_TABLE.strip().splitlines())
 
 
 def resolve_province(value: int | str) -> Province:

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 from fastapi import FastAPI
-from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
+from prometheus_client import CollectorRegistry
 
 from services.common.docs_pages import install_docs
 from services.common.http_security import SecurityGuard
 from services.common.rate_limit import RateLimiter
 from services.common.request_body import install_body_guard
+from services.common.service_app import lifespan_of, process_registry
 from services.contract.event_validation import EventValidator
 from services.ingest.context import IngestContext
 from services.ingest.errors import install_error_handlers
@@ -26,24 +24,15 @@ def create_app(settings: IngestSettings, registry: CollectorRegistry | None = No
                writer: EventWriter | None = None) -> FastAPI:
     """The app; `registry` defaults to a fresh one (with process metrics), `writer` to Kafka."""
     if registry is None:
-        registry = CollectorRegistry()
-        for collector in (ProcessCollector, PlatformCollector, GCCollector):
-            collector(registry=registry)
+        registry = process_registry()
     metrics = IngestMetrics(registry)
     # Both fail fast, at start-up, on a broken schema or a missing keys file.
     validator = EventValidator.from_files(settings.schema_files)
     keys = KeyFile(settings.keys_file)
     writer = writer or TransactionalWriter(settings, metrics)
 
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        await writer.start()
-        try:
-            yield
-        finally:
-            await writer.stop()
-
-    app = FastAPI(title="onestop-live ingest", version="1", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app = FastAPI(title="onestop-live ingest", version="1", lifespan=lifespan_of(writer), docs_url=None,
+                  redoc_url=None)
     limiter = RateLimiter(settings.rate_per_key_per_s, settings.rate_burst_per_key)
     app.state.ingest = IngestContext(settings, validator, keys, writer, metrics, limiter)
     app.include_router(events.router)

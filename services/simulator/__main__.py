@@ -46,6 +46,11 @@ one event in a hundred is affected (or gets an extra line). --clean turns them a
 """
 
 
+def number(group: argparse._ArgumentGroup, flag: str, default: float, text: str) -> None:
+    """An option taking a number of the default's type; its help ends with the default."""
+    group.add_argument(flag, type=type(default), default=default, help=f"{text} (default %(default)g)")
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m services.simulator", description=DESCRIPTION,
                                 usage="%(prog)s (--out FILE.ndjson | --ingest-url URL) [options]",
@@ -71,12 +76,9 @@ def _parser() -> argparse.ArgumentParser:
     shape.add_argument("--filings-per-day", type=float,
                        help="filings on a working day, whole province (file default 3000; "
                             "live default: sized so the busiest hour matches --rate)")
-    shape.add_argument("--online-share-start", type=float, default=0.55,
-                       help="share of filings made online at the start (default 0.55)")
-    shape.add_argument("--online-share-end", type=float, default=0.70,
-                       help="... trending linearly to this at the end (default 0.70)")
-    shape.add_argument("--late-share", type=float, default=0.03,
-                       help="share of resolutions after the due time (default 0.03)")
+    number(shape, "--online-share-start", 0.55, "share of filings made online at the start")
+    number(shape, "--online-share-end", 0.70, "... trending linearly to this at the end")
+    number(shape, "--late-share", 0.03, "share of resolutions after the due time")
 
     mess = p.add_argument_group("delivery effects (rates per original event)")
     default = DeliveryRates()
@@ -101,14 +103,11 @@ def _parser() -> argparse.ArgumentParser:
     live = p.add_argument_group("live mode")
     live.add_argument("--api-key", default=os.environ.get(API_KEY_ENV),
                       help=f"the ingest's writer key (default: ${API_KEY_ENV})")
-    live.add_argument("--rate", type=float, default=20.0,
-                      help="events per second at most; the busiest office hour reaches it, nights "
-                           "and weekends are quieter, as in real life (default 20)")
-    live.add_argument("--backfill-days", type=float, default=0.0,
-                      help="first send this many days of history (default 0)")
-    live.add_argument("--backfill-rate", type=float, default=2000.0,
-                      help="events per second while backfilling (default 2000)")
-    live.add_argument("--batch-size", type=int, default=500, help="lines per request at most (default 500)")
+    number(live, "--rate", 20.0, "events per second at most; the busiest office hour reaches it, nights "
+           "and weekends are quieter, as in real life")
+    number(live, "--backfill-days", 0.0, "first send this many days of history")
+    number(live, "--backfill-rate", 2000.0, "events per second while backfilling")
+    number(live, "--batch-size", 500, "lines per request at most")
 
     info = p.add_argument_group("information")
     info.add_argument("--list-provinces", action="store_true", help="print the 34 provinces and exit")

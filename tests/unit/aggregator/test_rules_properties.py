@@ -1,0 +1,228 @@
+"""Properties of the counting logic over generated event sets (hypothesis), without a broker.
+
+1. Any permutation and any duplication of the events (several filings, several units) applied
+   one by one through add_event / contribution / delta / UnitState gives the same final figures
+   as applying each distinct event once in canonical order.
+2. The same logic fed from an NDJSON log equals tests/support/oracle.py, the independent batch
+   recomputation, on every figure of every unit (junk lines and too-old events included).
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from datetime import UTC, datetime, timedelta, timezone
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import orjson
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from jsonschema import Draft202012Validator
+
+from services.aggregator.figures import figures
+from services.aggregator.hcm_time import parse_instant
+from services.aggregator.rules import (
+    EMPTY_FILING,
+    EVENT_TYPES,
+    FilingState,
+    Fold,
+    contribution,
+    delta,
+    event_from_json,
+    fold_of,
+    is_too_late,
+    step,
+)
+from services.aggregator.unit_state import UnitState
+from services.contract.event_bounds import bound_errors
+from tests.support.oracle import compare, recompute
+from tests.support.paths import SCHEMA
+
+AS_OF = datetime(2026, 3, 31, 16, 30, tzinfo=UTC)  # 23:30 in Ho Chi Minh, last day of a quarter
+RETENTION_DAYS = 400
+OFFSETS = [timedelta(0), timedelta(hours=7), timedelta(hours=-5, minutes=-30), timedelta(hours=9)]
+
+
+def render(moment: datetime, offset: timedelta, digits: int) -> str:
+    """RFC 3339 text of `moment` at `offset`, with `digits` fractional digits (7 to 9: noise past
+    the microsecond, which must be dropped); UTC is written Z or +00:00."""
+    local = moment.astimezone(timezone(offset))
+    text = local.strftime("%Y-%m-%dT%H:%M:%S")
+    if digits:
+        text += "." + f"{local.microsecond:06d}987"[:digits]
+    if offset == timedelta(0) and digits % 2:
+        return text + "Z"
+    sign = "-" if offset < timedelta(0) else "+"
+    hours, rest = divmod(abs(int(offset.total_seconds())), 3600)
+    return f"{text}{sign}{hours:02d}:{rest // 60:02d}"
+
+
+# Filings start on a coarse grid around the end of March so that month and quarter boundaries and
+# events after as_of happen often; a filing's events and due times fall within a few days of its
+# start, on an hourly grid, so that ties, same-day resolutions and Ho Chi Minh day boundaries do too.
+starts = st.one_of(
+    st.integers(-24 * 40, 24 * 3).map(lambda h: AS_OF + timedelta(hours=h - h % 5)),
+    st.just(AS_OF - timedelta(days=RETENTION_DAYS + 2)),  # events around the retention limit
+)
+micros = st.sampled_from([0, 0, 0, 1, 999_999, 500_000])
+flags = st.sampled_from([None, None, True, False])
+fraction_digits = st.sampled_from([0, 0, 3, 6, 9])
+reasons = st.sampled_from(["rejected", "supplement_requested", "withdrawn"])
+KINDS = ["submitted", "submitted", "overdue", "processed", "processed", "returned", "returned"]
+# Lifecycles worth seeing often, in time order; random extra events are mixed in.
+SCRIPTS = [
+    ["submitted", "processed"],
+    ["submitted", "overdue", "processed"],
+    ["submitted", "returned:supplement_requested", "submitted", "processed"],
+    ["submitted", "overdue", "returned:supplement_requested", "submitted", "processed"],
+    ["submitted", "returned:supplement_requested", "submitted", "returned:supplement_requested",
+     "submitted", "overdue"],
+]
+
+
+@st.composite
+def filing_events(draw: st.DrawFn, unit: str, filing: str) -> list[dict[str, Any]]:
+    start = draw(starts)
+    kinds = draw(st.one_of(
+        st.lists(st.sampled_from(KINDS), min_size=1, max_size=6),
+        st.builds(lambda script, extra: script + extra, st.sampled_from(SCRIPTS),
+                  st.lists(st.sampled_from(KINDS), max_size=2)),
+    ))
+    hours = sorted(draw(st.lists(st.integers(-6, 96), min_size=len(kinds), max_size=len(kinds))))
+    events = []
+    for i, (kind, hour) in enumerate(zip(kinds, hours, strict=True)):
+        kind, _, reason = kind.partition(":")
+        moment = start + timedelta(hours=hour, microseconds=draw(micros))
+        event: dict[str, Any] = {
+            # The letter makes event_id order differ from generation order (it breaks ties).
+            "event_id": f"{draw(st.sampled_from('abc'))}{unit}.{filing}.{i}",
+            "event_type": kind, "filing_id": filing, "unit_code": unit,
+            "occurred_at": render(moment, draw(st.sampled_from(OFFSETS)), draw(fraction_digits)),
+            "source": "hypothesis",
+        }
+        if kind == "submitted":
+            due = moment + timedelta(hours=draw(st.integers(-2, 72)), minutes=draw(st.sampled_from([0, 30])))
+            event.update(channel=draw(st.sampled_from(["online", "in_person", "postal"])),
+                         due_at=render(due, timedelta(hours=7), 0), procedure_code="1.000001")
+        if kind == "returned":
+            event["reason"] = reason or draw(reasons)
+        for name in ("online_payment", "digitised"):
+            value = draw(flags)
+            if value is not None:
+                event[name] = value
+        events.append(event)
+    return events
+
+
+@st.composite
+def event_sets(draw: st.DrawFn) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    for u in range(draw(st.integers(1, 3))):
+        for f in range(draw(st.integers(1, 4))):
+            # The same filing_id in two units is two filings.
+            events.extend(draw(filing_events(f"U{u}", f"F{f}")))
+    return events
+
+
+@st.composite
+def deliveries(draw: st.DrawFn) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(the distinct events, a delivery of them: shuffled, some several times)."""
+    events = draw(event_sets())
+    again = draw(st.lists(st.sampled_from(range(len(events))), max_size=len(events)))
+    delivered = draw(st.permutations(events + [events[i] for i in again]))
+    return events, delivered
+
+
+def canonical(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(events, key=lambda e: (datetime.fromisoformat(e["occurred_at"]),
+                                         EVENT_TYPES.index(e["event_type"]), e["event_id"]))
+
+
+class Aggregator:
+    """The pure logic wired as the aggregator wires it, minus Kafka."""
+
+    def __init__(self) -> None:
+        self.filings: dict[tuple[str, str], FilingState] = {}
+        self.folds: dict[tuple[str, str], Fold | None] = {}
+        self.units: dict[str, UnitState] = {}
+
+    def feed(self, obj: dict[str, Any], now_us: int | None = None) -> None:
+        event = event_from_json(obj)
+        # As the packer does: refused when out of the contract's bounds or past retention at now_us.
+        if now_us is not None and (bound_errors(event.occurred_at, event.due_at, now_us)
+                                   or is_too_late(event, now_us, RETENTION_DAYS)):
+            return
+        unit = self.units.setdefault(event.unit_code, UnitState())
+        key = (event.unit_code, event.filing_id)
+        old = self.filings.get(key, EMPTY_FILING)
+        # The fold kept from the previous step, as the engine keeps it with the filing's record.
+        new, change, fold = step(old, event, self.folds.get(key))
+        if change is not None:
+            # step's shortcut for an event that comes last is the general delta, exactly, and the
+            # fold it keeps is the new state's.
+            assert change == delta(contribution(old), contribution(new))
+            assert fold == fold_of(contribution(new))
+            self.filings[key] = new
+            self.folds[key] = fold
+            unit.apply(change)
+
+    def records(self, now: datetime) -> dict[str, dict[str, Any]]:
+        return {code: figures(code, unit, now.timestamp()) for code, unit in self.units.items()}
+
+    def days(self) -> dict[str, dict[int, list[int]]]:
+        return {code: {d: r for d, r in unit.days.items() if any(r)} for code, unit in self.units.items()}
+
+
+@settings(max_examples=300, deadline=None)
+@given(deliveries())
+def test_any_order_and_duplication_give_the_canonical_figures(delivery: tuple[list, list]) -> None:
+    events, delivered = delivery
+    in_order, any_order = Aggregator(), Aggregator()
+    for event in canonical(events):
+        in_order.feed(event)
+    for event in delivered:
+        any_order.feed(event)
+    assert any_order.filings == in_order.filings
+    assert any_order.days() == in_order.days()
+    for now in (AS_OF, AS_OF + timedelta(days=2, microseconds=1)):
+        assert any_order.records(now) == in_order.records(now)
+
+
+@cache
+def _validator() -> Draft202012Validator:
+    schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
+    return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
+JUNK = [b"{not json", b'"just a string"', b"[]", b"",
+        b'{"event_id": "x", "event_type": "processed"}',  # required fields missing
+        b'{"event_id": "j1", "event_type": "processed", "filing_id": "F0", "unit_code": "U0", '
+        b'"occurred_at": "2026-02-30T10:00:00+07:00", "source": "s"}']  # no such date
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(deliveries(), st.lists(st.sampled_from(JUNK), max_size=3))
+def test_streaming_logic_equals_the_batch_oracle(delivery: tuple[list, list], junk: list[bytes]) -> None:
+    _events, delivered = delivery
+    lines = [orjson.dumps(e) for e in delivered] + junk
+    aggregator = Aggregator()
+    now_us = parse_instant(AS_OF.isoformat())
+    for line in lines:
+        try:
+            obj = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            continue
+        if _validator().is_valid(obj):
+            aggregator.feed(obj, now_us)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "events.ndjson"
+        path.write_bytes(b"\n".join(lines) + b"\n")
+        expected = recompute(path, AS_OF, RETENTION_DAYS)
+    actual = aggregator.records(AS_OF)
+    assert compare(expected.units, actual) == []
+    for code, record in actual.items():
+        oracle = expected.units[code]
+        assert (record["as_of"], record["day"]) == (oracle["as_of"], oracle["day"])
+    assert sum(expected.skipped.values()) + expected.accepted == len(lines)
