@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import orjson
@@ -27,26 +28,22 @@ class PackSource(Protocol):
     async def read(self, partition: int, start: int, end: int) -> list[tuple[int, bytes]]: ...
 
 
+@dataclass
 class PackApplier:
-    def __init__(self, engine: Engine, writer: ChangeWriter, filings: Any, units: Any,
-                 commits: CommitProtocol, packs: PackSource, dead_letters: DeadLetterWriter,
-                 source_topic: str, apply_max_events: int, dead_letter_max_bytes: int,
-                 settle: Callable[[], None] = lambda: None,
-                 wall_clock: Callable[[], float] = time.time) -> None:
-        self.engine = engine
-        self.writer = writer
-        self.filings = filings
-        self.units = units
-        self.commits = commits
-        self.packs = packs
-        self.dead_letters = dead_letters
-        self.source_topic = source_topic  # where the packed events came from: filing-events
-        self.apply_max_events = apply_max_events
-        self.dead_letter_max_bytes = dead_letter_max_bytes
-        self.settle = settle  # after each batch (gc_tuning.FrozenState.settle in the worker)
-        self.wall_clock = wall_clock
-        # When a batch was last applied (the real clock, not the figures': replays freeze that).
-        self.last_applied_at: float | None = None
+    engine: Engine
+    writer: ChangeWriter
+    filings: Any
+    units: Any
+    commits: CommitProtocol
+    packs: PackSource
+    dead_letters: DeadLetterWriter
+    source_topic: str  # where the packed events came from: filing-events
+    apply_max_events: int
+    dead_letter_max_bytes: int
+    settle: Callable[[], None] = lambda: None  # after each batch (gc_tuning.FrozenState.settle in the worker)
+    wall_clock: Callable[[], float] = time.time
+    # When a batch was last applied (the real clock, not the figures': replays freeze that).
+    last_applied_at: float | None = field(default=None, init=False)
 
     async def apply(self, partition: int, delivered: list[tuple[int, bytes]], end: int) -> int:
         """Apply the partition's packs from the next one expected up to `end` (exclusive), in order,

@@ -4,6 +4,7 @@ partition by partition, and the next packs are recorded about once a second."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from services.aggregator.commit_protocol import CommitProtocol
@@ -20,13 +21,12 @@ def by_partition(events: Iterable[Any]) -> dict[int, list[tuple[int, bytes]]]:
     return delivered
 
 
+@dataclass
 class PackStream:
-    def __init__(self, gate: PartitionGate, applier: PackApplier, commits: CommitProtocol,
-                 stall_guard: StallGuard) -> None:
-        self.gate = gate
-        self.applier = applier
-        self.commits = commits
-        self.stall_guard = stall_guard
+    gate: PartitionGate
+    applier: PackApplier
+    commits: CommitProtocol
+    stall_guard: StallGuard
 
     async def take(self, delivered: dict[int, list[tuple[int, bytes]]]) -> None:
         """Apply a batch of delivered packs: all the packs waiting in a partition cost one table

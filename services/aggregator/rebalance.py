@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from aiokafka.errors import KafkaError
 
@@ -26,13 +27,12 @@ from services.aggregator.stall_guard import StallGuard
 log = logging.getLogger(__name__)
 
 
+@dataclass
 class Rebalance:
-    def __init__(self, engine: Engine, gate: PartitionGate, commits: CommitProtocol,
-                 stall_guard: StallGuard) -> None:
-        self.engine = engine
-        self.gate = gate
-        self.commits = commits
-        self.stall_guard = stall_guard
+    engine: Engine
+    gate: PartitionGate
+    commits: CommitProtocol
+    stall_guard: StallGuard
 
     def recovered(self, stored_units: Iterable[tuple[bytes, bytes]]) -> None:
         """The tables are whole; `stored_units` are the units table's records (keys starting with

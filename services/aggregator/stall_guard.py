@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from services.aggregator import metrics
@@ -28,19 +29,17 @@ class PackEnds(Protocol):
     async def end(self, partition: int) -> int: ...
 
 
+@dataclass
 class StallGuard:
-    def __init__(self, stall_after_s: float, gate: PartitionGate, commits: CommitProtocol,
-                 applier: PackApplier, packs: PackEnds, assigned: Callable[[], Iterable[int]],
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.stall_after_s = stall_after_s
-        self.gate = gate
-        self.commits = commits
-        self.applier = applier
-        self.packs = packs
-        self.assigned = assigned  # the packed partitions this worker holds
-        self.clock = clock
-        # partition -> (next pack expected, since when): how the guard sees progress.
-        self.progress: dict[int, tuple[int, float]] = {}
+    stall_after_s: float
+    gate: PartitionGate
+    commits: CommitProtocol
+    applier: PackApplier
+    packs: PackEnds
+    assigned: Callable[[], Iterable[int]]  # the packed partitions this worker holds
+    clock: Callable[[], float] = time.monotonic
+    # partition -> (next pack expected, since when): how the guard sees progress.
+    progress: dict[int, tuple[int, float]] = field(default_factory=dict, init=False)
 
     def advanced(self, partition: int, next_pack: int) -> None:
         """The stream delivered the partition's packs up to `next_pack`."""
