@@ -11,18 +11,7 @@ from services.aggregator import engine as engine_module
 from services.aggregator import metrics
 from services.aggregator.engine import Engine, Filing
 from services.aggregator.rules import event_from_json
-
-T0 = datetime.fromisoformat("2026-11-20T09:00:00+07:00")
-NOW = datetime.fromisoformat("2026-11-23T12:00:00+07:00").timestamp()
-
-
-def event(n: int, kind: str, filing: str, at: datetime, unit: str = "U1", **extra: Any) -> dict[str, Any]:
-    body = {"event_id": f"e{n}", "event_type": kind, "filing_id": filing, "unit_code": unit,
-            "occurred_at": at.isoformat(), "source": "test", **extra}
-    if kind == "submitted":
-        body.update(channel="online", due_at=(at + timedelta(days=2)).isoformat(), procedure_code="1.1")
-    return body
-
+from tests.unit.aggregator.fakes import NOW, T0, event, figures_of
 
 EVENTS = [
     event(1, "submitted", "F1", T0),
@@ -51,10 +40,6 @@ class Tables:
             self.filings.update({k: v for k, v in result.filing_changes.items() if v is not None})
         if keep_units:
             self.units.update({k: v for k, v in result.unit_changes.items() if v is not None})
-
-
-def figures_of(engine: Engine) -> dict[str, Any]:
-    return {code: record["periods"] for code, record in engine.publish_due(NOW)}
 
 
 def reference() -> dict[str, Any]:
