@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from aiokafka import AIOKafkaConsumer
 
 from deploy.local.broker import free_port
 from deploy.local.service import Service
@@ -68,3 +69,21 @@ class FiguresReader(FiguresFollower):
                     raise AssertionError(f"worker exited {worker.proc.returncode}:\n{worker.log_tail()}")
             await asyncio.sleep(0)
         return False
+
+
+async def read_dlq(kafka: KafkaSettings, count: int, deadline_s: float) -> list[Any]:
+    """The DLQ's `count` records, and a check that it holds no more."""
+    consumer = AIOKafkaConsumer(kafka.dlq_topic, **kafka.client_kwargs(), auto_offset_reset="earliest",
+                                enable_auto_commit=False, max_partition_fetch_bytes=4 * 1024 * 1024)
+    await consumer.start()
+    records: list[Any] = []
+    try:
+        deadline = time.monotonic() + deadline_s
+        while len(records) < count and time.monotonic() < deadline:
+            for batch in (await consumer.getmany(timeout_ms=300)).values():
+                records.extend(batch)
+        ends = await consumer.end_offsets(list(consumer.assignment()))
+        assert sum(ends.values()) == len(records), "more in the DLQ than expected"
+        return records
+    finally:
+        await consumer.stop()

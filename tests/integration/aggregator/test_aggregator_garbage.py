@@ -22,13 +22,13 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 
 from deploy.local.broker import LocalKafka
 from services.aggregator.dead_letters import TRUNCATED_HEADER
 from services.common.kafka_settings import KafkaSettings
 from services.common.topics import ensure_topics
-from tests.support.aggregator import FiguresReader, Worker
+from tests.support.aggregator import FiguresReader, Worker, read_dlq
 from tests.support.broker import unique_settings
 from tests.support.ingest import make_event
 
@@ -93,24 +93,6 @@ async def produce(kafka: KafkaSettings, values: list[bytes | None]) -> None:
             await producer.send_and_wait(kafka.events_topic, value, key=b"any", partition=0)
     finally:
         await producer.stop()
-
-
-async def read_dlq(kafka: KafkaSettings, count: int, deadline_s: float) -> list[Any]:
-    """The DLQ's `count` records, and a check that it holds no more."""
-    consumer = AIOKafkaConsumer(kafka.dlq_topic, **kafka.client_kwargs(), auto_offset_reset="earliest",
-                                enable_auto_commit=False, max_partition_fetch_bytes=4 * 1024 * 1024)
-    await consumer.start()
-    records: list[Any] = []
-    try:
-        deadline = time.monotonic() + deadline_s
-        while len(records) < count and time.monotonic() < deadline:
-            for batch in (await consumer.getmany(timeout_ms=300)).values():
-                records.extend(batch)
-        ends = await consumer.end_offsets(list(consumer.assignment()))
-        assert sum(ends.values()) == len(records), "more in the DLQ than expected"
-        return records
-    finally:
-        await consumer.stop()
 
 
 def received(latest: dict[str, dict[str, Any]], unit: str) -> int:

@@ -25,12 +25,11 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from aiokafka import AIOKafkaConsumer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from deploy.local.broker import LocalKafka
-from tests.support.aggregator import FiguresReader
+from tests.support.aggregator import FiguresReader, read_dlq
 from tests.support.oracle import compare, recompute
 from tests.support.pipeline import NDJSON, Pipeline
 
@@ -144,26 +143,6 @@ def send_examples(pipeline: Pipeline, accepted_log: Path) -> Counter[str]:
     return refused
 
 
-async def read_dlq(pipeline: Pipeline, count: int) -> list[tuple[str, str]]:
-    """(event_id, reason up to its first colon) of every record on the DLQ, once it holds `count`."""
-    consumer = AIOKafkaConsumer(pipeline.kafka.dlq_topic, **pipeline.kafka.client_kwargs(),
-                                auto_offset_reset="earliest", enable_auto_commit=False)
-    await consumer.start()
-    found: list[tuple[str, str]] = []
-    try:
-        deadline = time.monotonic() + 30
-        while len(found) < count and time.monotonic() < deadline:
-            for batch in (await consumer.getmany(timeout_ms=300)).values():
-                for record in batch:
-                    reason = dict(record.headers)["dlq.reason"].decode().split(":")[0]
-                    found.append((orjson.loads(record.value)["event_id"], reason))
-        ends = await consumer.end_offsets(list(consumer.assignment()))
-        assert sum(ends.values()) == len(found), "the DLQ holds more than the oracle refused"
-        return found
-    finally:
-        await consumer.stop()
-
-
 async def test_no_schema_valid_event_stops_a_service_and_each_is_counted_or_dead_lettered(
         kafka_broker: LocalKafka, tmp_path: Path) -> None:
     pipeline = Pipeline(kafka_broker.bootstrap, tmp_path / "pipeline", FROZEN_NOW, partitions=3)
@@ -187,7 +166,10 @@ async def test_no_schema_valid_event_stops_a_service_and_each_is_counted_or_dead
                 return latest.keys() == oracle.units.keys() and not compare(oracle.units, latest)
 
             assert await reader.wait_for(settled, SETTLE_S), compare(oracle.units, reader.latest)[:10]
-        assert Counter(await read_dlq(pipeline, len(oracle.refused))) == Counter(oracle.refused)
+        dead = await read_dlq(pipeline.kafka, len(oracle.refused), deadline_s=30)
+        assert Counter((orjson.loads(r.value)["event_id"],
+                        dict(r.headers)["dlq.reason"].decode().split(":")[0]) for r in dead) \
+            == Counter(oracle.refused)
 
         async with httpx.AsyncClient(base_url=pipeline.api_url, timeout=10) as api:
             async def served() -> dict[str, dict[str, Any]]:
