@@ -28,7 +28,7 @@ from services.aggregator.hcm_time import epoch_to_us
 from services.aggregator.rules import Event, event_from_checked, event_from_json, is_too_late
 from services.aggregator.settings import AggregatorSettings
 from services.contract.event_bounds import bound_errors
-from services.contract.event_validation import EventValidator, Valid, default_validator
+from services.contract.event_validation import EventValidator, FieldError, Valid, default_validator
 
 log = logging.getLogger(__name__)
 # Rounds packed ahead of Kafka's acknowledgements, at most.
@@ -51,7 +51,7 @@ def triage(records: Iterable[ConsumerRecord[bytes, bytes]], now_us: int,
             continue
         out_of_bounds = bound_errors(compact.occurred_at, compact.due_at, now_us)
         if out_of_bounds:
-            bad.append((record, "bounds: " + "; ".join(f"{e.field}: {e.reason}" for e in out_of_bounds)))
+            bad.append((record, _reason("bounds", out_of_bounds)))
             continue
         if is_too_late(compact, now_us, retention_days):
             bad.append((record, "too_late"))
@@ -71,8 +71,12 @@ def _validated(value: bytes | None) -> Event | str:
     verdict = _validator().validate(event)
     if isinstance(verdict, Valid):
         return event_from_json(verdict.event)
-    reason = "; ".join(f"{e.field or 'event'}: {e.reason}" for e in verdict.errors)
-    return f"schema: {reason}"[:500]
+    return _reason("schema", verdict.errors)
+
+
+def _reason(kind: str, errors: Iterable[FieldError]) -> str:
+    """A DLQ reason: the kind, then each field and why (bounded: a header, not a log)."""
+    return (f"{kind}: " + "; ".join(f"{e.field or 'event'}: {e.reason}" for e in errors))[:500]
 
 
 @cache
