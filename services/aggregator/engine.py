@@ -29,6 +29,7 @@ import orjson
 from services.aggregator import metrics
 from services.aggregator.figures import day_record, figures
 from services.aggregator.hcm_time import US_PER_SECOND, hcm_day
+from services.aggregator.portal_rules import PortalFiling
 from services.aggregator.rules import (
     EMPTY_FILING,
     EVENT_TYPES,
@@ -52,7 +53,7 @@ OUTCOMES = ("applied", "replayed", "duplicate", "too_late", "failed")
 APPLIED, REPLAYED, DUPLICATE, TOO_LATE, FAILED = range(len(OUTCOMES))
 # Of a reason to dead-letter an event that could not be counted, at most this many characters.
 MAX_REASON_CHARS = 500
-assert len(EVENT_TYPES) == 4  # the tally packs (outcome, type) into outcome * 4 + type
+_TYPES = len(EVENT_TYPES)  # the tally packs (outcome, type) into outcome * _TYPES + type
 KEY_SEPARATOR = "\x1f"  # cannot occur in a unit code or a filing id (schema patterns)
 
 
@@ -94,8 +95,11 @@ class Filing:
             return cls(EMPTY_FILING, {})
         offsets, events, fold = orjson.loads(data)
         if fold is not None:
-            pending = fold[0]
-            fold = _new(Fold, (None if pending is None else tuple(pending), fold[1], fold[2], tuple(fold[3])))
+            pending, portal_pending, closed_at, paused, portal = fold
+            fold = _new(Fold, (None if pending is None else tuple(pending),
+                               None if portal_pending is None else tuple(portal_pending), closed_at,
+                               None if paused is None else tuple(paused),
+                               None if portal is None else _new(PortalFiling, portal)))
         return cls(tuple(map(tuple, events)), offsets, fold)
 
     def known_fold(self) -> Fold:
@@ -179,7 +183,7 @@ class Engine:
         now_us = round(self.clock() * US_PER_SECOND)
         filings: dict[bytes, Filing] = {}
         touched: set[str] = set()
-        tally = [0] * (len(OUTCOMES) * 4)  # events by outcome * 4 + type
+        tally = [0] * (len(OUTCOMES) * _TYPES)  # events by outcome * _TYPES + type
         kept_from = retention_start(now_us, self.retention_days)  # older is too late
         oldest = now_us
         units = self.units
@@ -191,7 +195,7 @@ class Engine:
             # window (a backlog) is refused here, so that a forgotten filing is never counted again.
             if event[0] < kept_from:
                 result.rejected.append((offset, event, "too_late"))
-                tally[TOO_LATE * 4 + event[1]] += 1
+                tally[TOO_LATE * _TYPES + event[1]] += 1
                 continue
             unit_code = event.unit_code
             key = f"{unit_code}{KEY_SEPARATOR}{event.filing_id}".encode()
@@ -214,7 +218,7 @@ class Engine:
                 # can no longer fail, so the unit and the filing stay as they were.
                 reason = f"failed: {type(exc).__name__}: {exc}"[:MAX_REASON_CHARS]
                 result.rejected.append((offset, event, reason))
-                tally[FAILED * 4 + event[1]] += 1
+                tally[FAILED * _TYPES + event[1]] += 1
                 log.error("unit %s, filing %s: the event at offset %d could not be counted and goes to "
                           "the DLQ: %s", unit_code, event.filing_id, offset, reason)
                 continue
@@ -223,7 +227,7 @@ class Engine:
             if unit.last_offset < offset:
                 unit.last_offset = offset
             touched.add(unit_code)
-            tally[outcome * 4 + event[1]] += 1
+            tally[outcome * _TYPES + event[1]] += 1
             if event[0] < oldest:
                 oldest = event[0]
         for key in result.filing_changes:
@@ -236,7 +240,7 @@ class Engine:
         # Metrics per pack, not per event: a labelled counter costs about a microsecond a call.
         for index, count in enumerate(tally):
             if count:
-                outcome, kind = divmod(index, 4)
+                outcome, kind = divmod(index, _TYPES)
                 metrics.EVENTS.labels(type=EVENT_TYPES[kind], outcome=OUTCOMES[outcome]).inc(count)
         metrics.EVENT_LAG.observe((now_us - oldest) / US_PER_SECOND)
         return result

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from services.aggregator.hcm_time import day_iso, epoch_to_us, format_as_of, hcm_day
+from services.aggregator.hcm_time import DAY_SHIFT_US, DAY_US, day_iso, epoch_to_us, format_as_of, hcm_day
 from services.aggregator.unit_state import UnitState
-from services.contract.figures import COUNTERS, PERIODS, rates
+from services.contract.figures import COUNTERS, PERIODS, calendar_periods, rates
 
 # The bounds of all_time: every day, future ones included.
 FIRST_DAY = 1
@@ -31,24 +31,45 @@ def period_days(today: int) -> dict[str, tuple[int, int]]:
     }
 
 
-def _period(row: list[int], within: int, overdue: int) -> dict[str, Any]:
+def _period(row: list[int], within: int, overdue: int, portal: tuple[int, int]) -> dict[str, Any]:
     period: dict[str, Any] = dict(zip(COUNTERS, row, strict=True))
     period["pending_within_due"] = within
     period["pending_overdue"] = overdue
+    period["portal_pending_on_time"], period["portal_pending_overdue"] = portal
     period.update(rates(period))
     return period
 
 
+def day_start_us(day: int) -> int:
+    """The first instant of a Ho Chi Minh day (an ordinal)."""
+    return day * DAY_US - DAY_SHIFT_US
+
+
+def cutoff_us(last_day: int, today: int, now_us: int) -> int:
+    """When a period's open filings are judged (docs/figures.md): now for a period that has not
+    ended, else the first instant after its last day."""
+    return now_us if last_day >= today else day_start_us(last_day + 1)
+
+
 def figures(unit_code: str, unit: UnitState, now_epoch: float) -> dict[str, Any]:
-    """The unit-figures record of `unit` at `now_epoch` (seconds since the epoch)."""
+    """The unit-figures record of `unit` at `now_epoch` (seconds since the epoch): the rolling
+    periods, then the calendar ones."""
     now_us = epoch_to_us(now_epoch)
     today = hcm_day(now_us)
     spans = period_days(today)
     sums = unit.window_sums(today, tuple(spans[name][0] for name in _WINDOWED))
     within, overdue = unit.pending(now_us)
-    periods = {name: _period(row, within, overdue) for name, row in zip(_WINDOWED, sums, strict=True)}
+    periods = {name: _period(row, within, overdue, unit.portal_pending(spans[name][0], today, now_us))
+               for name, row in zip(_WINDOWED, sums, strict=True)}
     # all_time is every day, future ones included: the running total.
-    periods["all_time"] = _period(unit.totals, within, overdue)
+    periods["all_time"] = _period(unit.totals, within, overdue,
+                                  unit.portal_pending(FIRST_DAY, LAST_DAY, now_us))
+    calendar = {name: (first.toordinal(), last.toordinal())
+                for name, (first, last) in calendar_periods(date.fromordinal(today)).items()}
+    for name, row in unit.range_sums(calendar).items():
+        first, last = calendar[name]
+        periods[name] = _period(row, within, overdue,
+                                unit.portal_pending(first, last, cutoff_us(last, today, now_us)))
     return {"unit_code": unit_code, "as_of": format_as_of(now_us), "day": day_iso(today), "periods": periods}
 
 

@@ -2,19 +2,22 @@
 
 What one filing contributes to its unit's day buckets is a function of the *set* of its events:
 `add_event` grows the set (ignoring a repeated event_id), `contribution` folds the set in canonical
-order into counts per (day, counter) plus the pending snapshot, and `delta` is what a unit must add
+order into counts per (day, counter) plus its pending entries, and `delta` is what a unit must add
 when a filing's contribution changes. Because a unit holds the sum of its filings' contributions,
 every arrival order and every duplication of events ends in the same figures.
 
-Representation, chosen for the hot path (the aggregator must apply over 100,000 events/s on one
-core; `python -m bench.bench_rules` measures this module's share):
+Two folds run over the same events: the press-style lifecycle here (counts on the days things
+happen, pending judged now) and Decision 766 as the portal computes it (portal_rules.py: counts on
+the receipt day, open filings judged at each period's cutoff).
+
+Representation, chosen for the hot path (`python -m bench.bench_rules` measures this module's share):
 - instants are integer microseconds since the epoch, days are Ho Chi Minh day ordinals (hcm_time);
-- event types, channels and reasons are small ints (their index in EVENT_TYPES, CHANNELS, REASONS);
-  an event type's int is also its rank in the canonical order;
+- event types and channels are small ints (their index in EVENT_TYPES, CHANNELS); an event type's
+  int is also its rank in the canonical order; the flags are one int (portal_rules.flag_bits);
 - a filing's state is a tuple of stored events, each the tuple
-  `(occurred_at, type, event_id, channel, due_at, reason, online_payment, digitised)`, kept sorted:
-  plain tuple order *is* the canonical order (occurred_at, type rank, event_id) before clamping.
-  It is JSON-able as it is (a list of 8-item lists): the filings table stores it so (engine.Filing).
+  `(occurred_at, type, event_id, channel, due_at, flags)`, kept sorted: plain tuple order *is* the
+  canonical order (occurred_at, type rank, event_id) before clamping. It is JSON-able as it is
+  (a list of 6-item lists): the filings table stores it so (engine.Filing).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+from services.aggregator import portal_rules
 from services.aggregator.hcm_time import (
     DAY_SHIFT_US,
     DAY_US,
@@ -30,27 +34,47 @@ from services.aggregator.hcm_time import (
     instant_us,
     parse_instant,
 )
+from services.aggregator.portal_rules import (
+    CHANNELS,
+    EVENT_TYPES,
+    FLAGS,
+    ONLINE_PAYMENT,
+    OVERDUE,
+    PROCESSED,
+    REJECTED,
+    RESULT_RETURNED,
+    STOPPED,
+    SUBMITTED,
+    SUPPLEMENT_COMPLETED,
+    SUPPLEMENT_REQUESTED,
+    WITHDRAWN,
+    PortalFiling,
+    flag,
+    flag_bits,
+)
 from services.contract.figures import COUNTERS
 
-EVENT_TYPES = ("submitted", "overdue", "processed", "returned")
-SUBMITTED, OVERDUE, PROCESSED, RETURNED = range(4)
-CHANNELS = ("online", "in_person", "postal")
-REASONS = ("rejected", "supplement_requested", "withdrawn")
-SUPPLEMENT_REQUESTED = REASONS.index("supplement_requested")
-
 # Each counter's index in a day bucket's list (the contract's COUNTERS, in that order).
-(RECEIVED_TOTAL, RECEIVED_ONLINE, RECEIVED_IN_PERSON, RECEIVED_POSTAL,
- RESOLVED_EARLY, RESOLVED_ON_TIME, RESOLVED_LATE, RESOLVED_TOTAL,
- RETURNED_REJECTED, RETURNED_SUPPLEMENT_REQUESTED, RETURNED_WITHDRAWN, RETURNED_TOTAL,
- RESOLUTION_SECONDS,
- PAYMENT_REPORTED, PAYMENT_ONLINE, DIGITISED_REPORTED, DIGITISED_YES) = range(len(COUNTERS))
-# received_<channel> and returned_<reason> are found by adding the code to the first of their kind.
+_C = {name: index for index, name in enumerate(COUNTERS)}
+RECEIVED_TOTAL, RECEIVED_ONLINE = _C["received_total"], _C["received_online"]
+RESOLVED_EARLY, RESOLVED_ON_TIME, RESOLVED_LATE, RESOLVED_TOTAL = (
+    _C["resolved_early"], _C["resolved_on_time"], _C["resolved_late"], _C["resolved_total"])
+RETURNED_TOTAL, RESOLUTION_SECONDS = _C["returned_total"], _C["resolution_seconds"]
+# received_<channel> is found by adding the channel's code to the first of its kind.
 assert COUNTERS[RECEIVED_ONLINE:RECEIVED_ONLINE + 3] == tuple(f"received_{c}" for c in CHANNELS)
-assert COUNTERS[RETURNED_REJECTED:RETURNED_REJECTED + 3] == tuple(f"returned_{r}" for r in REASONS)
+# The press-style "returned" counter of each event type that closes a filing without a result.
+_RETURNED_BY_TYPE = {REJECTED: _C["returned_rejected"],
+                     SUPPLEMENT_REQUESTED: _C["returned_supplement_requested"],
+                     WITHDRAWN: _C["returned_withdrawn"], STOPPED: _C["returned_stopped"]}
+_RESOLVING = frozenset({PROCESSED, RESULT_RETURNED})
+# Answering a supplement request: v2's completion, or v1's submission again.
+_RESUMING = frozenset({SUBMITTED, SUPPLEMENT_COMPLETED})
 
 _TYPE_CODE = {name: code for code, name in enumerate(EVENT_TYPES)}
+# A v1 `returned` event is the v2 type its reason names.
+_V1_RETURNED = {"rejected": REJECTED, "supplement_requested": SUPPLEMENT_REQUESTED, "withdrawn": WITHDRAWN}
 _CHANNEL_CODE = {name: code for code, name in enumerate(CHANNELS)}
-_REASON_CODE = {name: code for code, name in enumerate(REASONS)}
+_FLAG_FIELDS = tuple(enumerate(FLAGS))
 # NamedTuple's generated __new__ is a Python function; tuple.__new__ builds the same record in C,
 # which counts on a path run once or twice per event.
 _new = tuple.__new__
@@ -58,21 +82,21 @@ _new = tuple.__new__
 
 class Event(NamedTuple):
     """One event, as the rules need it. Fields in canonical-order position first, so that
-    `event[:8]` is the stored form and plain tuple order sorts events canonically."""
+    `event[:6]` is the stored form and plain tuple order sorts events canonically."""
 
     occurred_at: int  # microseconds since the epoch
-    type: int  # SUBMITTED, OVERDUE, PROCESSED or RETURNED
+    type: int  # index in EVENT_TYPES (v1 `returned` events are read as the type their reason names)
     event_id: str
     channel: int | None  # index in CHANNELS; submitted only
-    due_at: int | None  # microseconds since the epoch; submitted only
-    reason: int | None  # index in REASONS; returned only
-    online_payment: bool | None  # None: the event does not carry the flag
-    digitised: bool | None
+    # submitted: the due date (the sender's, else receipt + statutory maximum); a completed
+    # supplement: the due date the sender moved it to, if any; None on other types.
+    due_at: int | None
+    flags: int  # portal_rules.flag_bits of every flag the event carries
     filing_id: str
     unit_code: str
 
 
-StoredEvent = tuple[int, int, str, int | None, int | None, int | None, bool | None, bool | None]
+StoredEvent = tuple[int, int, str, int | None, int | None, int]
 FilingState = tuple[StoredEvent, ...]
 EMPTY_FILING: FilingState = ()
 
@@ -84,50 +108,56 @@ def event_from_json(obj: dict[str, Any]) -> Event:
     validator (jsonschema's date-time format) rejects those, so a validator letting them through
     differs from the contract.
     """
-    get = obj.get
-    return _compact(obj["event_type"], obj["occurred_at"], obj["event_id"], get("channel"), get("due_at"),
-                    get("reason"), get("online_payment"), get("digitised"), obj["filing_id"],
-                    obj["unit_code"], parse_instant)
+    return _compact(obj.get, parse_instant)
 
 
 def event_from_checked(event: Any) -> Event:
     """The Event of an event that passed the raw check (raw_event_check.py): the same fields as
     attributes, absent ones None, timestamps already parsed into aware datetimes."""
-    return _compact(event.event_type, event.occurred_at, event.event_id, event.channel, event.due_at,
-                    event.reason, event.online_payment, event.digitised, event.filing_id,
-                    event.unit_code, instant_us)
+    return _compact(lambda name: getattr(event, name, None), instant_us)
 
 
-def _compact(event_type: str, occurred_at: Any, event_id: str, channel_name: str | None, due_at: Any,
-             reason_name: str | None, online_payment: bool | None, digitised: bool | None,
-             filing_id: str, unit_code: str, to_us: Callable[[Any], int]) -> Event:
-    kind = _TYPE_CODE[event_type]
-    # channel, due_at and reason mean something on one event type only; elsewhere they are ignored
-    # and not stored, so that a filing's state stays small.
+def _compact(get: Callable[[str], Any], to_us: Callable[[Any], int]) -> Event:
+    event_type = get("event_type")
+    kind = _V1_RETURNED[get("reason")] if event_type == "returned" else _TYPE_CODE[event_type]
+    occurred_at = to_us(get("occurred_at"))
+    # channel and due_at mean something on some event types only; elsewhere they are ignored and
+    # not stored, so that a filing's state stays small.
+    channel = due = None
     if kind == SUBMITTED:
-        channel: int | None = _CHANNEL_CODE[channel_name]  # type: ignore[index]  # required then
-        due: int | None = to_us(due_at)
-    else:
-        channel = due = None
-    reason = _REASON_CODE[reason_name] if kind == RETURNED else None  # type: ignore[index]
-    return _new(Event, (to_us(occurred_at), kind, event_id, channel, due, reason, online_payment,
-                        digitised, filing_id, unit_code))
+        channel = _CHANNEL_CODE[get("channel")]
+        due_at = get("due_at")
+        due = portal_rules.due_of(None if due_at is None else to_us(due_at), occurred_at,
+                                  get("statutory_max_hours"))
+    elif kind == SUPPLEMENT_COMPLETED:
+        due_at = get("due_at")
+        due = None if due_at is None else to_us(due_at)
+    flags = 0
+    for index, name in _FLAG_FIELDS:
+        value = get(name)
+        if value is not None:
+            flags |= flag_bits(index, value)
+    if get("online_payment_via") is not None:  # paid online somewhere: online_payment true
+        flags = portal_rules.merge_flags(flags, flag_bits(ONLINE_PAYMENT, True))
+    return _new(Event, (occurred_at, kind, get("event_id"), channel, due, flags, get("filing_id"),
+                        get("unit_code")))
 
 
 def event_to_json(event: Event) -> dict[str, Any]:
-    """The contract's fields of an Event (instants in UTC), for a dead letter of an applied event."""
-    obj: dict[str, Any] = {"event_id": event.event_id, "event_type": EVENT_TYPES[event.type],
-                           "filing_id": event.filing_id, "unit_code": event.unit_code,
-                           "occurred_at": format_instant(event.occurred_at)}
+    """The contract's fields of an Event (schema v2, instants in UTC), for a dead letter of an
+    applied event. A submission's due date is written as `due_at` even where the statutory
+    maximum gave it."""
+    obj: dict[str, Any] = {"schema_version": 2, "event_id": event.event_id,
+                           "event_type": EVENT_TYPES[event.type], "filing_id": event.filing_id,
+                           "unit_code": event.unit_code, "occurred_at": format_instant(event.occurred_at)}
     if event.channel is not None:
         obj["channel"] = CHANNELS[event.channel]
     if event.due_at is not None:
         obj["due_at"] = format_instant(event.due_at)
-    if event.reason is not None:
-        obj["reason"] = REASONS[event.reason]
-    for name in ("online_payment", "digitised"):
-        if getattr(event, name) is not None:
-            obj[name] = getattr(event, name)
+    for index, name in _FLAG_FIELDS:
+        value = flag(event.flags, index)
+        if value is not None:
+            obj[name] = value
     return obj
 
 
@@ -154,7 +184,7 @@ def add_event(state: FilingState, event: Event) -> tuple[FilingState, bool]:
     for stored in state:
         if stored[2] == event_id:
             return state, False
-    new: StoredEvent = event[:8]  # the stored form: a plain tuple
+    new: StoredEvent = event[:6]  # the stored form: a plain tuple
     if not state or new > state[-1]:
         return (*state, new), True  # the usual case: events arrive in order
     return tuple(sorted((*state, new))), True
@@ -163,28 +193,31 @@ def add_event(state: FilingState, event: Event) -> tuple[FilingState, bool]:
 # ---------------------------------------------------------------------------------------------
 # What a filing contributes to its unit
 
+Counts = dict[tuple[int, int], int]  # (day ordinal, counter index) -> amount; never 0
+
 
 class Contribution(NamedTuple):
-    counts: dict[tuple[int, int], int]  # (day ordinal, counter index) -> amount; never 0
-    pending: tuple[int, bool] | None  # (due_at, marked overdue) while the filing is pending
+    counts: Counts
+    pending: tuple[int, bool] | None  # press-style: (due_at, marked overdue) while the filing is pending
+    portal_pending: tuple[int, int] | None  # 766: (receipt day, effective due) while the cutoff judges it
     # None unless the filing is closed; then the newest occurred_at in its set (not just the
     # closing event's), so that once this is out of the retention window a redelivered copy of
     # any of its events is too_late and the filing can be forgotten (see can_forget).
     closed_at: int | None
     # The rest of the fold's final state, so that step() can add one more event without folding
-    # again: returned for a supplement (paused), and the flags' values (online_payment, digitised).
-    # These four fields are the Fold, below, in the same order.
-    paused: bool
-    flags: tuple[bool | None, bool | None]
+    # again: (due_at, the request's time) while paused for a supplement (press-style), and the
+    # portal's summary. These fields from `pending` on are the Fold, below, in the same order.
+    paused: tuple[int, int] | None
+    portal: PortalFiling | None
 
 
-NOTHING = Contribution({}, None, None, False, (None, None))
+NOTHING = Contribution({}, None, None, None, None, None)
 
 _PENDING, _PAUSED, _CLOSED = range(3)
 
 
 def contribution(state: FilingState) -> Contribution:
-    """The lifecycle fold of docs/figures.md over the filing's events in canonical order."""
+    """Both folds of docs/figures.md over the filing's events in canonical order."""
     for first in state:
         if first[1] == SUBMITTED:
             break
@@ -197,48 +230,51 @@ def contribution(state: FilingState) -> Contribution:
         state = tuple(sorted([(t0, *stored[1:]) if stored[0] < t0 else stored for stored in state]))
 
     received_day = (t0 + DAY_SHIFT_US) // DAY_US
-    counts: dict[tuple[int, int], int] = {
+    counts: Counts = {
         (received_day, RECEIVED_TOTAL): 1,
         (received_day, RECEIVED_ONLINE + first[3]): 1,  # type: ignore[operator]  # set on submitted
     }
     status = _PENDING
     due: int = first[4]  # type: ignore[assignment]  # set on submitted
     marked = False
-    payment = digitised = None
-    for at, kind, _event_id, _channel, new_due, reason, pay, digi in state:
-        # The flags are facts about the filing: the last event carrying one wins, whatever the
-        # event does to the lifecycle.
-        if pay is not None:
-            payment = pay
-        if digi is not None:
-            digitised = digi
-        if status != _PENDING:
-            if kind == SUBMITTED and status == _PAUSED:
-                status, due, marked = _PENDING, new_due, False  # type: ignore[assignment]
-            continue  # the first closing event wins
-        if kind == OVERDUE:
-            marked = True
-        elif kind == PROCESSED:
-            _count_resolved(counts, at, due, marked, t0)
-            status = _CLOSED
-        elif kind == RETURNED:
-            _count_returned(counts, at, reason)  # type: ignore[arg-type]  # set on returned
-            status = _PAUSED if reason == SUPPLEMENT_REQUESTED else _CLOSED
-        # SUBMITTED while pending (the first submission itself included): the same transition again.
-
-    if payment is not None:
-        _count_flag(counts, received_day, PAYMENT_REPORTED, None, payment)
-    if digitised is not None:
-        _count_flag(counts, received_day, DIGITISED_REPORTED, None, digitised)
-    flags = (payment, digitised)
+    paused_at: int | None = None
+    portal = portal_rules.start(t0, first[3], due, 0)  # type: ignore[arg-type]
+    advance = portal_rules.advance
+    for at, kind, _event_id, _channel, new_due, flags in state:
+        portal = advance(portal, at, kind, new_due, flags)
+        if status == _PENDING:
+            if kind == OVERDUE:
+                marked = True
+            elif kind in _RESOLVING:
+                _count_resolved(counts, at, due, marked, t0)
+                status = _CLOSED
+            elif kind in _RETURNED_BY_TYPE:
+                _count_returned(counts, at, kind)
+                if kind == SUPPLEMENT_REQUESTED:
+                    status, paused_at = _PAUSED, at
+                else:
+                    status = _CLOSED
+            # SUBMITTED while pending (the first submission itself included): the same transition again.
+        elif status == _PAUSED and kind in _RESUMING:
+            due = _resumed_due(due, new_due, at, paused_at)  # type: ignore[arg-type]
+            status, marked, paused_at = _PENDING, False, None
+        # Otherwise ignored: the first closing event wins.
+    _add_receipt_counts(counts, received_day, portal_rules.receipt_counts(portal), 1)
+    portal_pending = portal_rules.pending_entry(portal)
     if status == _PENDING:
-        return _new(Contribution, (counts, (due, marked), None, False, flags))
+        return _new(Contribution, (counts, (due, marked), portal_pending, None, None, portal))
     if status == _PAUSED:
-        return _new(Contribution, (counts, None, None, True, flags))
-    return _new(Contribution, (counts, None, state[-1][0], False, flags))
+        return _new(Contribution, (counts, None, portal_pending, None, (due, paused_at), portal))
+    return _new(Contribution, (counts, None, portal_pending, state[-1][0], None, portal))
 
 
-def _count_resolved(counts: dict[tuple[int, int], int], at: int, due: int, marked: bool, t0: int) -> None:
+def _resumed_due(due: int, new_due: int | None, at: int, paused_at: int) -> int:
+    """The press-style due date once a supplement is answered: the one the sender gave (a v1
+    resubmission always gives one), else the old one moved later by the pause."""
+    return new_due if new_due is not None else due + (at - paused_at)
+
+
+def _count_resolved(counts: Counts, at: int, due: int, marked: bool, t0: int) -> None:
     day = (at + DAY_SHIFT_US) // DAY_US
     if marked or at > due:
         verdict = RESOLVED_LATE
@@ -254,40 +290,38 @@ def _count_resolved(counts: dict[tuple[int, int], int], at: int, due: int, marke
         counts[(day, RESOLUTION_SECONDS)] = seconds
 
 
-def _count_returned(counts: dict[tuple[int, int], int], at: int, reason: int) -> None:
+def _count_returned(counts: Counts, at: int, kind: int) -> None:
     day = (at + DAY_SHIFT_US) // DAY_US
     # A filing may be returned for a supplement more than once on one day.
-    key = (day, RETURNED_REJECTED + reason)
+    key = (day, _RETURNED_BY_TYPE[kind])
     counts[key] = counts.get(key, 0) + 1
     key = (day, RETURNED_TOTAL)
     counts[key] = counts.get(key, 0) + 1
 
 
-# Each flag's "yes" counter follows its "reported" counter.
-assert (PAYMENT_ONLINE, DIGITISED_YES) == (PAYMENT_REPORTED + 1, DIGITISED_REPORTED + 1)
-
-
-def _count_flag(counts: dict[tuple[int, int], int], day: int, reported: int,
-                old: bool | None, new: bool) -> None:
-    """The change of a flag's counters when its value goes from `old` (None: unreported) to `new`."""
-    if old is None:
-        counts[(day, reported)] = 1
-        if new:
-            counts[(day, reported + 1)] = 1
-    elif old != new:
-        counts[(day, reported + 1)] = 1 if new else -1
+def _add_receipt_counts(counts: Counts, day: int, receipt: dict[int, int], sign: int) -> None:
+    for index, amount in receipt.items():
+        key = (day, index)
+        left = counts.get(key, 0) + sign * amount
+        if left:
+            counts[key] = left
+        else:
+            del counts[key]
 
 
 class Delta(NamedTuple):
-    counts: dict[tuple[int, int], int]  # (day, counter index) -> amount to add; never 0
-    pending_before: tuple[int, bool] | None  # the pending entry to remove from the unit, if any
-    pending_after: tuple[int, bool] | None  # the pending entry to add, if any
+    counts: Counts  # (day, counter index) -> amount to add; never 0
+    pending_before: tuple[int, bool] | None  # the press-style pending entry to remove, if any
+    pending_after: tuple[int, bool] | None  # the press-style pending entry to add, if any
+    portal_before: tuple[int, int] | None  # the 766 pending entry to remove, if any
+    portal_after: tuple[int, int] | None  # the 766 pending entry to add, if any
 
 
 def delta(old: Contribution, new: Contribution) -> Delta:
     """What the unit must add when a filing's contribution goes from `old` to `new`."""
     if not old.counts:
-        return _new(Delta, (new.counts, old.pending, new.pending))  # shared: neither is ever changed
+        # shared: neither is ever changed
+        return _new(Delta, (new.counts, old.pending, new.pending, old.portal_pending, new.portal_pending))
     counts = dict(new.counts)
     for key, value in old.counts.items():
         left = counts.get(key, 0) - value
@@ -295,18 +329,19 @@ def delta(old: Contribution, new: Contribution) -> Delta:
             counts[key] = left
         else:
             del counts[key]  # contributions hold no zeros, so left == 0 means the key was there
-    return _new(Delta, (counts, old.pending, new.pending))
+    return _new(Delta, (counts, old.pending, new.pending, old.portal_pending, new.portal_pending))
 
 
 class Fold(NamedTuple):
-    """Where a filing's lifecycle fold ended, its counts aside: the Contribution's other fields, all
-    that `step` needs to add an event that comes after every other one. The engine keeps it with
-    the filing's record, so the usual event costs no fold at all."""
+    """Where a filing's folds ended, its counts aside: the Contribution's other fields, all that
+    `step` needs to add an event that comes after every other one. The engine keeps it with the
+    filing's record, so the usual event costs no fold at all."""
 
     pending: tuple[int, bool] | None
+    portal_pending: tuple[int, int] | None
     closed_at: int | None
-    paused: bool
-    flags: tuple[bool | None, bool | None]
+    paused: tuple[int, int] | None
+    portal: PortalFiling | None
 
 
 def fold_of(result: Contribution) -> Fold:
@@ -332,41 +367,49 @@ def step(state: FilingState, event: Event,
         return (new_state, *_one_more(fold, state[0][0], new_state[-1]))
     after = contribution(new_state)
     if not state:  # a filing's first event: it contributed nothing before
-        return new_state, _new(Delta, (after.counts, None, after.pending)), fold_of(after)
+        return new_state, _new(Delta, (after.counts, None, after.pending, None, after.portal_pending)), \
+            fold_of(after)
     return new_state, delta(contribution(state), after), fold_of(after)
 
 
 def _one_more(before: Fold, t0: int, stored: StoredEvent) -> tuple[Delta, Fold]:
     """The delta and new Fold of one event that comes after every other event of a filing
     received at t0 (so the filing is pending, paused or closed: never held)."""
-    at, kind, _event_id, _channel, new_due, reason, pay, digi = stored
-    counts: dict[tuple[int, int], int] = {}
+    at, kind, _event_id, _channel, new_due, flags = stored
+    counts: Counts = {}
     pending = after = before.pending
     paused = before.paused
     if pending is not None:
         due, marked = pending
         if kind == OVERDUE:
             after = (due, True)
-        elif kind == PROCESSED:
+        elif kind in _RESOLVING:
             _count_resolved(counts, at, due, marked, t0)
             after = None
-        elif kind == RETURNED:
-            _count_returned(counts, at, reason)  # type: ignore[arg-type]  # set on returned
+        elif kind in _RETURNED_BY_TYPE:
+            _count_returned(counts, at, kind)
             after = None
-            paused = reason == SUPPLEMENT_REQUESTED
-    elif kind == SUBMITTED and paused:
-        after = (new_due, False)  # type: ignore[assignment]  # set on submitted
-        paused = False
-    payment, digitised = flags = before.flags
-    if pay is not None and pay != payment:
-        _count_flag(counts, (t0 + DAY_SHIFT_US) // DAY_US, PAYMENT_REPORTED, payment, pay)
-        flags = (pay, digitised)
-    if digi is not None and digi != digitised:
-        _count_flag(counts, (t0 + DAY_SHIFT_US) // DAY_US, DIGITISED_REPORTED, digitised, digi)
-        flags = (flags[0], digi)
+            if kind == SUPPLEMENT_REQUESTED:
+                paused = (due, at)
+    elif paused is not None and kind in _RESUMING:
+        after = (_resumed_due(paused[0], new_due, at, paused[1]), False)
+        paused = None
+    portal = before.portal
+    new_portal = portal_rules.advance(portal, at, kind, new_due, flags)  # type: ignore[arg-type]
+    portal_pending = before.portal_pending
+    new_portal_pending = portal_pending
+    if new_portal != portal:
+        day = (t0 + DAY_SHIFT_US) // DAY_US
+        old_receipt = portal_rules.receipt_counts(portal)  # type: ignore[arg-type]
+        new_receipt = portal_rules.receipt_counts(new_portal)
+        if new_receipt != old_receipt:
+            _add_receipt_counts(counts, day, new_receipt, 1)
+            _add_receipt_counts(counts, day, old_receipt, -1)
+        new_portal_pending = portal_rules.pending_entry(new_portal)
     # Closed: neither pending nor paused; closed_at is then the newest event's time, this one's.
-    closed_at = None if after is not None or paused else at
-    return _new(Delta, (counts, pending, after)), _new(Fold, (after, closed_at, paused, flags))
+    closed_at = None if after is not None or paused is not None else at
+    return (_new(Delta, (counts, pending, after, portal_pending, new_portal_pending)),
+            _new(Fold, (after, new_portal_pending, closed_at, paused, new_portal)))
 
 
 def can_forget(result: Contribution | Fold, now_us: int, retention_days: int) -> bool:

@@ -1,13 +1,16 @@
-"""One unit's accumulated figures: day buckets, an all-time total, and the pending index.
+"""One unit's accumulated figures: day buckets, an all-time total, and the pending indexes.
 
 The unit holds the sum of its filings' contributions: `apply` adds each `Delta` from rules.py.
 Pending filings are indexed by due time so that "how many are overdue now" is one bisect, right
-at any moment with no event (the overdue clock only has to re-publish).
+at any moment with no event (the overdue clock only has to re-publish). For Decision 766 the open
+filings are also indexed by receipt day, each day's effective dues sorted, so that a period's
+cutoff judges them with one bisect a day (`portal_pending`).
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left, insort
+from datetime import date
 from operator import add
 from typing import Any
 
@@ -19,14 +22,19 @@ _NO_CHANGE = 1 << 62  # a day later than any real day
 
 
 class UnitState:
-    __slots__ = ("_changed_from", "_dues", "_marked", "_past_key", "_past_sums", "days", "totals",
-                 "touched", "unacknowledged")
+    __slots__ = ("_changed_from", "_dues", "_marked", "_month_sums", "_past_key", "_past_sums",
+                 "_portal_dues", "_stale_days", "days", "totals", "touched", "unacknowledged")
 
     def __init__(self) -> None:
         self.days: dict[int, list[int]] = {}  # day ordinal -> counters, in COUNTERS order
         self.totals: list[int] = [0] * _WIDTH  # the sum over every day: the all_time period
         self._dues: list[int] = []  # sorted due_at of pending filings not marked overdue
         self._marked = 0  # pending filings marked overdue: overdue whatever their due
+        # 766: receipt day -> sorted effective dues of the open filings received that day.
+        self._portal_dues: dict[int, list[int]] = {}
+        # Sums of whole calendar ranges (month_sums), kept until a day in them changes.
+        self._month_sums: dict[tuple[int, int], list[int]] = {}
+        self._stale_days: set[int] = set()  # days changed since _month_sums was last brought up to date
         # Sums over days before "today", cached for window_sums: valid for _past_key while no day
         # earlier than the key's today has changed (_changed_from is the earliest changed day).
         self._past_key: tuple[int, tuple[int, ...]] | None = None
@@ -45,6 +53,9 @@ class UnitState:
         # check that can fail, made before any counter moves.
         drop_at = self._due_index(before[0]) if before is not None and before != after and not before[1] \
             else None
+        portal_before, portal_after = change.portal_before, change.portal_after
+        portal_drop_at = self._portal_index(portal_before) \
+            if portal_before is not None and portal_before != portal_after else None
         days = self.days
         totals = self.totals
         row_day = None
@@ -58,8 +69,17 @@ class UnitState:
                     row = days[day] = [0] * _WIDTH
                 if day < self._changed_from:
                     self._changed_from = day
+                self._stale_days.add(day)
             row[index] += amount
             totals[index] += amount
+        if portal_before != portal_after:
+            if portal_before is not None:
+                dues = self._portal_dues[portal_before[0]]
+                del dues[portal_drop_at]  # type: ignore[arg-type]  # found above
+                if not dues:
+                    del self._portal_dues[portal_before[0]]
+            if portal_after is not None:
+                insort(self._portal_dues.setdefault(portal_after[0], []), portal_after[1])
         if before == after:
             return
         if before is not None:
@@ -80,6 +100,53 @@ class UnitState:
             # Only a unit state out of step with its filings' states gets here.
             raise ValueError(f"pending filing due {due} is not in this unit's index")
         return i
+
+    def _portal_index(self, entry: tuple[int, int]) -> int:
+        dues = self._portal_dues.get(entry[0], ())
+        i = bisect_left(dues, entry[1])
+        if i == len(dues) or dues[i] != entry[1]:
+            raise ValueError(f"open filing {entry} is not in this unit's 766 index")
+        return i
+
+    def portal_pending(self, first_day: int, last_day: int, cutoff_us: int) -> tuple[int, int]:
+        """(on time, overdue) of the open filings received from first_day to last_day (inclusive),
+        judged at `cutoff_us`: on time while cutoff <= effective due (portal_rules.judged_on_time)."""
+        on_time = overdue = 0
+        for day, dues in self._portal_dues.items():
+            if first_day <= day <= last_day:
+                passed = bisect_left(dues, cutoff_us)  # dues strictly before the cutoff
+                overdue += passed
+                on_time += len(dues) - passed
+        return on_time, overdue
+
+    def range_sums(self, ranges: dict[str, tuple[int, int]]) -> dict[str, list[int]]:
+        """The counters summed over each named range of whole calendar months (first and last day,
+        ordinals, inclusive). Each month's sum is kept until one of its days changes, so a past
+        month is summed again only when a filing received (or resolved) in it moves."""
+        months = self._month_sums
+        for day in self._stale_days:
+            months.pop(_month_of(day), None)
+        self._stale_days.clear()
+        days = self.days
+        out: dict[str, list[int]] = {}
+        for name, (first, last) in ranges.items():
+            total = [0] * _WIDTH
+            day = first
+            while day <= last:
+                key = _month_of(day)
+                month_sum = months.get(key)
+                month_end = _month_end(key)
+                if month_sum is None:
+                    month_sum = [0] * _WIDTH
+                    for d in range(day, month_end + 1):
+                        row = days.get(d)
+                        if row is not None:
+                            month_sum = list(map(add, month_sum, row))
+                    months[key] = month_sum
+                total = list(map(add, total, month_sum))
+                day = month_end + 1
+            out[name] = total
+        return out
 
     def pending(self, now_us: int) -> tuple[int, int]:
         """(within due, overdue) at `now_us`: overdue when marked or now > due."""
@@ -128,6 +195,7 @@ class UnitState:
             "days": [[day, row] for day, row in sorted(self.days.items()) if any(row)],
             "dues": self._dues,
             "marked": self._marked,
+            "portal_dues": [[day, dues] for day, dues in sorted(self._portal_dues.items())],
             # Kept with the state, so that a worker taking the unit over publishes them too.
             "touched": sorted(self.touched | self.unacknowledged),
         }
@@ -140,5 +208,18 @@ class UnitState:
             unit.totals = list(map(add, unit.totals, row))
         unit._dues = sorted(data["dues"])
         unit._marked = data["marked"]
+        unit._portal_dues = {day: sorted(dues) for day, dues in data.get("portal_dues", ())}
         unit.touched = set(data.get("touched", ()))
         return unit
+
+
+def _month_of(day: int) -> tuple[int, int]:
+    d = date.fromordinal(day)
+    return d.year, d.month
+
+
+def _month_end(year_month: tuple[int, int]) -> int:
+    """The last day of a month (an ordinal)."""
+    year, month = year_month
+    following = date(year + 1, 1, 1) if month == 12 else date(year, month + 1, 1)
+    return following.toordinal() - 1
