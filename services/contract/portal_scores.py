@@ -12,6 +12,7 @@ Group and total scores are exact sums of the shown scores, so 18.13 + 0.1 is 18.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
@@ -98,7 +99,7 @@ def _rounded(value: Fraction | int, places: int = 2) -> Fraction:
         raise TypeError(f"round_half_up needs an exact Fraction or int, not {type(value).__name__}")
     scale = 10 ** places
     scaled = abs(Fraction(value)) * scale
-    units = (scaled + Fraction(1, 2)).__floor__()
+    units = math.floor(scaled + Fraction(1, 2))
     return Fraction(units if value >= 0 else -units, scale)
 
 
