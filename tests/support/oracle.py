@@ -6,11 +6,42 @@ Asia/Ho_Chi_Minh zone of the tz database, each filing's whole history is sorted 
 and totals are derived from their parts instead of being counted. Slow and plain; that is the point.
 
 The model is "every line arrives at `as_of`": a line is skipped when it is not JSON, not valid
-against schemas/filing-event.v1.json (Draft 2020-12, formats checked), outside the bounds the
-contract puts on instants (`out_of_bounds`: before 2000-01-01 in Vietnam, occurred_at more than a
-day after `as_of`, a submitted event's due_at more than 1,098 days after its occurred_at), or
-older than the retention window before `as_of` (`too_late`). A unit appears in the result as soon
-as one of its events is accepted, even if none of them counts anything (a held filing).
+against the schema file its `schema_version` names (absent: 1; `schemas/filing-event.v<n>.json`
+for every such file that exists; Draft 2020-12, formats checked), outside the bounds the contract
+puts on instants (`out_of_bounds`: before 2000-01-01 in Vietnam, occurred_at more than a day after
+`as_of`, the due_at of a submitted or supplement_completed event more than 1,098 days after its
+occurred_at), or older than the retention window before `as_of` (`too_late`). A unit appears in
+the result as soon as one of its events is accepted, even if none of them counts anything (a held
+filing).
+
+Each filing is walked twice over the same canonical order: once by the press-style lifecycle
+(received, resolved, returned, the `pending_*` snapshots, and the reading of a v1 `submitted` while
+paused as a `supplement_completed`), once by Decision 766's 2.1 rule as the national portal
+computes it (`portal_verdict`), which fixes the filing's verdict or, for an open filing, the latest
+cutoff at which it is still on time. The dossier ratios' counters are read from the filing's flags.
+
+Decisions where docs/figures.md leaves a choice (marked DECISION below; listed for the spec):
+ 1. A v1 `returned` sorts by the rank of the type it reads as (supplement_requested 6, rejected 7,
+    withdrawn 8); a v1 `submitted` keeps rank 0 even when it reads as a supplement_completed.
+ 2. A repeated `submitted` of either version while paused reads as `supplement_completed` with its
+    `due_at` (a v2 one without `due_at` moves the due by the pause); otherwise it is ignored.
+ 3. Without `due_at` on the first submission the press-style due is also
+    first submission + `statutory_max_hours`, as 2.1's D.
+ 4. `stopped` counts in `returned_total` (returned_rejected + _supplement_requested + _withdrawn +
+    _stopped), and `received_total` counts every first submission even one without a channel.
+ 5. `online_payment_via` on an event makes that event carry `online_payment: true`, whatever
+    `online_payment` it also carries.
+ 6. 2.1 with two or more requests: S = 0 (nothing subtracted), E the ending time if any; the
+    verdict is overdue. A filing waiting for its one supplement but without an ending status is not
+    "completed" (portal_completed, portal_processing_seconds count filings with an ending status).
+ 7. portal_processing_seconds: E - S - first submission floored to whole seconds, 0 if negative.
+ 8. full_online_eligible (the counter) counts the denominator: eligible true or service true;
+    full_online_reported: either field reported.
+ 9. Calendar periods, like the rolling ones, leave out days after today (they count only in
+    all_time): the current month equals month_to_date, the current quarter quarter_to_date, this
+    year year_to_date.
+10. The press-style `pending_*` snapshots are the same (as_of) in every period, calendar ones
+    included; a period's figures are its counters, then the four snapshots, then the rates.
 """
 
 from __future__ import annotations
@@ -18,8 +49,9 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from fractions import Fraction
 from functools import cache
 from pathlib import Path
@@ -31,21 +63,41 @@ from jsonschema import Draft202012Validator
 from tests.support.paths import SCHEMA
 
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")
-RANK = {"submitted": 0, "overdue": 1, "processed": 2, "returned": 3}
+SCHEMA_DIR = SCHEMA.parent
+# The canonical order's type ranks (docs/figures.md, "Decision 766 as the national portal computes it").
+RANK = {"submitted": 0, "supplement_completed": 1, "overdue": 2, "updated": 3, "processed": 4,
+        "result_returned": 5, "supplement_requested": 6, "rejected": 7, "withdrawn": 8, "stopped": 9}
+# The rolling periods (cutoff as_of); calendar periods follow them in a record.
 PERIODS = ["today", "last_7_days", "last_30_days", "month_to_date", "quarter_to_date", "year_to_date",
            "all_time"]
 CHANNELS = ["online", "in_person", "postal"]
 VERDICTS = ["early", "on_time", "late"]
-REASONS = ["rejected", "supplement_requested", "withdrawn"]
-FIGURE_ORDER = [
+RETURNS = ["rejected", "supplement_requested", "withdrawn", "stopped"]
+# 2.1's ending statuses in order of preference; stopped and rejected rank together.
+ENDINGS = [("processed",), ("result_returned",), ("stopped", "rejected"), ("withdrawn",)]
+ENDING = {kind for group in ENDINGS for kind in group}
+FLAGS = ["online_payment", "fee_due", "digitised", "electronic_result", "paper_result", "data_reused",
+         "personal_store", "population_db", "full_online_service", "full_online_eligible", "satisfied"]
+COUNTER_ORDER = [
     "received_total", *(f"received_{c}" for c in CHANNELS),
     *(f"resolved_{v}" for v in VERDICTS), "resolved_total",
-    *(f"returned_{r}" for r in REASONS), "returned_total",
+    *(f"returned_{r}" for r in RETURNS), "returned_total",
     "resolution_seconds", "payment_reported", "payment_online", "digitised_reported", "digitised_yes",
-    "pending_within_due", "pending_overdue",
-    "online_rate", "on_time_rate", "avg_resolution_hours", "online_payment_share", "digitised_share",
+    "portal_on_time", "portal_overdue", "portal_completed", "portal_processing_seconds", "portal_online",
+    "full_online_filings", "full_online_eligible", "full_online_reported",
+    "fee_filings", "fee_paid_online", "fee_reported",
+    "paper_result_filings", "electronic_result_filings", "paper_result_reported",
+    "portal_digitised",
+    "data_reused_filings", "data_reused_reported",
+    "personal_store_filings", "personal_store_reported",
+    "population_db_filings", "population_db_reported",
+    "ratings", "ratings_satisfied",
 ]
-COUNTER_COUNT = FIGURE_ORDER.index("pending_within_due")
+SNAPSHOT_ORDER = ["pending_within_due", "pending_overdue", "portal_pending_on_time", "portal_pending_overdue"]
+RATE_ORDER = ["online_rate", "on_time_rate", "avg_resolution_hours", "online_payment_share",
+              "digitised_share"]
+FIGURE_ORDER = [*COUNTER_ORDER, *SNAPSHOT_ORDER, *RATE_ORDER]
+COUNTER_COUNT = len(COUNTER_ORDER)
 # Rates are compared with this relative tolerance: the same ratio computed two correct ways may
 # differ in the last bit. Counters are compared exactly.
 RATE_TOLERANCE = 1e-12
@@ -65,10 +117,29 @@ class OracleResult:
     refused: list[tuple[str, str]] = field(default_factory=list)
 
 
+def _validators(schema_dir: Path) -> dict[int, Draft202012Validator]:
+    """A validator per contract version whose file `filing-event.v<n>.json` exists in `schema_dir`."""
+    present = tuple((version, path) for version in range(1, 10)
+                    if (path := schema_dir / f"filing-event.v{version}.json").exists())
+    if not present:
+        raise FileNotFoundError(f"no filing-event schema in {schema_dir}")
+    return _compiled(present)
+
+
 @cache
-def _validator() -> Draft202012Validator:
-    schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
-    return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+def _compiled(present: tuple[tuple[int, Path], ...]) -> dict[int, Draft202012Validator]:
+    return {version: Draft202012Validator(json.loads(path.read_text(encoding="utf-8")),
+                                          format_checker=Draft202012Validator.FORMAT_CHECKER)
+            for version, path in present}
+
+
+def _is_valid(event: Any, validators: dict[int, Draft202012Validator]) -> bool:
+    if not isinstance(event, dict):
+        return False
+    version = event.get("schema_version", 1)
+    # true is an int in Python, and 1.0 equals 1, but neither is a version number.
+    validator = validators.get(version) if type(version) is int else None
+    return validator is not None and validator.is_valid(event)
 
 
 def _reject_constant(name: str) -> None:
@@ -98,12 +169,14 @@ def _decode(line: bytes) -> Any:
     return value
 
 
-def recompute(path: str | Path, as_of: datetime, retention_days: int = 400) -> OracleResult:
-    """Every unit's unit-figures record for the events in the NDJSON file at `path`."""
+def recompute(path: str | Path, as_of: datetime, retention_days: int = 400,
+              schema_dir: Path | None = None) -> OracleResult:
+    """Every unit's unit-figures record for the events in the NDJSON file at `path`; the schema
+    files are read from `schema_dir` (default: the repository's schemas/)."""
     if as_of.tzinfo is None:
         raise ValueError("as_of must be timezone-aware")
-    validator = _validator()
-    cutoff = as_of - timedelta(days=retention_days)
+    validators = _validators(Path(schema_dir or SCHEMA_DIR).resolve())
+    oldest = as_of - timedelta(days=retention_days)
     result = OracleResult(units={})
     # unit -> filing -> event_id -> the first accepted copy of that event
     histories: dict[str, dict[str, dict[str, dict[str, Any]]]] = defaultdict(lambda: defaultdict(dict))
@@ -114,14 +187,14 @@ def recompute(path: str | Path, as_of: datetime, retention_days: int = 400) -> O
             except ValueError:
                 result.skipped["not_json"] += 1
                 continue
-            if not validator.is_valid(event):
+            if not _is_valid(event, validators):
                 result.skipped["invalid"] += 1
                 continue
             if not _within_bounds(event, as_of):
                 result.skipped["out_of_bounds"] += 1
                 result.refused.append((event["event_id"], "bounds"))
                 continue
-            if datetime.fromisoformat(event["occurred_at"]) < cutoff:
+            if _instant(event["occurred_at"]) < oldest:
                 result.skipped["too_late"] += 1
                 result.refused.append((event["event_id"], "too_late"))
                 continue
@@ -132,22 +205,18 @@ def recompute(path: str | Path, as_of: datetime, retention_days: int = 400) -> O
             else:
                 seen[event["event_id"]] = event
 
-    today = as_of.astimezone(HCM).date()
+    today = _local_day(as_of)
+    periods = all_periods(as_of)
     for unit_code, filings in histories.items():
+        walks = [walk_filing(list(events.values())) for events in filings.values()]
         facts: Facts = Counter()
-        pendings: list[tuple[datetime, bool]] = []
-        for events in filings.values():
-            filing_facts, pending = walk_filing(list(events.values()))
-            facts.update(filing_facts)
-            if pending is not None:
-                pendings.append(pending)
-        within = sum(1 for due, marked in pendings if not marked and not as_of > due)
-        overdue = len(pendings) - within
+        for walk in walks:
+            facts.update(walk.facts)
         result.units[unit_code] = {
             "unit_code": unit_code,
             "as_of": as_of.astimezone(HCM).isoformat(timespec="milliseconds"),
             "day": today.isoformat(),
-            "periods": {name: period_figures(facts, name, today, within, overdue) for name in PERIODS},
+            "periods": {p.name: period_figures(facts, walks, p, as_of) for p in periods},
         }
         by_day: dict[date, Counter[str]] = defaultdict(Counter)
         for (day, fact), amount in facts.items():
@@ -162,12 +231,13 @@ EARLIEST = datetime(2000, 1, 1, tzinfo=HCM)
 
 def _within_bounds(event: dict[str, Any], as_of: datetime) -> bool:
     # Differences, not sums: an instant at the calendar's end plus a day is past datetime's range.
-    occurred = datetime.fromisoformat(event["occurred_at"])
+    occurred = _instant(event["occurred_at"])
     if occurred < EARLIEST or occurred - as_of > timedelta(days=1):
         return False
-    if event["event_type"] != "submitted":
+    # due_at is read (so bounded) on submitted and supplement_completed events only.
+    if event["event_type"] not in ("submitted", "supplement_completed") or "due_at" not in event:
         return True
-    due = datetime.fromisoformat(event["due_at"])
+    due = _instant(event["due_at"])
     return not (due < EARLIEST or due - occurred > timedelta(days=3 * 366))
 
 
@@ -179,16 +249,56 @@ def _local_day(moment: datetime) -> date:
     return moment.astimezone(HCM).date()
 
 
-def walk_filing(events: list[dict[str, Any]]) -> tuple[Facts, tuple[datetime, bool] | None]:
-    """One filing's facts (day, fact) -> amount and its pending snapshot (due, marked) or None.
+def _kind(event: dict[str, Any]) -> str:
+    """The event's type as schema v2 names it: a v1 `returned` is its reason."""
+    return event["reason"] if event["event_type"] == "returned" else event["event_type"]
 
-    Facts are the parts (received_<channel>, resolved_<verdict>, returned_<reason>,
-    resolution_seconds, payment_*, digitised_*); totals are derived later.
+
+def _first_due(submission: dict[str, Any], start: datetime) -> datetime:
+    if "due_at" in submission:
+        return _instant(submission["due_at"])
+    return start + timedelta(hours=submission["statutory_max_hours"])
+
+
+# ---------------------------------------------------------------------------------------------
+# One filing
+
+
+@dataclass(frozen=True)
+class Reading:
+    kind: str  # the type the lifecycle reads the event as (RANK's names)
+    at: datetime  # its time after clamping
+    event: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A filing's 2.1 verdict: `on_time` when fixed (ended, waiting for a supplement, two requests),
+    else None and the filing is on time at a cutoff c while c <= `limit` (D + S, or the moved D)."""
+    on_time: bool | None
+    limit: datetime
+    completed: bool  # an ending status is present
+    processing_seconds: int  # E - S - first submission, for a completed filing; else 0
+
+
+@dataclass
+class Walk:
+    facts: Facts
+    pending: tuple[datetime, bool] | None  # press-style: (due, marked) when the final state is pending
+    receipt_day: date | None = None  # None: held (no submission)
+    verdict: Verdict | None = None
+
+
+def walk_filing(events: list[dict[str, Any]]) -> Walk:
+    """One filing's facts (day, fact) -> amount, its press-style pending snapshot and its 2.1 verdict.
+
+    Facts are the parts (received, received_<channel>, resolved_<verdict>, returned_<kind>,
+    resolution_seconds, the flags' counters, portal_*); totals are derived later.
     """
     facts: Facts = Counter()
     submissions = [e for e in events if e["event_type"] == "submitted"]
     if not submissions:
-        return facts, None  # held: counted only once its submission arrives
+        return Walk(facts, None)  # held: counted only once its submission arrives
     first = min(submissions, key=lambda e: (_instant(e["occurred_at"]), e["event_id"]))
     start = _instant(first["occurred_at"])
 
@@ -197,46 +307,159 @@ def walk_filing(events: list[dict[str, Any]]) -> tuple[Facts, tuple[datetime, bo
         # Clamping: nothing but a submission happens before the first submission.
         return moment if e["event_type"] == "submitted" or moment >= start else start
 
-    history = sorted(events, key=lambda e: (when(e), RANK[e["event_type"]], e["event_id"]))
+    history = sorted(events, key=lambda e: (when(e), RANK[_kind(e)], e["event_id"]))
+    received_day = _local_day(start)
 
-    status = "none"
-    due = start
-    marked = False
+    # The press-style lifecycle; it also decides how a repeated submission reads.
+    readings: list[Reading] = []
+    status, due, marked, paused_at = "none", start, False, start
     for e in history:
-        kind, moment = e["event_type"], when(e)
+        kind, moment = _kind(e), when(e)
         if kind == "submitted" and status == "none":
-            status, due, marked = "pending", _instant(e["due_at"]), False
-            facts[_local_day(moment), f"received_{e['channel']}"] += 1
-        elif kind == "submitted" and status == "paused":
-            status, due, marked = "pending", _instant(e["due_at"]), False
+            status, due, marked = "pending", _first_due(e, start), False
+            facts[received_day, "received"] += 1
+            if "channel" in e:
+                facts[received_day, f"received_{e['channel']}"] += 1
+        elif kind == "submitted":
+            # DECISION 2: a repeated submission while paused is the supplement's completion.
+            kind = "supplement_completed" if status == "paused" else "submitted_again"
+        readings.append(Reading(kind, moment, e))
+        if kind == "supplement_completed" and status == "paused":
+            due = _instant(e["due_at"]) if "due_at" in e else due + (moment - paused_at)
+            status, marked = "pending", False
         elif kind == "overdue" and status == "pending":
             marked = True
-        elif kind == "processed" and status == "pending":
-            day, due_day = _local_day(moment), _local_day(due)
+        elif kind in ("processed", "result_returned") and status == "pending":
+            day = _local_day(moment)
             if marked or moment > due:
-                verdict = "late"
-            elif day < due_day:
-                verdict = "early"
+                resolved = "late"
+            elif day < _local_day(due):
+                resolved = "early"
             else:
-                verdict = "on_time"
-            facts[day, f"resolved_{verdict}"] += 1
+                resolved = "on_time"
+            facts[day, f"resolved_{resolved}"] += 1
             facts[day, "resolution_seconds"] += (moment - start) // timedelta(seconds=1)
             status = "closed"
-        elif kind == "returned" and status == "pending":
-            facts[_local_day(moment), f"returned_{e['reason']}"] += 1
-            status = "paused" if e["reason"] == "supplement_requested" else "closed"
+        elif kind in RETURNS and status == "pending":
+            facts[_local_day(moment), f"returned_{kind}"] += 1
+            if kind == "supplement_requested":
+                status, paused_at = "paused", moment
+            else:
+                status = "closed"
 
-    received_day = _local_day(start)
-    for flag, reported, yes in (("online_payment", "payment_reported", "payment_online"),
-                                ("digitised", "digitised_reported", "digitised_yes")):
-        carried = [e[flag] for e in history if flag in e]
-        if carried:
-            facts[received_day, reported] += 1
-            facts[received_day, yes] += 1 if carried[-1] is True else 0
-    return facts, ((due, marked) if status == "pending" else None)
+    verdict = portal_verdict(readings, start, _first_due(first, start))
+    if verdict.on_time is not None:
+        facts[received_day, "portal_on_time" if verdict.on_time else "portal_overdue"] += 1
+    if verdict.completed:
+        facts[received_day, "portal_completed"] += 1
+        facts[received_day, "portal_processing_seconds"] += verdict.processing_seconds
+    for fact, amount in dossier_facts(flags_of(history), first.get("channel")).items():
+        if amount:
+            facts[received_day, fact] += amount
+    return Walk(facts, (due, marked) if status == "pending" else None, received_day, verdict)
+
+
+def portal_verdict(readings: list[Reading], start: datetime, due: datetime) -> Verdict:
+    """Decision 2.1 for one filing from its readings in canonical order (docs/figures.md, "2.1 on
+    time"): `start` is the first submission's time, `due` the D of its `due_at` or statutory maximum."""
+    first_end = next((i for i, r in enumerate(readings) if r.kind in ENDING), len(readings))
+    before = readings[:first_end]  # only supplement events before the first ending status count
+    requests = [i for i, r in enumerate(before) if r.kind == "supplement_requested"]
+    end: datetime | None = None
+    for group in ENDINGS:
+        times = [r.at for r in readings if r.kind in group]
+        if times:
+            end = min(times)
+            break
+    completed = end is not None
+    supplement = timedelta(0)
+    fixed: bool | None = None
+    if len(requests) >= 2:
+        fixed = False  # DECISION 6: S stays 0
+    elif len(requests) == 1:
+        request = before[requests[0]]
+        completion = next((r for r in before[requests[0] + 1:] if r.kind == "supplement_completed"), None)
+        if completion is None:
+            end = request.at  # waiting: the clock stopped at the request, whatever came later
+        elif "due_at" in completion.event:
+            due = _instant(completion.event["due_at"])
+        else:
+            supplement = completion.at - request.at
+    if fixed is None and end is not None:
+        fixed = end - supplement <= due
+    processing = 0
+    if completed:
+        assert end is not None
+        # DECISION 7: whole seconds rounded down, 0 if negative.
+        processing = max(0, (end - supplement - start) // timedelta(seconds=1))
+    return Verdict(fixed, due + supplement, completed, processing)
+
+
+def flags_of(history: list[dict[str, Any]]) -> dict[str, bool | None]:
+    """Each flag's value on the last event (canonical order) that carries it; None: not reported."""
+    values: dict[str, bool | None] = dict.fromkeys(FLAGS)
+    for e in history:
+        for flag in FLAGS:
+            if flag in e:
+                values[flag] = e[flag]
+        if e.get("online_payment_via") is not None:
+            values["online_payment"] = True  # DECISION 5: the place paid implies paid online
+    return values
+
+
+def dossier_facts(flags: dict[str, bool | None], channel: str | None) -> dict[str, int]:
+    """The flag counters of one filing on its receipt day (docs/figures.md, "Dossier ratios")."""
+    def yes(flag: str) -> bool:
+        return flags[flag] is True
+
+    def reported(flag: str) -> bool:
+        return flags[flag] is not None
+
+    electronic_if_paper = not yes("paper_result") or yes("electronic_result")
+    out = {
+        "payment_reported": reported("online_payment"), "payment_online": yes("online_payment"),
+        "digitised_reported": reported("digitised"), "digitised_yes": yes("digitised"),
+        "portal_online": channel == "online" and electronic_if_paper,
+        "full_online_filings": yes("full_online_service"),
+        # DECISION 8
+        "full_online_eligible": yes("full_online_eligible") or yes("full_online_service"),
+        "full_online_reported": reported("full_online_eligible") or reported("full_online_service"),
+        "fee_filings": (yes("fee_due") or yes("online_payment")
+                        or (not reported("fee_due") and reported("online_payment"))),
+        "fee_paid_online": yes("online_payment"),
+        "fee_reported": reported("fee_due") or reported("online_payment"),
+        "paper_result_filings": yes("paper_result"),
+        "electronic_result_filings": yes("paper_result") and yes("electronic_result"),
+        "paper_result_reported": reported("paper_result"),
+        "portal_digitised": yes("digitised") and electronic_if_paper,
+        "ratings": reported("satisfied"), "ratings_satisfied": yes("satisfied"),
+    }
+    for flag in ("data_reused", "personal_store", "population_db"):
+        out[f"{flag}_filings"], out[f"{flag}_reported"] = yes(flag), reported(flag)
+    return {fact: int(value) for fact, value in out.items()}
+
+
+# ---------------------------------------------------------------------------------------------
+# Periods
+
+
+@dataclass(frozen=True)
+class Period:
+    name: str
+    cutoff: datetime  # when its open filings are judged for 2.1
+    today: date
+    span: tuple[date, date] | None = None  # a calendar period's first and last day
+
+    def includes(self, day: date) -> bool:
+        """Whether a day's counts belong to the period."""
+        if self.span is None:
+            return in_period(self.name, day, self.today)
+        first, last = self.span
+        return first <= day <= min(last, self.today)
 
 
 def in_period(name: str, day: date, today: date) -> bool:
+    """Whether a day belongs to a rolling period."""
     if name == "all_time":
         return True
     if day > today:
@@ -256,46 +479,90 @@ def in_period(name: str, day: date, today: date) -> bool:
     raise ValueError(name)
 
 
+def calendar_spans(today: date) -> dict[str, tuple[date, date]]:
+    """The calendar periods named when `today` is as_of's day, newest first within months, quarters
+    and years, each with its first and last day (docs/figures.md, "Periods")."""
+    spans: dict[str, tuple[date, date]] = {}
+    months = today.year * 12 + today.month - 1  # months since year 0
+    for back in range(13):
+        year, month0 = divmod(months - back, 12)
+        following = date(year + (month0 + 1) // 12, (month0 + 1) % 12 + 1, 1)
+        spans[f"{year:04d}-{month0 + 1:02d}"] = (date(year, month0 + 1, 1), following - timedelta(days=1))
+    quarter = (today.month + 2) // 3
+    for year, quarters in ((today.year, range(quarter, 0, -1)), (today.year - 1, range(4, 0, -1))):
+        for q in quarters:
+            last_month = 3 * q
+            last_day = (date(year + 1, 1, 1) if last_month == 12 else date(year, last_month + 1, 1)) \
+                - timedelta(days=1)
+            spans[f"{year:04d}-Q{q}"] = (date(year, last_month - 2, 1), last_day)
+    for year in (today.year, today.year - 1):
+        spans[f"{year:04d}"] = (date(year, 1, 1), date(year, 12, 31))
+    return spans
+
+
+def all_periods(as_of: datetime) -> list[Period]:
+    """The rolling periods (cutoff as_of), then the calendar ones: cutoff as_of for the one holding
+    today, else 00:00 (Ho Chi Minh) of the day after its last day. DECISION 9: a calendar period
+    leaves out days after today, as the rolling ones do."""
+    today = _local_day(as_of)
+    periods = [Period(name, as_of, today) for name in PERIODS]
+    for name, (first, last) in calendar_spans(today).items():
+        cutoff = as_of if first <= today <= last else datetime.combine(last + timedelta(days=1), time(), HCM)
+        periods.append(Period(name, cutoff, today, (first, last)))
+    return periods
+
+
+# ---------------------------------------------------------------------------------------------
+# Figures
+
+
 def _share(numerator: int, denominator: int) -> float | None:
     return None if denominator == 0 else float(Fraction(numerator, denominator))
 
 
 def counters(part: Counter[str]) -> dict[str, int]:
-    """The counters of a set of facts, in FIGURE_ORDER."""
-    f: dict[str, int] = {}
-    f["received_total"] = sum(part[f"received_{c}"] for c in CHANNELS)
+    """The counters of a set of facts, in COUNTER_ORDER."""
+    f: dict[str, int] = {"received_total": part["received"]}
     for c in CHANNELS:
         f[f"received_{c}"] = part[f"received_{c}"]
     for v in VERDICTS:
         f[f"resolved_{v}"] = part[f"resolved_{v}"]
     f["resolved_total"] = sum(part[f"resolved_{v}"] for v in VERDICTS)
-    for r in REASONS:
+    for r in RETURNS:
         f[f"returned_{r}"] = part[f"returned_{r}"]
-    f["returned_total"] = sum(part[f"returned_{r}"] for r in REASONS)
-    for k in ("resolution_seconds", "payment_reported", "payment_online", "digitised_reported",
-              "digitised_yes"):
+    f["returned_total"] = sum(part[f"returned_{r}"] for r in RETURNS)  # DECISION 4: stopped included
+    for k in COUNTER_ORDER[COUNTER_ORDER.index("resolution_seconds"):]:
         f[k] = part[k]
+    assert list(f) == COUNTER_ORDER
     return f
 
 
-def period_figures(facts: Facts, name: str, today: date,
-                   within: int, overdue: int) -> dict[str, Any]:
+def period_figures(facts: Facts, walks: Iterable[Walk], period: Period, as_of: datetime) -> dict[str, Any]:
+    """One unit's figures for one period: its days' counters, the snapshots, the rates."""
     part: Counter[str] = Counter()
     for (day, fact), amount in facts.items():
-        if in_period(name, day, today):
+        if period.includes(day):
             part[fact] += amount
     f: dict[str, Any] = dict(counters(part))
-    f["pending_within_due"] = within
-    f["pending_overdue"] = overdue
+    pendings = [w.pending for w in walks if w.pending is not None]
+    # Press-style: judged at as_of in every period (DECISION 10).
+    f["pending_within_due"] = sum(1 for due, marked in pendings if not marked and not as_of > due)
+    f["pending_overdue"] = len(pendings) - f["pending_within_due"]
+    # 2.1: open filings received in the period, judged at its cutoff.
+    open_limits = [w.verdict.limit for w in walks
+                   if w.verdict is not None and w.verdict.on_time is None
+                   and w.receipt_day is not None and period.includes(w.receipt_day)]
+    f["portal_pending_on_time"] = sum(1 for limit in open_limits if period.cutoff <= limit)
+    f["portal_pending_overdue"] = len(open_limits) - f["portal_pending_on_time"]
+    assert f["received_total"] == (f["portal_on_time"] + f["portal_overdue"] + f["portal_pending_on_time"]
+                                   + f["portal_pending_overdue"]), (period.name, f)
     return _with_rates(f)
 
 
 def _with_rates(f: dict[str, Any]) -> dict[str, Any]:
-    """The counters `f` (in FIGURE_ORDER) followed by their rates."""
-    in_time = f["resolved_early"] + f["resolved_on_time"] + f["returned_total"] + f["pending_within_due"]
-    handled = f["resolved_total"] + f["returned_total"] + f["pending_within_due"] + f["pending_overdue"]
+    """The counters and snapshots `f` (in FIGURE_ORDER) followed by their rates."""
     f["online_rate"] = _share(f["received_online"], f["received_total"])
-    f["on_time_rate"] = _share(in_time, handled)
+    f["on_time_rate"] = _share(f["portal_on_time"] + f["portal_pending_on_time"], f["received_total"])
     f["avg_resolution_hours"] = _share(f["resolution_seconds"], f["resolved_total"] * 3600)
     f["online_payment_share"] = _share(f["payment_online"], f["payment_reported"])
     f["digitised_share"] = _share(f["digitised_yes"], f["digitised_reported"])
@@ -303,12 +570,21 @@ def _with_rates(f: dict[str, Any]) -> dict[str, Any]:
     return f
 
 
-def subtree_periods(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """The figures of a subtree from its units' records: each counter summed, then the rates of the
-    sums (docs/figures.md: rates are never averaged)."""
-    counters = FIGURE_ORDER[:FIGURE_ORDER.index("online_rate")]
-    return {name: _with_rates({c: sum(r["periods"][name][c] for r in records) for c in counters})
-            for name in PERIODS}
+def subtree_periods(records: list[dict[str, Any]],
+                    as_of: datetime | None = None) -> dict[str, dict[str, Any]]:
+    """The figures of a subtree from its units' records: each counter and snapshot summed, then the
+    rates of the sums (docs/figures.md: rates are never averaged). The periods are those of the
+    records (the same in each); with `as_of`, those published at as_of, so that a subtree without
+    records gets every period, all zeros."""
+    if as_of is not None:
+        names = [p.name for p in all_periods(as_of)]
+    elif records:
+        names = list(dict.fromkeys(name for r in records for name in r["periods"]))
+    else:
+        names = list(PERIODS)
+    summed = FIGURE_ORDER[:FIGURE_ORDER.index(RATE_ORDER[0])]
+    return {name: _with_rates({c: sum(r["periods"][name][c] for r in records) for c in summed})
+            for name in names}
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -324,8 +600,9 @@ def _same(a: Any, b: Any) -> bool:
 def compare(expected: dict[str, dict[str, Any]], actual: dict[str, dict[str, Any]]) -> list[str]:
     """Every (unit, period, figure) that differs, with both values; [] when all agree.
 
-    Compares unit sets, unit_code and every figure of every period; as_of and day are left to
-    the caller (they depend on when the records were made).
+    Compares unit sets, unit_code and every figure of every period, rolling and calendar (a period
+    on one side only is a difference); as_of and day are left to the caller (they depend on when the
+    records were made).
     """
     out: list[str] = []
     for unit in sorted(expected.keys() | actual.keys()):
@@ -366,13 +643,17 @@ def compare_days(expected: dict[str, dict[str, int]], actual: dict[str, dict[str
         differences.extend(f"{key} {name}: expected {value}, got {got.get(name)}"
                            for name, value in counts.items() if got.get(name) != value)
     for key in sorted(actual.keys() - expected.keys()):
-        if any(actual[key].get(name) for name in FIGURE_ORDER[:COUNTER_COUNT]):
+        if any(actual[key].get(name) for name in COUNTER_ORDER):
             differences.append(f"{key}: counts where the oracle has none")
     return differences
 
 
 def _period_order(name: str) -> tuple[int, str]:
-    return (PERIODS.index(name) if name in PERIODS else len(PERIODS), name)
+    # Rolling periods first, then calendar ones (months, quarters, years), newest first.
+    if name in PERIODS:
+        return (PERIODS.index(name), "")
+    kind = 1 if "-Q" in name else (0 if "-" in name else 2)
+    return (len(PERIODS) + kind, "".join(chr(0x10FFFF - ord(c)) for c in name))
 
 
 def _figure_order(name: str) -> tuple[int, str]:
