@@ -28,7 +28,7 @@ from services.api.queries import State, subtree_rollup
 # the counters of its denominator (docs/figures.md): the filings that weigh a unit's start.
 DENOMINATORS: dict[str, tuple[str, ...]] = {
     "online_rate": ("received_total",),
-    "on_time_rate": ("resolved_total", "returned_total", "pending_within_due", "pending_overdue"),
+    "on_time_rate": ("received_total",),  # 2.1: every filing received in the period is judged
     "online_payment_share": ("payment_reported",),
     "digitised_share": ("digitised_reported",),
 }
@@ -111,6 +111,6 @@ def starts_below(state: State, code: str, figure: str, period: str) -> list[Star
     offices), as rankings count them. Children's subtrees do not overlap, so their filings add up."""
     starts = []
     for child in state.tree.children(code):
-        figures = subtree_rollup(state, child)["periods"][period]
+        figures = subtree_rollup(state, child, (period,))["periods"][period]
         starts.append(Start(child, figures[figure], filings(figure, figures)))
     return starts

@@ -11,7 +11,7 @@ from services.api.dashboard import install_dashboard
 from services.api.deps import ApiContext
 from services.api.errors import install_error_handlers
 from services.api.metrics import ApiMetrics, RequestObserver, TargetStandingCollector
-from services.api.routes import admin, allocation, daily, ops, rankings, stream, units
+from services.api.routes import admin, allocation, daily, ops, rankings, reporting, scores, stream, units
 from services.api.runtime import Runtime
 from services.api.settings import ApiSettings
 from services.api.sse import ExposeAbort
@@ -22,8 +22,10 @@ from services.common.request_body import install_body_guard
 from services.common.service_app import lifespan_of, process_registry
 
 DESCRIPTION = """Live figures of the one-stop shops, per unit and over any subtree of units: the online
-rate, the on-time rate of Decision 766, filings overdue now, returns, for today, the last 7 and 30 days,
-month, quarter and year to date. Reading needs no key; changing the registry or targets needs the admin
+rate, the on-time rate of Decision 766 (2.1, as the national portal computes it), filings overdue now and
+returns (press-style), for today, the last 7 and 30 days, month, quarter and year to date, and calendar
+months, quarters and years; Decision 766's scores per unit, and the portal's reporting answers in its
+own shape. Reading needs no key; changing the registry or targets needs the admin
 key. Figures are defined in docs/figures.md."""
 
 
@@ -46,7 +48,7 @@ def create_app(settings: ApiSettings, registry: CollectorRegistry | None = None)
                  lifespan=lifespan_of(runtime), docs_url=None, redoc_url=None)
     admin_limiter = RateLimiter(settings.admin_rate_per_s, settings.admin_rate_burst)
     app.state.api = ApiContext(settings, runtime, metrics, admin_limiter, clock)
-    for module in (units, daily, rankings, stream, admin, allocation, ops):
+    for module in (units, daily, scores, reporting, rankings, stream, admin, allocation, ops):
         app.include_router(module.router)
     install_dashboard(app)
     install_docs(app)

@@ -12,6 +12,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from services.api.figure_labels import label
 from services.api.queries import State, hcm_today, standing
 from services.api.ranking import rank
 from services.api.tree import UnitTree
@@ -22,26 +23,18 @@ PREFIX = "onestop_unit_"
 # Every figure of a period object as (its field, metric name, help, scale). Windowed counts go up
 # and down (a day leaves the window), so all are gauges. Names follow Prometheus conventions: base
 # units (seconds, not hours), `_ratio` for 0..1, `_filings` for counts of filings.
-_COUNT_HELP = {
-    "received_total": "Filings received in the period.",
-    "resolved_total": "Filings resolved in the period.",
-    "returned_total": "Filings returned (closed without a result) in the period.",
-    "pending_within_due": "Filings pending and not yet due, now.",
-    "pending_overdue": "Filings pending past their due date, now.",
-}
+# The help texts are figure_labels' sentences: press-style figures say so, and the on-time rate says
+# it is Decision 766's 2.1.
+_SECONDS = ("resolution_seconds", "portal_processing_seconds")
 FIGURE_METRICS: tuple[tuple[str, str, str, float], ...] = (
-    *((c, f"{PREFIX}{c.removesuffix('_total')}_filings",
-       _COUNT_HELP.get(c, f"Filings counted as {c.replace('_', ' ')} in the period."), 1.0)
-      for c in (*COUNTERS, *SNAPSHOTS) if c != "resolution_seconds"),
-    ("resolution_seconds", f"{PREFIX}resolution_seconds",
-     "Sum of the resolution times of the filings resolved in the period.", 1.0),
-    ("online_rate", f"{PREFIX}online_rate_ratio", "Filings received online / all received.", 1.0),
-    ("on_time_rate", f"{PREFIX}on_time_rate_ratio", "Decision 766 indicator 2.1: handled in time.", 1.0),
-    ("avg_resolution_hours", f"{PREFIX}resolution_average_seconds",
-     "Average resolution time of the filings resolved in the period.", 3600.0),
-    ("online_payment_share", f"{PREFIX}online_payment_ratio", "Payments made online / payments reported.",
-     1.0),
-    ("digitised_share", f"{PREFIX}digitised_ratio", "Filings digitised / filings reporting it.", 1.0),
+    *((c, f"{PREFIX}{c.removesuffix('_total').removesuffix('_filings')}_filings", label(c), 1.0)
+      for c in (*COUNTERS, *SNAPSHOTS) if c not in _SECONDS),
+    *((c, f"{PREFIX}{c}", label(c), 1.0) for c in _SECONDS),
+    ("online_rate", f"{PREFIX}online_rate_ratio", label("online_rate"), 1.0),
+    ("on_time_rate", f"{PREFIX}on_time_rate_ratio", label("on_time_rate"), 1.0),
+    ("avg_resolution_hours", f"{PREFIX}resolution_average_seconds", label("avg_resolution_hours"), 3600.0),
+    ("online_payment_share", f"{PREFIX}online_payment_ratio", label("online_payment_share"), 1.0),
+    ("digitised_share", f"{PREFIX}digitised_ratio", label("digitised_share"), 1.0),
 )
 # Seconds: reads answer from memory in well under a millisecond; a subtree rollup of a country or a
 # metrics scrape takes longer.

@@ -10,22 +10,31 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
 
+from services.api.figure_labels import label
 from services.api.registry import UNIT_CODE
 from services.api.rollup import FIGURES
 from services.api.targets import MAX_COUNT, MAX_HOURS
 from services.contract.figures import COUNTERS, PERIODS, RATES, SNAPSHOTS
 
-Period = Literal["today", "last_7_days", "last_30_days", "month_to_date", "quarter_to_date", "year_to_date",
-                 "all_time"]
 Figure = Literal[
     "received_total", "received_online", "received_in_person", "received_postal",
     "resolved_early", "resolved_on_time", "resolved_late", "resolved_total",
-    "returned_rejected", "returned_supplement_requested", "returned_withdrawn", "returned_total",
+    "returned_rejected", "returned_supplement_requested", "returned_withdrawn", "returned_stopped",
+    "returned_total",
     "resolution_seconds", "payment_reported", "payment_online", "digitised_reported", "digitised_yes",
-    "pending_within_due", "pending_overdue",
+    "portal_on_time", "portal_overdue", "portal_completed", "portal_processing_seconds", "portal_online",
+    "full_online_filings", "full_online_eligible", "full_online_reported",
+    "fee_filings", "fee_paid_online", "fee_reported",
+    "paper_result_filings", "electronic_result_filings", "paper_result_reported",
+    "portal_digitised",
+    "data_reused_filings", "data_reused_reported",
+    "personal_store_filings", "personal_store_reported",
+    "population_db_filings", "population_db_reported",
+    "ratings", "ratings_satisfied",
+    "pending_within_due", "pending_overdue", "portal_pending_on_time", "portal_pending_overdue",
     "online_rate", "on_time_rate", "avg_resolution_hours", "online_payment_share", "digitised_share"]
-# Spelled out for the type checker and the docs; must stay the aggregator's lists.
-assert get_args(Period) == PERIODS and get_args(Figure) == FIGURES
+# Spelled out for the type checker and the docs; must stay the contract's list.
+assert get_args(Figure) == FIGURES
 
 
 
@@ -46,11 +55,21 @@ _EXAMPLE_PERIOD: dict[str, Any] = {
 PeriodFigures = create_model(  # type: ignore[call-overload]
     "PeriodFigures",
     __config__=ConfigDict(json_schema_extra={"examples": [_EXAMPLE_PERIOD]}),
-    **{name: (int, ...) for name in (*COUNTERS, *SNAPSHOTS)},
-    **{name: (float | None, ...) for name in RATES},
+    **{name: (int, Field(description=label(name))) for name in (*COUNTERS, *SNAPSHOTS)},
+    **{name: (float | None, Field(description=label(name))) for name in RATES},
 )
+
+
+class _CalendarPeriods(BaseModel):
+    """Beside the rolling periods, the calendar periods published on the record's day (`2026-12`,
+    `2026-Q4`, `2026`, …), each with the same figures."""
+
+    model_config = ConfigDict(extra="allow")
+    __pydantic_extra__: dict[str, PeriodFigures]  # type: ignore[valid-type]
+
+
 Periods = create_model(  # type: ignore[call-overload]
-    "Periods", **{name: (PeriodFigures, ...) for name in PERIODS})
+    "Periods", __base__=_CalendarPeriods, **{name: (PeriodFigures, ...) for name in PERIODS})
 
 
 class Unit(BaseModel):

@@ -3,7 +3,7 @@ takes, their standings against targets. Plain data in, plain data out, testable 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
@@ -13,6 +13,7 @@ from services.api.rollup import rollup
 from services.api.targets import TargetBook
 from services.api.tree import UnitTree
 from services.common.clock import Clock
+from services.contract.figures import PERIODS
 
 HCM = timezone(timedelta(hours=7))
 
@@ -28,16 +29,21 @@ def hcm_today(clock: Clock) -> date:
     return datetime.fromtimestamp(clock(), HCM).date()
 
 
-def subtree_rollup(state: State, code: str) -> dict[str, Any]:
-    """The subtree's figures for every period. `as_of_min`/`as_of_max` show how far apart in time the
-    summed records are; a unit with no record yet (no filings) adds nothing."""
+def subtree_rollup(state: State, code: str, periods: Sequence[str] = PERIODS) -> dict[str, Any]:
+    """The subtree's figures for each of `periods`. `as_of_min`/`as_of_max` show how far apart in time
+    the summed records are; a unit with no record yet (no filings) adds nothing."""
     units = state.tree.subtree(code)
     records = [state.records[u] for u in units if u in state.records]
     as_ofs = sorted(r.get("as_of", "") for r in records)
     days = sorted(r.get("day", "") for r in records)
     return {"unit_code": code, "units": len(units), "units_with_figures": len(records),
             "as_of_min": as_ofs[0] if as_ofs else None, "as_of_max": as_ofs[-1] if as_ofs else None,
-            "day": days[-1] if days else None, "periods": rollup(records)}
+            "day": days[-1] if days else None, "periods": rollup(records, periods)}
+
+
+def subtree_records(state: State, code: str) -> list[Mapping[str, Any]]:
+    """The latest record of each unit of the subtree at `code` that has one."""
+    return [state.records[u] for u in state.tree.subtree(code) if u in state.records]
 
 
 def ranked_units(tree: UnitTree, parent: str | None, level: str | None) -> list[str]:
@@ -51,7 +57,7 @@ def ranked_units(tree: UnitTree, parent: str | None, level: str | None) -> list[
 
 def standing(state: State, code: str, figure: str, period: str, today: date) -> Standing:
     """The unit's value (over its subtree, so a department includes its offices) and its target."""
-    figures = subtree_rollup(state, code)
+    figures = subtree_rollup(state, code, (period,))
     day = date.fromisoformat(figures["day"]) if figures["day"] else today
     value = figures["periods"][period][figure] if figures["units_with_figures"] else None
     target = state.targets.lookup(code, figure, period, day)

@@ -3,7 +3,7 @@ of the sums with the aggregator's own `rates()`. Rates are never averaged (docs/
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from operator import itemgetter
 from typing import Any
 
@@ -13,7 +13,8 @@ SUMMED = (*COUNTERS, *SNAPSHOTS)
 FIGURES = (*SUMMED, *RATES)
 # The figures where a smaller value is the better one: rankings put the smallest first and a unit
 # meets its target by staying at or under it.
-LOWER_IS_BETTER = frozenset({"avg_resolution_hours", "pending_overdue", "resolved_late"})
+LOWER_IS_BETTER = frozenset({"avg_resolution_hours", "pending_overdue", "resolved_late", "portal_overdue",
+                             "portal_pending_overdue", "portal_processing_seconds"})
 
 
 _GETTERS = tuple((name, itemgetter(name)) for name in SUMMED)
@@ -37,9 +38,16 @@ def with_rates(counters: Mapping[str, int]) -> dict[str, Any]:
     return {**counters, **rates(counters)}
 
 
-def rollup(records: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Each period's figures summed over unit-figures `records` (a subtree's units that have one)."""
-    kept = list(records)
-    return {period: with_rates(sum_counters(r["periods"].get(period, {}) for r in kept))
-            for period in PERIODS}
+def rollup(records: Iterable[Mapping[str, Any]],
+           periods: Sequence[str] = PERIODS) -> dict[str, dict[str, Any]]:
+    """Each of `periods` summed over unit-figures `records` (a subtree's units that have one). A record
+    without a period (a calendar period named after it was published) adds nothing to it."""
+    return {period: with_rates(counters) for period, counters in rollup_counters(records, periods).items()}
 
+
+def rollup_counters(records: Iterable[Mapping[str, Any]],
+                    periods: Sequence[str]) -> dict[str, dict[str, int]]:
+    """Each of `periods`' counters and snapshots summed over `records`, without rates: what Decision
+    766's scoring takes (it sums numerators and denominators, then scores the sums)."""
+    kept = list(records)
+    return {period: sum_counters(r["periods"].get(period, {}) for r in kept) for period in periods}

@@ -10,7 +10,7 @@ A change of the tree (a unit moved or deleted) makes every entry stale at once.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +27,7 @@ class _Entry:
     view_version: int
     tree_version: int
     computed_at: float
+    periods: tuple[str, ...]  # the periods summed: the calendar ones change with the day
     rollup: dict[str, Any]
 
 
@@ -36,16 +37,17 @@ class RollupCache:
         self.state, self.view, self.tree, self.clock = state, view, tree, clock
         self._entries: dict[str, _Entry] = {}
 
-    def get(self, code: str) -> dict[str, Any]:
-        """The subtree's rollup (queries.subtree_rollup), computed now or a moment ago."""
+    def get(self, code: str, periods: Sequence[str]) -> dict[str, Any]:
+        """The subtree's rollup of `periods` (queries.subtree_rollup), computed now or a moment ago."""
         now = self.clock()
         entry = self._entries.get(code)
-        if entry is not None and entry.tree_version == self.tree.version and (
+        periods = tuple(periods)
+        if entry is not None and entry.tree_version == self.tree.version and entry.periods == periods and (
                 entry.view_version == self.view.version or now - entry.computed_at < MAX_AGE_S):
             return entry.rollup
-        rollup = subtree_rollup(self.state, code)
+        rollup = subtree_rollup(self.state, code, periods)
         self._entries.pop(code, None)
         if len(self._entries) >= MAX_ENTRIES:
             del self._entries[next(iter(self._entries))]
-        self._entries[code] = _Entry(self.view.version, self.tree.version, now, rollup)
+        self._entries[code] = _Entry(self.view.version, self.tree.version, now, periods, rollup)
         return rollup

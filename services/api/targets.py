@@ -75,7 +75,15 @@ def target_key(unit_code: str, figure: str, period: str) -> str:
 
 
 def covering_periods(period: str, day: date) -> tuple[str, ...]:
-    """The target periods that judge figure `period` ending on `day`, the preferred first."""
+    """The target periods that judge figure `period` ending on `day`, the preferred first. A calendar
+    period is judged by its own target, then its quarter's and year's, whatever `day` is."""
+    if TARGET_PERIOD.fullmatch(period):
+        year = period[:4]
+        if len(period) == 4:
+            return (year,)
+        if "-Q" in period:
+            return (period, year)
+        return (period, f"{year}-Q{(int(period[5:]) - 1) // 3 + 1}", year)
     year = f"{day.year:04d}"
     quarter = f"{year}-Q{(day.month - 1) // 3 + 1}"
     month = f"{year}-{day.month:02d}"

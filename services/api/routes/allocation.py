@@ -10,7 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.api.allocation import AllocatedFigure, Status, allocate, starts_below
 from services.api.deps import AdminRoute, Context
 from services.api.errors import ApiError, json_response, not_found
-from services.api.models import Error, Number, Period
+from services.api.models import Error, Number
+from services.api.periods import PERIOD_DESCRIPTION, PERIOD_PATTERN, require_published
+from services.api.queries import hcm_today
 from services.api.routes.admin import NOT_JSON, RESPONSES, CodePath, write_records
 from services.api.targets import TARGET_PERIOD, Target, encode_target
 
@@ -27,8 +29,8 @@ class AllocationIn(BaseModel):
     figure: AllocatedFigure = Field(default="online_rate", description="a rate between 0 and 1")
     goal: Number = Field(ge=0, le=1, allow_inf_nan=False, examples=[0.8],
                         description="the filing-weighted result the units must reach together")
-    reference_period: Period = Field(default="year_to_date",
-                                     description="the figures the starts are read from")
+    reference_period: str = Field(default="year_to_date", pattern=PERIOD_PATTERN, examples=["2026-Q3"],
+                                  description="the figures the starts are read from: " + PERIOD_DESCRIPTION)
     target_period: str = Field(pattern=TARGET_PERIOD.pattern, examples=["2027"],
                                description="the year, quarter or month the targets are for")
     base: Number = Field(default=0.1, gt=0, le=10, allow_inf_nan=False, examples=[0.1],
@@ -63,7 +65,8 @@ class AllocationOut(BaseModel):
 
 
 @router.get("/{code}", summary="Propose targets that meet a goal for a subtree", response_model=AllocationOut,
-            responses={404: {"model": Error, "description": "No such unit."},
+            responses={404: {"model": Error, "description": "No such unit, or a reference period not "
+                                                           "published (too old)."},
                        422: {"model": Error, "description": "A bad parameter, or no units below this one."}})
 async def propose(code: CodePath, query: Annotated[AllocationIn, Query()], context: Context) -> Response:
     """Each unit directly below `code` is asked for its start plus an increment that grows with its start,
@@ -72,7 +75,8 @@ async def propose(code: CodePath, query: Annotated[AllocationIn, Query()], conte
 
 
 @router.post("/{code}", summary="Set the proposed targets", response_model=AllocationOut,
-             responses={**NOT_JSON, 404: {"model": Error, "description": "No such unit."},
+             responses={**NOT_JSON, 404: {"model": Error, "description": "No such unit, or a reference "
+                                                                       "period not published (too old)."},
                         422: {"model": Error, "description": "A bad body, or no units below this one."}})
 async def apply(code: CodePath, body: AllocationIn, context: Context) -> Response:
     """Computes the proposal from the figures of this moment and writes it: each unit's target, and the
@@ -89,6 +93,7 @@ def _proposal(context: Context, code: str, request: AllocationIn) -> dict[str, A
     state = context.runtime.state
     if code not in state.tree:
         raise not_found(code)
+    require_published(request.reference_period, hcm_today(context.clock), "reference_period")
     starts = starts_below(state, code, request.figure, request.reference_period)
     if not starts:
         raise ApiError(422, "no_units", f"unit {code!r} has no units below it to share the goal",

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Query, Request, Response
 
 from services.api.deps import Context
 from services.api.errors import json_response, not_found
-from services.api.models import Error, Figure, Period, Ranking, TargetReport
+from services.api.models import Error, Figure, Ranking, TargetReport
+from services.api.periods import PERIOD_DESCRIPTION, PERIOD_PATTERN, require_published
 from services.api.queries import hcm_today, ranked_units, standing
 from services.api.ranking import rank, report_csv, target_report
 from services.api.routes.units import code_query
@@ -17,7 +18,12 @@ router = APIRouter(prefix="/v1", tags=["rankings"])
 
 FigureQuery = Annotated[Figure, Query(description="any counter or rate of docs/figures.md",
                                       examples=["online_rate"])]
-NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Error, "description": "No such unit."}}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": Error, "description": "No such unit, or a calendar period not published (too old)."}}
+
+
+def period_query(default: str) -> Any:
+    return Query(pattern=PERIOD_PATTERN, description=PERIOD_DESCRIPTION, examples=[default, "2026-11"])
 CSV = "text/csv"
 
 
@@ -25,7 +31,7 @@ CSV = "text/csv"
 async def rankings(
     context: Context,
     figure: FigureQuery = "online_rate",
-    period: Annotated[Period, Query(examples=["year_to_date"])] = "year_to_date",
+    period: Annotated[str, period_query("year_to_date")] = "year_to_date",
     parent: Annotated[str | None, code_query("rank the units below this one")] = None,
     level: Annotated[str | None, Query(description="rank every unit of this level (below `parent` if given) "
                                        "instead of `parent`'s direct children", examples=["commune"])] = None,
@@ -35,6 +41,7 @@ async def rankings(
     if parent is not None and parent not in state.tree:
         raise not_found(parent)
     today = hcm_today(context.clock)
+    require_published(period, today)
     codes = ranked_units(state.tree, parent, level)
     rows = rank((standing(state, c, figure, period, today) for c in codes), figure)
     return json_response(200, {"figure": figure, "period": period, "parent": parent, "level": level,
@@ -47,7 +54,7 @@ async def rankings(
 async def targets_report(
     request: Request,
     context: Context,
-    period: Annotated[Period, Query(examples=["month_to_date"])] = "month_to_date",
+    period: Annotated[str, period_query("month_to_date")] = "month_to_date",
     figure: FigureQuery = "online_rate",
     unit: Annotated[str | None, code_query("only units in this subtree")] = None,
     format: Annotated[Literal["json", "csv"] | None,
@@ -58,6 +65,7 @@ async def targets_report(
     if unit is not None and unit not in state.tree:
         raise not_found(unit)
     today = hcm_today(context.clock)
+    require_published(period, today)
     with_target = state.targets.units_with(figure)
     codes = [c for c in (state.tree.subtree(unit) if unit else sorted(with_target)) if c in with_target]
     report = target_report(rank((standing(state, c, figure, period, today) for c in codes), figure))

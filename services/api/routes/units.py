@@ -9,6 +9,8 @@ from fastapi import APIRouter, Path, Query, Response
 from services.api.deps import Context
 from services.api.errors import json_response, not_found
 from services.api.models import Error, Rollup, UnitDetail, UnitTreeOut
+from services.api.periods import published_periods
+from services.api.queries import hcm_today
 from services.api.registry import ANY_UNIT_CODE
 
 router = APIRouter(prefix="/v1/units", tags=["units"])
@@ -56,9 +58,10 @@ async def unit(code: CodePath, context: Context) -> Response:
 @router.get("/{code}/rollup", summary="Figures summed over a subtree", response_model=Rollup,
             responses=NOT_FOUND)
 async def rollup(code: CodePath, context: Context) -> Response:
-    """Counters summed over the unit and every unit below it, then the rates of the sums. While figures
-    change, a rollup may be up to 0.25 s old."""
+    """Counters summed over the unit and every unit below it, then the rates of the sums, for the
+    rolling periods and the calendar periods published today. While figures change, a rollup may be up
+    to 0.25 s old."""
     runtime = context.runtime
     if code not in runtime.tree and code not in runtime.view.records:
         raise not_found(code)
-    return json_response(200, runtime.rollups.get(code))
+    return json_response(200, runtime.rollups.get(code, published_periods(hcm_today(context.clock))))

@@ -181,7 +181,10 @@ function renderHeadline(rollup, own) {
     if (own.gap !== null) targetNote += ` · ${own.met ? "đạt" : "chưa đạt"} (${formatGap(own.gap)})`;
   }
   setCard("online_rate", formatRate(f.online_rate), targetNote, own?.met === false);
-  setCard("on_time_rate", formatRate(f.on_time_rate), `${formatCount(f.resolved_late)} hồ sơ giải quyết trễ hạn`);
+  // The headline is 2.1 as the portal computes it, so its note counts 2.1's overdue filings (fixed
+  // verdicts and open ones judged at the period's cutoff), not the press-style late resolutions.
+  setCard("on_time_rate", formatRate(f.on_time_rate),
+    `${formatCount(f.portal_overdue + f.portal_pending_overdue)} hồ sơ quá hạn trong ${formatCount(f.received_total)} tiếp nhận`);
   const pending = f.pending_within_due + f.pending_overdue;
   setCard("pending_overdue", formatCount(f.pending_overdue),
     `trong ${formatCount(pending)} hồ sơ đang giải quyết`, f.pending_overdue > 0);

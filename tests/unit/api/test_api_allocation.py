@@ -75,9 +75,11 @@ def test_bad_goal_or_base_is_refused() -> None:
 
 def test_filings_are_the_rate_denominator() -> None:
     period = record("x", received_total=7, resolved_total=2, returned_total=1, pending_within_due=3,
-                    pending_overdue=4)["periods"]["today"]
+                    pending_overdue=4, payment_reported=5)["periods"]["today"]
     assert filings("online_rate", period) == 7
-    assert filings("on_time_rate", period) == 2 + 1 + 3 + 4
+    # 2.1 judges every filing received, not the press-style resolved, returned and pending ones.
+    assert filings("on_time_rate", period) == 7
+    assert filings("online_payment_share", period) == 5
 
 
 def test_starts_below_are_the_children_subtree_figures() -> None:

@@ -67,15 +67,18 @@ def test_seed_is_the_real_province_tree() -> None:
 # --- rollup -------------------------------------------------------------------------------------
 
 def test_rollup_sums_counters_then_takes_rates_never_averages() -> None:
-    a = record("a", received_total=1, received_online=1, resolved_total=1, resolved_on_time=1)
-    b = record("b", received_total=9, received_online=0, pending_overdue=3, pending_within_due=2)
+    a = record("a", received_total=1, received_online=1, resolved_total=1, resolved_on_time=1,
+               portal_on_time=1)
+    b = record("b", received_total=9, received_online=0, pending_overdue=3, pending_within_due=2,
+               portal_overdue=4, portal_pending_on_time=2, portal_pending_overdue=3)
     sums = rollup([a, b])
     for p in PERIODS:
         assert sums[p]["received_total"] == 10 and sums[p]["received_online"] == 1
         assert sums[p]["online_rate"] == pytest.approx(0.1)  # the average of rates would be 0.5
         assert sums[p]["pending_overdue"] == 3 and sums[p]["pending_within_due"] == 2
-        # on time: (0 early + 1 on time + 0 returned + 2 within) / (1 resolved + 0 + 2 + 3)
-        assert sums[p]["on_time_rate"] == pytest.approx(3 / 6)
+        assert sums[p]["portal_pending_on_time"] == 2 and sums[p]["portal_pending_overdue"] == 3
+        # 2.1: (1 on time + 2 open and on time) / 10 received; the average of rates would be 0.61
+        assert sums[p]["on_time_rate"] == pytest.approx(3 / 10)
         assert list(sums[p]) == [*COUNTERS, *SNAPSHOTS, *RATES]
 
 
@@ -301,9 +304,9 @@ def test_unit_figures_render_as_gauges_in_base_units() -> None:
     assert value("onestop_unit_received_online_filings", "zzz", "unknown") is None
     assert value("onestop_unit_received_filings", "zzz", "unknown") == 0
     assert value("onestop_unit_received_filings", odd, "unknown") == 1
-    # Every figure of 3 units × 2 periods, less the undefined rates (11311: 2 a period; zzz: 5; odd: 4)
-    # and zzz's junk value.
-    assert len(samples) == 3 * 2 * len(FIGURE_METRICS) - 2 * (2 + 5 + 4) - 1
+    # Every figure of 3 units × 2 periods, less the undefined rates (11311: 2 a period; zzz: 5; odd: 3,
+    # its on-time rate being 0 of 1 received) and zzz's junk value.
+    assert len(samples) == 3 * 2 * len(FIGURE_METRICS) - 2 * (2 + 5 + 3) - 1
 
 
 # --- rollup cache -------------------------------------------------------------------------------
@@ -317,7 +320,7 @@ def test_rollup_cache_serves_a_moment_then_recomputes() -> None:
         view.apply(unit, orjson.dumps(record(unit, received_total=received)))
 
     def received() -> int:
-        return int(cache.get("31.S06")["periods"]["today"]["received_total"])
+        return int(cache.get("31.S06", PERIODS)["periods"]["today"]["received_total"])
 
     publish("31.S06.01", 5)
     assert received() == 5
