@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 import pytest
 
@@ -18,7 +18,7 @@ from services.aggregator.rules import (
     Delta,
 )
 from services.aggregator.unit_state import UnitState
-from services.contract.figures import PERIODS, RATES, SNAPSHOTS, rates
+from services.contract.figures import PERIODS, RATES, SNAPSHOTS, calendar_periods, rates
 
 
 def epoch(text: str) -> float:
@@ -70,7 +70,7 @@ def received_on(unit: UnitState, day: str, count: int = 1, online: int = 0) -> N
     counts = {(day_from_iso(day), RECEIVED_TOTAL): count}
     if online:
         counts[(day_from_iso(day), RECEIVED_ONLINE)] = online
-    unit.apply(Delta(counts, None, None))
+    unit.apply(Delta(counts, None, None, None, None))
 
 
 def totals(record: dict, counter: str = "received_total") -> dict[str, int]:
@@ -84,7 +84,7 @@ def test_each_day_lands_in_the_right_periods() -> None:
                    ("2025-12-31", 256), ("2026-05-16", 512), ("2027-01-01", 1024)]:
         received_on(unit, day, n)
     record = figures("U1", unit, epoch("2026-05-15T23:59:59.999+07:00"))
-    assert totals(record) == {
+    assert {name: n for name, n in totals(record).items() if name in PERIODS} == {
         "today": 1,
         "last_7_days": 1 + 2,
         "last_30_days": 1 + 2 + 4 + 8,
@@ -93,6 +93,14 @@ def test_each_day_lands_in_the_right_periods() -> None:
         "year_to_date": 1 + 2 + 4 + 8 + 16 + 32 + 64 + 128,
         "all_time": 2047,  # future days (16 May, next year) count only here
     }
+    calendar = totals(record)
+    assert calendar["2026-05"] == 1 + 2 + 4 + 512  # a calendar month is all its days, 16 May too
+    assert (calendar["2026-04"], calendar["2026-03"], calendar["2026-01"], calendar["2025-12"]) == \
+        (8 + 16 + 32, 64, 128, 256)
+    assert calendar["2026-Q2"] == 1 + 2 + 4 + 512 + 8 + 16 + 32
+    assert (calendar["2026-Q1"], calendar["2025-Q4"]) == (64 + 128, 256)
+    assert (calendar["2026"], calendar["2025"]) == (2047 - 1024 - 256, 256)
+    assert "2027" not in calendar and "2025-05" in calendar and "2025-04" not in calendar
 
 
 def test_periods_follow_the_clock_and_late_events() -> None:
@@ -119,10 +127,12 @@ def test_record_format() -> None:
     assert record["unit_code"] == "26734"
     assert record["as_of"] == "2026-11-23T14:05:00.123+07:00"  # milliseconds, truncated
     assert record["day"] == "2026-11-23"
-    assert list(record["periods"]) == list(PERIODS)
-    for period in record["periods"].values():
+    assert list(record["periods"]) == [*PERIODS, *calendar_periods(date(2026, 11, 23))]
+    for name, period in record["periods"].items():
         assert list(period) == [*COUNTERS, *SNAPSHOTS, *RATES]
-        assert period["received_total"] == 4 and period["online_rate"] == 0.75
+        holds_the_day = name in (*PERIODS, "2026-11", "2026-Q4", "2026")
+        assert period["received_total"] == (4 if holds_the_day else 0)
+        assert period["online_rate"] == (0.75 if holds_the_day else None)
 
 
 def test_as_of_is_ho_chi_minh_time() -> None:
@@ -146,26 +156,31 @@ def test_rates_from_counters() -> None:
                  resolved_late=2, resolved_total=6, returned_withdrawn=1, returned_total=1,
                  resolution_seconds=6 * 3600 * 5, payment_reported=4, payment_online=1,
                  digitised_reported=2, digitised_yes=2, pending_within_due=2, pending_overdue=1)
+    c.update(portal_on_time=3, portal_pending_on_time=1)
     assert rates(c) == {
         "online_rate": 0.75,
-        # (early 3 + on time 1 + returned 1 + within 2) / (resolved 6 + returned 1 + pending 3)
-        "on_time_rate": 0.7,
+        # Decision 766's 2.1: on time, ended or judged at the cutoff, over all received.
+        "on_time_rate": 0.5,
         "avg_resolution_hours": 5.0,
         "online_payment_share": 0.25,
         "digitised_share": 1.0,
     }
 
 
-def test_on_time_rate_with_only_pending_filings() -> None:
-    assert rates(counters(pending_within_due=1, pending_overdue=3))["on_time_rate"] == 0.25
-    assert rates(counters(pending_overdue=3))["on_time_rate"] == 0.0
+def test_on_time_rate_is_2_1_not_the_press_style_counters() -> None:
+    press = counters(received_total=4, resolved_early=2, resolved_total=2, returned_total=2,
+                     pending_within_due=1)
+    assert rates(press)["on_time_rate"] == 0.0  # nothing is on time by the portal's rule
+    assert rates(counters(received_total=4, portal_pending_on_time=1, portal_pending_overdue=3))[
+        "on_time_rate"] == 0.25
+    assert rates(counters(pending_overdue=3))["on_time_rate"] is None  # nothing received
 
 
 def test_rates_of_a_subtree_come_from_summed_counters() -> None:
     a = counters(received_total=1, received_online=1, resolved_total=1, resolved_on_time=1,
-                 resolution_seconds=3600)
+                 resolution_seconds=3600, portal_on_time=1)
     b = counters(received_total=3, received_online=0, resolved_total=3, resolved_late=3,
-                 resolution_seconds=3 * 7 * 3600)
+                 resolution_seconds=3 * 7 * 3600, portal_overdue=3)
     summed = {name: a[name] + b[name] for name in a}
     assert rates(summed)["online_rate"] == 0.25  # not the mean of 1.0 and 0.0
     assert rates(summed)["avg_resolution_hours"] == 5.5
@@ -175,16 +190,60 @@ def test_rates_of_a_subtree_come_from_summed_counters() -> None:
 def test_figures_use_the_pending_snapshot_in_every_period() -> None:
     unit = UnitState()
     due = parse_instant("2026-11-23T12:00:00+07:00")
-    unit.apply(Delta({(day_from_iso("2026-11-20"), RECEIVED_TOTAL): 2}, None, (due, False)))
+    unit.apply(Delta({(day_from_iso("2026-11-20"), RECEIVED_TOTAL): 2}, None, (due, False), None, None))
     unit.apply(Delta({(day_from_iso("2026-11-21"), RESOLVED_ON_TIME): 1,
                       (day_from_iso("2026-11-21"), RESOLVED_TOTAL): 1,
-                      (day_from_iso("2026-11-21"), RESOLUTION_SECONDS): 7200}, None, None))
+                      (day_from_iso("2026-11-21"), RESOLUTION_SECONDS): 7200}, None, None, None, None))
     before = figures("U1", unit, epoch("2026-11-23T12:00:00+07:00"))
     after = figures("U1", unit, epoch("2026-11-23T12:00:00.001+07:00"))
     for name in PERIODS:
         was, now = before["periods"][name], after["periods"][name]
         assert (was["pending_within_due"], was["pending_overdue"]) == (1, 0)
         assert (now["pending_within_due"], now["pending_overdue"]) == (0, 1)
-    assert before["periods"]["today"]["on_time_rate"] == 1.0
-    assert after["periods"]["today"]["on_time_rate"] == 0.0
-    assert after["periods"]["last_7_days"]["on_time_rate"] == 0.5
+
+
+def portal_open(unit: UnitState, received: str, due: str) -> None:
+    """An open filing received on `received`, due at `due`, as the 766 index holds it."""
+    day = day_from_iso(received)
+    unit.apply(Delta({(day, RECEIVED_TOTAL): 1}, None, None, None, (day, parse_instant(due))))
+
+
+def judged(record: dict, name: str) -> tuple[int, int]:
+    period = record["periods"][name]
+    return period["portal_pending_on_time"], period["portal_pending_overdue"]
+
+
+def test_open_filings_are_judged_at_each_periods_cutoff() -> None:
+    unit = UnitState()
+    # Received in August, due 3 September: still open on 6 December.
+    portal_open(unit, "2026-08-28", "2026-09-03T17:00:00+07:00")
+    # Received on 31 August, due at the very first instant of September.
+    portal_open(unit, "2026-08-31", "2026-09-01T00:00:00+07:00")
+    record = figures("U1", unit, epoch("2026-12-06T10:00:00+07:00"))
+    # August ended at 00:00 on 1 September: neither was past due then.
+    assert judged(record, "2026-08") == (2, 0)
+    # Q3 and the year are judged later: at 1 October and now.
+    assert judged(record, "2026-Q3") == (0, 2)
+    assert judged(record, "2026") == (0, 2)
+    assert judged(record, "year_to_date") == (0, 2) and judged(record, "all_time") == (0, 2)
+    assert judged(record, "2026-09") == (0, 0)  # received in August: not September's
+    assert record["periods"]["2026-08"]["on_time_rate"] == 1.0
+    assert record["periods"]["2026-Q3"]["on_time_rate"] == 0.0
+
+
+def test_the_current_period_is_judged_now() -> None:
+    unit = UnitState()
+    portal_open(unit, "2026-12-01", "2026-12-06T10:00:00+07:00")
+    at_due = figures("U1", unit, epoch("2026-12-06T10:00:00+07:00"))
+    past_due = figures("U1", unit, epoch("2026-12-06T10:00:00.001+07:00"))
+    for name in ("2026-12", "2026-Q4", "2026", "month_to_date", "last_7_days"):
+        assert judged(at_due, name) == (1, 0) and judged(past_due, name) == (0, 1)
+
+
+def test_a_past_month_is_summed_again_when_one_of_its_days_changes() -> None:
+    unit = UnitState()
+    received_on(unit, "2026-08-10", 3)
+    assert totals(figures("U1", unit, epoch("2026-12-06T10:00:00+07:00")))["2026-08"] == 3
+    received_on(unit, "2026-08-31", 4)  # a late event for August after its sum was kept
+    again = totals(figures("U1", unit, epoch("2026-12-06T10:00:01+07:00")))
+    assert (again["2026-08"], again["2026-Q3"], again["2026"]) == (7, 7, 7)

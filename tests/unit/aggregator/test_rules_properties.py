@@ -80,15 +80,32 @@ SCRIPTS = [
     ["submitted", "returned:supplement_requested", "submitted", "returned:supplement_requested",
      "submitted", "overdue"],
 ]
+# Schema v2: its own event types, every Decision 766 flag, the statutory maximum.
+KINDS_V2 = ["submitted", "submitted", "supplement_requested", "supplement_completed", "processed",
+            "result_returned", "stopped", "rejected", "withdrawn", "overdue", "updated"]
+SCRIPTS_V2 = [
+    ["submitted", "processed", "result_returned", "updated"],
+    ["submitted", "supplement_requested", "supplement_completed", "processed"],
+    ["submitted", "supplement_requested", "supplement_completed", "supplement_requested",
+     "supplement_completed", "result_returned"],
+    ["submitted", "supplement_requested", "withdrawn"],
+    ["submitted", "supplement_requested"],
+    ["submitted", "stopped", "rejected", "updated"],
+]
+FLAGS_V1 = ("online_payment", "digitised")
+FLAGS_V2 = (*FLAGS_V1, "fee_due", "electronic_result", "paper_result", "data_reused", "personal_store",
+            "population_db", "full_online_service", "full_online_eligible", "satisfied")
 
 
 @st.composite
 def filing_events(draw: st.DrawFn, unit: str, filing: str) -> list[dict[str, Any]]:
     start = draw(starts)
+    version = draw(st.sampled_from([1, 2]))
+    kinds_of, scripts_of = (KINDS, SCRIPTS) if version == 1 else (KINDS_V2, SCRIPTS_V2)
     kinds = draw(st.one_of(
-        st.lists(st.sampled_from(KINDS), min_size=1, max_size=6),
-        st.builds(lambda script, extra: script + extra, st.sampled_from(SCRIPTS),
-                  st.lists(st.sampled_from(KINDS), max_size=2)),
+        st.lists(st.sampled_from(kinds_of), min_size=1, max_size=6),
+        st.builds(lambda script, extra: script + extra, st.sampled_from(scripts_of),
+                  st.lists(st.sampled_from(kinds_of), max_size=2)),
     ))
     hours = sorted(draw(st.lists(st.integers(-6, 96), min_size=len(kinds), max_size=len(kinds))))
     events = []
@@ -102,16 +119,26 @@ def filing_events(draw: st.DrawFn, unit: str, filing: str) -> list[dict[str, Any
             "occurred_at": render(moment, draw(st.sampled_from(OFFSETS)), draw(fraction_digits)),
             "source": "hypothesis",
         }
+        if version == 2:
+            event["schema_version"] = 2
+        due = moment + timedelta(hours=draw(st.integers(-2, 72)), minutes=draw(st.sampled_from([0, 30])))
         if kind == "submitted":
-            due = moment + timedelta(hours=draw(st.integers(-2, 72)), minutes=draw(st.sampled_from([0, 30])))
             event.update(channel=draw(st.sampled_from(["online", "in_person", "postal"])),
-                         due_at=render(due, timedelta(hours=7), 0), procedure_code="1.000001")
+                         procedure_code="1.000001")
+            if version == 1 or draw(st.booleans()):
+                event["due_at"] = render(due, timedelta(hours=7), 0)
+            else:
+                event["statutory_max_hours"] = draw(st.integers(1, 72))
+        if kind == "supplement_completed" and draw(st.booleans()):
+            event["due_at"] = render(due, timedelta(hours=7), 0)
         if kind == "returned":
             event["reason"] = reason or draw(reasons)
-        for name in ("online_payment", "digitised"):
+        for name in FLAGS_V1 if version == 1 else FLAGS_V2:
             value = draw(flags)
             if value is not None:
                 event[name] = value
+        if version == 2 and draw(st.integers(0, 9)) == 0:
+            event["online_payment_via"] = draw(st.sampled_from(["national_portal", "provincial_gateway"]))
         events.append(event)
     return events
 
@@ -136,8 +163,9 @@ def deliveries(draw: st.DrawFn) -> tuple[list[dict[str, Any]], list[dict[str, An
 
 
 def canonical(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return sorted(events, key=lambda e: (datetime.fromisoformat(e["occurred_at"]),
-                                         EVENT_TYPES.index(e["event_type"]), e["event_id"]))
+    def rank(e: dict[str, Any]) -> int:
+        return EVENT_TYPES.index(e["reason"] if e["event_type"] == "returned" else e["event_type"])
+    return sorted(events, key=lambda e: (datetime.fromisoformat(e["occurred_at"]), rank(e), e["event_id"]))
 
 
 class Aggregator:
