@@ -64,7 +64,9 @@ def figures(unit_code: str, unit: UnitState, now_epoch: float) -> dict[str, Any]
     # all_time is every day, future ones included: the running total.
     periods["all_time"] = _period(unit.totals, within, overdue,
                                   unit.portal_pending(FIRST_DAY, LAST_DAY, now_us))
-    calendar = {name: (first.toordinal(), last.toordinal())
+    # A calendar period holds its days up to today: days after today (events from the future)
+    # count only in all_time, as in the rolling periods.
+    calendar = {name: (first.toordinal(), min(last.toordinal(), today))
                 for name, (first, last) in calendar_periods(date.fromordinal(today)).items()}
     for name, row in unit.range_sums(calendar).items():
         first, last = calendar[name]

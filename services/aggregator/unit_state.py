@@ -120,33 +120,43 @@ class UnitState:
         return on_time, overdue
 
     def range_sums(self, ranges: dict[str, tuple[int, int]]) -> dict[str, list[int]]:
-        """The counters summed over each named range of whole calendar months (first and last day,
-        ordinals, inclusive). Each month's sum is kept until one of its days changes, so a past
-        month is summed again only when a filing received (or resolved) in it moves."""
+        """The counters summed over each named range of days (first and last day, ordinals,
+        inclusive), each starting on the first of a month. A whole month's sum is kept until one of
+        its days changes, so a past month is summed again only when a filing received (or resolved)
+        in it moves; a month cut short (the current one, up to today) is summed on each call."""
         months = self._month_sums
         for day in self._stale_days:
             months.pop(_month_of(day), None)
         self._stale_days.clear()
-        days = self.days
+        partial: dict[tuple[int, int], list[int]] = {}  # (first, last) of a cut month -> its sum
         out: dict[str, list[int]] = {}
         for name, (first, last) in ranges.items():
             total = [0] * _WIDTH
             day = first
             while day <= last:
                 key = _month_of(day)
-                month_sum = months.get(key)
                 month_end = _month_end(key)
-                if month_sum is None:
-                    month_sum = [0] * _WIDTH
-                    for d in range(day, month_end + 1):
-                        row = days.get(d)
-                        if row is not None:
-                            month_sum = list(map(add, month_sum, row))
-                    months[key] = month_sum
+                if month_end <= last:
+                    month_sum = months.get(key)
+                    if month_sum is None:
+                        month_sum = months[key] = self._sum_days(day, month_end)
+                else:
+                    month_sum = partial.get((day, last))
+                    if month_sum is None:
+                        month_sum = partial[(day, last)] = self._sum_days(day, last)
                 total = list(map(add, total, month_sum))
                 day = month_end + 1
             out[name] = total
         return out
+
+    def _sum_days(self, first: int, last: int) -> list[int]:
+        days = self.days
+        total = [0] * _WIDTH
+        for day in range(first, last + 1):
+            row = days.get(day)
+            if row is not None:
+                total = list(map(add, total, row))
+        return total
 
     def pending(self, now_us: int) -> tuple[int, int]:
         """(within due, overdue) at `now_us`: overdue when marked or now > due."""

@@ -9,14 +9,7 @@ from typing import Any
 
 from services.api.queries import State, subtree_records
 from services.api.rollup import rollup_counters
-
-
-def score_period(period: Mapping[str, int], all_time: Mapping[str, int]) -> dict[str, Any]:
-    # Imported on first use rather than with the API: the scoring module is written on its own
-    # branch, and until it is merged every other endpoint must still start and answer.
-    from services.contract.portal_scores import score_period as scored
-
-    return scored(period, all_time)
+from services.contract.portal_scores import score_period
 
 
 def records_score(records: Sequence[Mapping[str, Any]], period: str) -> dict[str, Any]:

@@ -23,18 +23,22 @@ cutoff at which it is still on time. The dossier ratios' counters are read from 
 Decisions where docs/figures.md leaves a choice (marked DECISION below; listed for the spec):
  1. A v1 `returned` sorts by the rank of the type it reads as (supplement_requested 6, rejected 7,
     withdrawn 8); a v1 `submitted` keeps rank 0 even when it reads as a supplement_completed.
- 2. A repeated `submitted` of either version while paused reads as `supplement_completed` with its
-    `due_at` (a v2 one without `due_at` moves the due by the pause); otherwise it is ignored.
+ 2. A repeated `submitted` of either version while paused reads as `supplement_completed` whose
+    moved due date is that submission's (its `due_at`, or its time + `statutory_max_hours`);
+    otherwise it is ignored.
  3. Without `due_at` on the first submission the press-style due is also
     first submission + `statutory_max_hours`, as 2.1's D.
  4. `stopped` counts in `returned_total` (returned_rejected + _supplement_requested + _withdrawn +
     _stopped), and `received_total` counts every first submission even one without a channel.
  5. `online_payment_via` on an event makes that event carry `online_payment: true`, whatever
     `online_payment` it also carries.
- 6. 2.1 with two or more requests: S = 0 (nothing subtracted), E the ending time if any; the
-    verdict is overdue. A filing waiting for its one supplement but without an ending status is not
-    "completed" (portal_completed, portal_processing_seconds count filings with an ending status).
- 7. portal_processing_seconds: E - S - first submission floored to whole seconds, 0 if negative.
+ 6. 2.1 with two or more requests: the verdict is overdue. A filing waiting for its one supplement
+    but without an ending status is not "completed" (portal_completed, portal_processing_seconds
+    count filings with an ending status).
+ 7. portal_processing_seconds: E - P - first submission floored to whole seconds, 0 if negative,
+    where E is the unanswered request's time if the last request before the end is unanswered, else
+    the ending time, and P is the sum of the answered pauses (a request to the completion after it),
+    whatever the number of requests and whether the due date was moved.
  8. full_online_eligible (the counter) counts the denominator: eligible true or service true;
     full_online_reported: either field reported.
  9. Calendar periods, like the rolling ones, leave out days after today (they count only in
@@ -325,7 +329,10 @@ def walk_filing(events: list[dict[str, Any]]) -> Walk:
             kind = "supplement_completed" if status == "paused" else "submitted_again"
         readings.append(Reading(kind, moment, e))
         if kind == "supplement_completed" and status == "paused":
-            due = _instant(e["due_at"]) if "due_at" in e else due + (moment - paused_at)
+            if e["event_type"] == "submitted":
+                due = _first_due(e, moment)
+            else:
+                due = _instant(e["due_at"]) if "due_at" in e else due + (moment - paused_at)
             status, marked = "pending", False
         elif kind == "overdue" and status == "pending":
             marked = True
@@ -372,15 +379,28 @@ def portal_verdict(readings: list[Reading], start: datetime, due: datetime) -> V
             end = min(times)
             break
     completed = end is not None
+    # The pauses: each request, answered by the first completion after it (a later request before
+    # the completion restarts the pause from that request).
+    waiting_since: datetime | None = None
+    paused = timedelta(0)
+    pauses: list[tuple[Reading, Reading]] = []
+    for reading in before:
+        if reading.kind == "supplement_requested":
+            waiting_since, request = reading.at, reading
+        elif reading.kind == "supplement_completed" and waiting_since is not None:
+            paused += reading.at - waiting_since
+            pauses.append((request, reading))
+            waiting_since = None
+    if waiting_since is not None:
+        end = waiting_since  # the applicant has not come back: the clock stopped at the request
     supplement = timedelta(0)
     fixed: bool | None = None
     if len(requests) >= 2:
-        fixed = False  # DECISION 6: S stays 0
-    elif len(requests) == 1:
-        request = before[requests[0]]
-        completion = next((r for r in before[requests[0] + 1:] if r.kind == "supplement_completed"), None)
-        if completion is None:
-            end = request.at  # waiting: the clock stopped at the request, whatever came later
+        fixed = False
+    elif pauses:
+        request, completion = pauses[0]
+        if completion.event["event_type"] == "submitted":
+            due = _first_due(completion.event, completion.at)  # DECISION 2
         elif "due_at" in completion.event:
             due = _instant(completion.event["due_at"])
         else:
@@ -391,7 +411,7 @@ def portal_verdict(readings: list[Reading], start: datetime, due: datetime) -> V
     if completed:
         assert end is not None
         # DECISION 7: whole seconds rounded down, 0 if negative.
-        processing = max(0, (end - supplement - start) // timedelta(seconds=1))
+        processing = max(0, (end - paused - start) // timedelta(seconds=1))
     return Verdict(fixed, due + supplement, completed, processing)
 
 

@@ -94,12 +94,12 @@ def test_each_day_lands_in_the_right_periods() -> None:
         "all_time": 2047,  # future days (16 May, next year) count only here
     }
     calendar = totals(record)
-    assert calendar["2026-05"] == 1 + 2 + 4 + 512  # a calendar month is all its days, 16 May too
+    assert calendar["2026-05"] == 1 + 2 + 4  # up to today: 16 May counts only in all_time
     assert (calendar["2026-04"], calendar["2026-03"], calendar["2026-01"], calendar["2025-12"]) == \
         (8 + 16 + 32, 64, 128, 256)
-    assert calendar["2026-Q2"] == 1 + 2 + 4 + 512 + 8 + 16 + 32
+    assert calendar["2026-Q2"] == 1 + 2 + 4 + 8 + 16 + 32
     assert (calendar["2026-Q1"], calendar["2025-Q4"]) == (64 + 128, 256)
-    assert (calendar["2026"], calendar["2025"]) == (2047 - 1024 - 256, 256)
+    assert (calendar["2026"], calendar["2025"]) == (2047 - 1024 - 512 - 256, 256)
     assert "2027" not in calendar and "2025-05" in calendar and "2025-04" not in calendar
 
 
