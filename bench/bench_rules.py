@@ -133,7 +133,7 @@ def main() -> None:
     n = 200
     t = time.process_time()
     for i in range(n):
-        unit.apply(Delta({(oldest, RECEIVED_TOTAL): 1 if i % 2 else -1}, None, None))
+        unit.apply(Delta({(oldest, RECEIVED_TOTAL): 1 if i % 2 else -1}, None, None, None, None))
         figures("U1", unit, now)
     print(f"figures() after each late event: {(time.process_time() - t) / n * 1e6:,.0f} µs")
 
