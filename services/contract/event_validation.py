@@ -138,7 +138,8 @@ class EventValidator:
         # Exact only while the sets are disjoint: a version other than the default one must
         # require its schema_version, or its check could pass bytes that name no version.
         checks = {version: check.check for version, check in self._raw_checks.items()
-                  if version == DEFAULT_VERSION or "schema_version" in self._by_version[version][1]["required"]}
+                  if version == DEFAULT_VERSION
+                  or "schema_version" in self._by_version[version][1]["required"]}
         if not checks:
             return None
         # Per guessed version, its check first, then the others; an unknown guess tries them all.

@@ -403,7 +403,8 @@ async def test_v2_events_with_the_new_types_and_flags_are_accepted(on_a_fixed_cl
 
 async def test_a_v2_submission_without_a_due_time_is_rejected_naming_the_fields(
         on_a_fixed_clock: Service) -> None:
-    answer = await post(on_a_fixed_clock, [v2_event(due_at=None), v2_event(due_at=None, statutory_max_hours=0)])
+    answer = await post(on_a_fixed_clock, [v2_event(due_at=None),
+                                           v2_event(due_at=None, statutory_max_hours=0)])
     assert answer.status_code == 422
     first, second = answer.json()["results"]
     assert [e["field"] for e in first["errors"]] == ["due_at", "statutory_max_hours"]
