@@ -7,8 +7,11 @@ replay. They are relative to the receiver's clock, so they are not in the schema
 refuses an event outside them (422, naming the field) and the aggregator's packer sends one that
 reached Kafka by another way to the DLQ with the same reason.
 
-The rules apply to the instants the product reads: `occurred_at` on every event, `due_at` on
-`submitted` events (elsewhere the contract says it is ignored, and it is never stored).
+The rules apply to the instants the product reads: `occurred_at` on every event, `due_at` on the
+event types that set the due time (DUE_SETTING_TYPES: `submitted`, and version 2's
+`supplement_completed`, which moves it; elsewhere the contract says it is ignored, and it is never
+stored). A `submitted` event with `statutory_max_hours` instead has no due_at to bound: its due
+time is at most 26,352 hours (the schema's maximum: 1,098 days) after occurred_at, within the horizon.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ MAX_AHEAD_US = 1 * DAY_US
 # extension and still refuses a due date at the calendar's end.
 DUE_HORIZON_DAYS = 3 * 366
 DUE_HORIZON_US = DUE_HORIZON_DAYS * DAY_US
+# The event types whose due_at the product reads, so the ones whose due_at is bounded.
+DUE_SETTING_TYPES = frozenset({"submitted", "supplement_completed"})
 
 
 def instant_us(text: str) -> int:
@@ -40,7 +45,7 @@ def instant_us(text: str) -> int:
 
 def bound_errors(occurred_us: int, due_us: int | None, now_us: int) -> list[FieldError]:
     """What is out of bounds in an event with these instants, received at `now_us`; `due_us` is
-    the due time of a `submitted` event, None for other events."""
+    the due time the event sets (its due_at if its type is in DUE_SETTING_TYPES), else None."""
     errors = []
     if occurred_us < EARLIEST_US:
         errors.append(FieldError("occurred_at", f"must not be before {EARLIEST.isoformat()}", "bounds"))
@@ -58,7 +63,7 @@ def bound_errors(occurred_us: int, due_us: int | None, now_us: int) -> list[Fiel
 
 def event_bound_errors(event: dict[str, object], now_us: int) -> list[FieldError]:
     """`bound_errors` of a schema-valid event object."""
-    due = event.get("due_at") if event.get("event_type") == "submitted" else None
+    due = event.get("due_at") if event.get("event_type") in DUE_SETTING_TYPES else None
     return bound_errors(instant_us(str(event["occurred_at"])),
                         instant_us(due) if isinstance(due, str) else None, now_us)
 

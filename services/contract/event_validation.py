@@ -7,9 +7,10 @@ Validators are built from each schema file. A fast one decides: fastjsonschema's
 (~6 µs an event against ~70 µs) on a decoded event, or, when the caller has the raw bytes (the
 aggregator's packer), msgspec on those (~3 µs: raw_event_check.py). Only an event the fast check
 refuses goes to jsonschema, the reference 2020-12 implementation, to be explained field by field.
-The schema uses only keywords whose meaning is the same in draft-07 and 2020-12 (`if`/`then`, local
-`$ref`, `const`, `enum`, `pattern`, `format`), which is why it compiles as draft-07; property tests
-hold both fast checks to the reference's verdicts. Ingest and the aggregator's packer both use this module.
+The schemas use only keywords whose meaning is the same in draft-07 and 2020-12 (`if`/`then`,
+`anyOf`, local `$ref`, `const`, `enum`, `pattern`, `format`, `minimum`/`maximum`), which is why they
+compile as draft-07; property tests hold both fast checks to the reference's verdicts. Ingest and the
+aggregator's packer both use this module.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from __future__ import annotations
 import copy
 import json
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -30,7 +32,8 @@ from services.contract.raw_event_check import RawEventCheck, UnsupportedSchema
 
 log = logging.getLogger(__name__)
 SCHEMAS_DIR = Path(__file__).resolve().parents[2] / "schemas"
-CURRENT_SCHEMA = SCHEMAS_DIR / "filing-event.v1.json"
+# Every version of the contract a consumer accepts; each event meets the one its schema_version names.
+SCHEMA_FILES = (SCHEMAS_DIR / "filing-event.v1.json", SCHEMAS_DIR / "filing-event.v2.json")
 _fromisoformat = datetime.fromisoformat
 
 # The contract says an event without schema_version is version 1 (see the schema's description).
@@ -39,6 +42,10 @@ DEFAULT_VERSION = 1
 FORMAT_HINTS = {"date-time": "an RFC 3339 date-time with an offset, e.g. 2025-07-01T08:30:00+07:00"}
 # jsonschema's own messages quote the offending value, which can be megabytes long.
 MAX_REASON_CHARS = 160
+# What names a version in an event's raw bytes, for routing them to that version's check: the key,
+# then its value if it is a plain integer (a guess, never a verdict: see raw_check_any).
+_VERSION_KEY = b'"schema_version"'
+_VERSION_VALUE = re.compile(rb"[ \t\r\n]*:[ \t\r\n]*([0-9]{1,9})(?![0-9])")
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,12 +88,16 @@ class EventValidator:
     def __init__(self, schemas: Iterable[Mapping[str, Any]]) -> None:
         self._by_version: dict[int, tuple[Draft202012Validator, Mapping[str, Any]]] = {}
         self._fast: dict[int, Any] = {}
+        self._instants: dict[int, tuple[str, ...]] = {}
         self._raw_checks: dict[int, RawEventCheck] = {}
         for schema in schemas:
             Draft202012Validator.check_schema(schema)
             version = schema["properties"]["schema_version"]["const"]
-            validator = Draft202012Validator(inline_local_refs(schema),
-                                             format_checker=Draft202012Validator.FORMAT_CHECKER)
+            inlined = inline_local_refs(schema)
+            validator = Draft202012Validator(inlined, format_checker=Draft202012Validator.FORMAT_CHECKER)
+            self._instants[version] = tuple(
+                name for name, node in inlined["properties"].items()
+                if isinstance(node, Mapping) and node.get("format") == "date-time")
             self._by_version[version] = (validator, schema)
             # A deep copy: fastjsonschema writes into the schema it compiles.
             self._fast[version] = fastjsonschema.compile(
@@ -111,6 +122,53 @@ class EventValidator:
         raw_event_check.py): a caller decoding many records passes the valid ones through it
         alone and asks `validate` only about the rest."""
         return self._raw_checks.get(version)
+
+    def raw_check_any(self) -> Callable[[bytes], Any] | None:
+        """One check of raw bytes for every version: the decoded event (the Struct of the version
+        the bytes name, every field of that version an attribute, absent ones None) when they are
+        valid under that version, else None. None instead of a check when no version has one.
+
+        The bytes go first to the check of the version they seem to name, read from the text
+        after the first `"schema_version"` (absent: version 1), so an event pays one check. The
+        look is only a guess (that key may sit in a nested unknown field, or be written with
+        escapes), so bytes the guessed check refuses go through the others too: the versions
+        accept disjoint sets of events (each requires its own schema_version), so the verdict
+        is exact whatever the guess, and only invalid events pay more than one check.
+        """
+        # Exact only while the sets are disjoint: a version other than the default one must
+        # require its schema_version, or its check could pass bytes that name no version.
+        checks = {version: check.check for version, check in self._raw_checks.items()
+                  if version == DEFAULT_VERSION
+                  or "schema_version" in self._by_version[version][1]["required"]}
+        if not checks:
+            return None
+        # Per guessed version, its check first, then the others; an unknown guess tries them all.
+        orders = {guess: [checks[guess], *(c for v, c in checks.items() if v != guess)] for guess in checks}
+        every = list(checks.values())
+        unnamed = orders.get(DEFAULT_VERSION, every)
+        # The order for the compact spelling of each version with what can follow it (`:2,`), which
+        # serialisers write: a slice and a lookup, cheaper than the pattern's match.
+        compact = {b":%d%c" % (v, end): order for v, order in orders.items() if 0 <= v <= 9
+                   for end in b",} \t\r\n"}
+        key, after, value = _VERSION_KEY, len(_VERSION_KEY), _VERSION_VALUE.match
+
+        def check_any(raw: bytes) -> Any | None:
+            at = raw.find(key)
+            if at < 0:
+                order = unnamed
+            else:
+                at += after
+                order = compact.get(raw[at:at + 3])  # type: ignore[assignment]
+                if order is None:
+                    named = value(raw, at)
+                    order = orders.get(int(named[1]), every) if named is not None else every
+            for check in order:
+                checked = check(raw)
+                if checked is not None:
+                    return checked
+            return None
+
+        return check_any
 
     def validate(self, raw: object, raw_bytes: bytes | None = None) -> Valid | Invalid:
         """The verdict on `raw`, a decoded JSON value. Given the bytes it was decoded from, the
@@ -139,17 +197,17 @@ class EventValidator:
             self._fast[version](raw)
             # fastjsonschema's date-time lets second 60 through, which the reference and every
             # consumer (datetime) refuse: parse the timestamps as the consumers will.
-            _fromisoformat(raw["occurred_at"])
-            if "due_at" in raw:
-                _fromisoformat(raw["due_at"])
+            for name in self._instants[version]:
+                if name in raw:
+                    _fromisoformat(raw[name])
         except (fastjsonschema.JsonSchemaValueException, ValueError, KeyError, TypeError):
             return False
         return True
 
 
 def default_validator() -> EventValidator:
-    """The validator of the current contract, for consumers that accept one version."""
-    return EventValidator.from_files([CURRENT_SCHEMA])
+    """The validator of every version of the contract (SCHEMA_FILES), for consumers."""
+    return EventValidator.from_files(SCHEMA_FILES)
 
 
 def inline_local_refs(schema: Mapping[str, Any]) -> dict[str, Any]:
@@ -202,10 +260,18 @@ def _explain(error: ValidationError, schema: Mapping[str, Any]) -> list[FieldErr
         reason = _required_reason(error, schema)
         return [FieldError(_path([*error.absolute_path, name]), reason, kind)
                 for name in value if name not in error.instance]
+    if kind == "anyOf" and isinstance(error.instance, dict) and _alternative_requirements(value):
+        # "due_at or statutory_max_hours": name each missing field, and the others that would do.
+        return _one_of_required_errors(error, schema)
     return [FieldError(_path(error.absolute_path), _reason(kind, value, error), kind)]
 
 
 def _required_reason(error: ValidationError, schema: Mapping[str, Any]) -> str:
+    return _when("required", error, schema)
+
+
+def _when(reason: str, error: ValidationError, schema: Mapping[str, Any]) -> str:
+    """`reason`, followed by the condition that made it apply when the keyword sits in a `then`."""
     path = list(error.schema_path)
     if len(path) >= 2 and path[-2] == "then":
         # A conditional requirement (if/then): say which condition made the field required.
@@ -213,8 +279,28 @@ def _required_reason(error: ValidationError, schema: Mapping[str, Any]) -> str:
         facts = [f"{name} is {json.dumps(sub['const'])}"
                  for name, sub in condition.get("properties", {}).items() if "const" in sub]
         if facts:
-            return f"required when {' and '.join(facts)}"
-    return "required"
+            return f"{reason} when {' and '.join(facts)}"
+    return reason
+
+
+def _alternative_requirements(alternatives: object) -> list[list[str]] | None:
+    """The names of each alternative of an `anyOf` made of bare `required` lists, else None."""
+    if not isinstance(alternatives, list) or not alternatives:
+        return None
+    names = [alt.get("required") if isinstance(alt, Mapping) and set(alt) == {"required"} else None
+             for alt in alternatives]
+    return names if all(isinstance(n, list) for n in names) else None  # type: ignore[return-value]
+
+
+def _one_of_required_errors(error: ValidationError, schema: Mapping[str, Any]) -> list[FieldError]:
+    alternatives = _alternative_requirements(error.validator_value) or []
+    errors = []
+    for index, names in enumerate(alternatives):
+        others = " or ".join(" and ".join(alt) for i, alt in enumerate(alternatives) if i != index)
+        reason = _when("required", error, schema) + (f", unless {others} is given" if others else "")
+        errors += [FieldError(_path([*error.absolute_path, name]), reason, "required")
+                   for name in names if name not in error.instance]
+    return errors
 
 
 def _subschema(schema: Mapping[str, Any], path: Sequence[object]) -> Mapping[str, Any]:

@@ -6,7 +6,10 @@ checks the same bytes in ~3 µs. The schema file stays the only statement of the
 msgspec type is built from it here, for the keywords the schema uses; for a schema using any other
 keyword it is not built (UnsupportedSchema), rather than checking loosely, and the caller checks
 decoded events instead. What msgspec has no keyword for is
-checked after decoding: the `if`/`then` requirements, and that a `date-time` is a real instant.
+checked after decoding: the `if`/`then` requirements (a `then` of `required` and of `anyOf`
+alternatives that are each a bare `required`), that a `date-time` is a real instant, and that a
+number given for an `integer` has no fractional part (JSON Schema counts `5.0` as an integer;
+msgspec reads it as a float, so the Struct gets the int 5).
 A property test holds this check to the reference validator's verdicts (jsonschema, 2020-12).
 
 A valid event comes back as a msgspec Struct (attribute access, no dict built; an absent optional
@@ -18,6 +21,7 @@ so each timestamp is parsed once.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -45,14 +49,25 @@ class RawEventCheck:
         required = set(schema.get("required", ()))
         fields: list[tuple[str, Any] | tuple[str, Any, None]] = []
         self._instants: list[str] = []
+        self._integers: list[str] = []
         for name, node in schema["properties"].items():
-            kind, is_instant = _field_type(_resolve(node, defs), name)
+            kind, form = _field_type(_resolve(node, defs), name)
             fields.append((name, kind) if name in required else (name, kind, None))
-            if is_instant:
+            if form == "date-time":
                 self._instants.append(name)
-        self._conditions = [_condition(rule) for rule in schema.get("allOf", ())]
-        # kw_only: fields keep the schema's order, required or not.
-        shape = msgspec.defstruct("CheckedEvent", fields, kw_only=True)
+            elif form == "integer":
+                self._integers.append(name)
+        conditions = [_condition(rule) for rule in schema.get("allOf", ())]
+        # Unpacked, so that the test of whether a rule applies costs no call.
+        self._conditions = [(c.field, c.value, c.met_by) for c in conditions]
+        # A required name the schema gives no property would be no attribute of the Struct.
+        named = required.union(*({c.field, *c.needs_all}.union(*c.needs_one_of) for c in conditions))
+        if named - set(schema["properties"]):
+            raise UnsupportedSchema(f"the raw check needs a property for each required name: "
+                                    f"{sorted(named - set(schema['properties']))}")
+        # kw_only: fields keep the schema's order, required or not. gc=False: a Struct of strings,
+        # numbers and datetimes holds no cycle, and untracked ones are cheaper to make and free.
+        shape = msgspec.defstruct("CheckedEvent", fields, kw_only=True, gc=False)
         self._decode: Callable[[bytes], Any] = msgspec.json.Decoder(shape).decode
 
     def check(self, raw: bytes) -> Any | None:
@@ -60,9 +75,15 @@ class RawEventCheck:
             event = self._decode(raw)
         except msgspec.DecodeError:  # not JSON, or not the schema's shape (ValidationError)
             return None
-        for field, value, needed in self._conditions:
-            if getattr(event, field) == value and any(getattr(event, name) is None for name in needed):
+        for field, value, met_by in self._conditions:
+            if getattr(event, field) == value and not met_by(event):
                 return None
+        for name in self._integers:
+            number = getattr(event, name)
+            if type(number) is float:
+                if not number.is_integer():
+                    return None
+                setattr(event, name, int(number))
         try:
             for name in self._instants:
                 text = getattr(event, name)
@@ -84,24 +105,32 @@ def _resolve(node: Mapping[str, Any], defs: Mapping[str, Any]) -> dict[str, Any]
     return {**defs[name], **{k: v for k, v in node.items() if k != "$ref"}}
 
 
-def _field_type(node: Mapping[str, Any], name: str) -> tuple[Any, bool]:
-    """The msgspec type of one property, and whether it is a date-time."""
+def _field_type(node: Mapping[str, Any], name: str) -> tuple[Any, str | None]:
+    """The msgspec type of one property, and what is left to check after decoding: "date-time",
+    "integer" (a float must have no fractional part) or None."""
     keywords = set(node) - _ANNOTATIONS
     if None in node.get("enum", ()) or ("const" in node and node["const"] is None):
         # An absent field reads as None in the decoded Struct: null as a value would be ambiguous.
         raise UnsupportedSchema(f"{name}: the raw check does not support null as a value")
     if keywords == {"const"}:
-        return Literal[node["const"]], False
+        return Literal[node["const"]], None
     if keywords == {"enum"}:
-        return Literal[tuple(node["enum"])], False
+        return Literal[tuple(node["enum"])], None
     if node.get("type") == "boolean" and keywords == {"type"}:
-        return bool, False
+        return bool, None
+    if node.get("type") == "integer" and keywords <= {"type", "minimum", "maximum"}:
+        bounds = (node.get("minimum"), node.get("maximum"))
+        if any(bound is not None and type(bound) is not int for bound in bounds):
+            raise UnsupportedSchema(f"{name}: the raw check supports integer bounds only")
+        meta = msgspec.Meta(ge=bounds[0], le=bounds[1])
+        # JSON Schema's integer is any number without a fractional part, 5.0 included.
+        return Annotated[int, meta] | Annotated[float, meta], "integer"
     if node.get("type") == "string" and keywords <= {"type", "minLength", "maxLength", "pattern", "format"}:
         if node.get("format", "date-time") != "date-time":
             raise UnsupportedSchema(f"{name}: the raw check knows the date-time format only")
         meta = msgspec.Meta(min_length=node.get("minLength"), max_length=node.get("maxLength"),
                             pattern=_ecma_end(node.get("pattern")))
-        return Annotated[str, meta], "format" in node
+        return Annotated[str, meta], ("date-time" if "format" in node else None)
     raise UnsupportedSchema(f"{name}: the raw check does not support {sorted(keywords)}")
 
 
@@ -114,14 +143,56 @@ def _ecma_end(pattern: str | None) -> str | None:
     return pattern
 
 
-def _condition(rule: Mapping[str, Any]) -> tuple[str, Any, tuple[str, ...]]:
-    """An `if: {properties: {f: {const: v}}, required: [f]}, then: {required: [...]}` rule."""
+@dataclass(frozen=True, slots=True)
+class _Condition:
+    """When `field` is `value`: every name of `needs_all` is present, and, if there are
+    alternatives, every name of at least one of `needs_one_of`."""
+
+    field: str
+    value: Any
+    needs_all: tuple[str, ...]
+    needs_one_of: tuple[tuple[str, ...], ...]
+
+    def met_by(self, event: Any) -> bool:
+        """Whether `event`, whose `field` is `value`, has the names the rule requires."""
+        # An absent field is None, a value the schema never allows (see _field_type). Plain loops:
+        # this runs on every submitted event, and generators cost more than the tests.
+        for name in self.needs_all:
+            if getattr(event, name) is None:
+                return False
+        if not self.needs_one_of:
+            return True
+        for names in self.needs_one_of:
+            for name in names:
+                if getattr(event, name) is None:
+                    break
+            else:
+                return True
+        return False
+
+
+def _condition(rule: Mapping[str, Any]) -> _Condition:
+    """An `if: {properties: {f: {const: v}}, required: [f]}` rule whose `then` has `required: [...]`,
+    `anyOf: [{required: [...]}, ...]` or both; no other keyword anywhere in it."""
     try:
         condition, then = rule["if"], rule["then"]
         ((field, test),) = condition["properties"].items()
         if set(rule) != {"if", "then"} or set(condition) != {"properties", "required"} \
-                or condition["required"] != [field] or set(test) != {"const"} or set(then) != {"required"}:
+                or condition["required"] != [field] or set(test) != {"const"} \
+                or not then or not set(then) <= {"required", "anyOf"}:
             raise ValueError
-    except (KeyError, TypeError, ValueError):
+        needs_all = _names(then.get("required", []))
+        alternatives = then.get("anyOf", [])
+        if not isinstance(alternatives, list) or ("anyOf" in then and not alternatives) \
+                or any(not isinstance(a, Mapping) or set(a) != {"required"} for a in alternatives):
+            raise ValueError
+        needs_one_of = tuple(_names(a["required"]) for a in alternatives)
+    except (KeyError, TypeError, ValueError, AttributeError):
         raise UnsupportedSchema(f"the raw check does not support this allOf rule: {rule}") from None
-    return field, test["const"], tuple(then["required"])
+    return _Condition(field, test["const"], needs_all, needs_one_of)
+
+
+def _names(required: Any) -> tuple[str, ...]:
+    if not isinstance(required, list) or not all(isinstance(name, str) for name in required):
+        raise ValueError
+    return tuple(required)

@@ -11,7 +11,7 @@ from pydantic_settings import SettingsConfigDict
 from services.common.clock import ClockSettings
 from services.common.http_settings import HttpServerSettings
 from services.common.kafka_settings import KafkaSettings
-from services.contract.event_validation import CURRENT_SCHEMA
+from services.contract.event_validation import SCHEMA_FILES
 
 MIB = 1024 * 1024
 
@@ -37,8 +37,8 @@ class IngestSettings(HttpServerSettings):
     rate_burst_per_key: int = Field(default=200, ge=1)
 
     keys_file: Path = Path(".run/ingest-keys.json")
-    # Every version listed is accepted, chosen per event by its schema_version: list two during a migration.
-    schema_files: tuple[Path, ...] = (CURRENT_SCHEMA,)
+    # Every version listed is accepted, chosen per event by its schema_version (default: every version).
+    schema_files: tuple[Path, ...] = SCHEMA_FILES
 
     # How long one request may wait for Kafka (a free producer and the committed transaction) before 503.
     produce_timeout_s: float = Field(default=10.0, gt=0)

@@ -71,3 +71,25 @@ def test_due_at_is_bounded_only_where_it_means_something_on_submitted_events() -
 def test_every_error_is_named_and_kind_bounds_for_metrics() -> None:
     errors = bound_errors(instant_us("1970-01-01T00:00:00Z"), instant_us("1970-01-02T00:00:00Z"), NOW_US)
     assert [(e.field, e.kind) for e in errors] == [("occurred_at", "bounds"), ("due_at", "bounds")]
+
+
+def v2_event(**fields: object) -> dict[str, object]:
+    event = make_event(schema_version=2, occurred_at="2026-12-01T08:00:00+07:00", **fields)
+    return {k: v for k, v in event.items() if v is not None}
+
+
+def test_a_moved_due_date_on_supplement_completed_is_bounded_like_a_submission() -> None:
+    far, old = "9999-12-31T23:59:59-23:59", "1970-01-01T00:00:00Z"
+    assert "within" in fields(v2_event(event_type="supplement_completed", due_at=far))["due_at"]
+    assert "before" in fields(v2_event(event_type="supplement_completed", due_at=old))["due_at"]
+    assert fields(v2_event(event_type="supplement_completed", due_at=DUE)) == {}
+    # Completed without moving the due date: nothing to bound.
+    assert fields(v2_event(event_type="supplement_completed", due_at=None, channel=None,
+                           procedure_code=None)) == {}
+
+
+def test_a_submission_with_statutory_hours_only_has_no_due_at_to_bound() -> None:
+    assert fields(v2_event(due_at=None, statutory_max_hours=26352)) == {}
+    # Still a day ahead of the receiver is refused, with or without a due date.
+    assert list(fields({**v2_event(due_at=None, statutory_max_hours=24),
+                        "occurred_at": "2026-12-08T10:00:00+07:00"})) == ["occurred_at"]

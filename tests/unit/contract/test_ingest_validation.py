@@ -11,11 +11,13 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
 from services.contract.event_validation import (
+    SCHEMA_FILES,
     SCHEMAS_DIR,
     EventValidator,
     FieldError,
     Invalid,
     Valid,
+    default_validator,
     inline_local_refs,
 )
 from tests.support.ingest import make_event
@@ -193,3 +195,27 @@ def test_recursive_or_clashing_refs_are_left_alone() -> None:
     assert inlined["tree"]["properties"]["next"] == {"$ref": "#/$defs/node"}  # inlined once, then kept
     assert inlined["code"] == {"$ref": "#/$defs/short", "maxLength": 2, "description": "why"}
     assert inlined["remote"] == {"$ref": "other.json#/x"}
+
+
+def test_the_default_validator_knows_every_schema_file() -> None:
+    assert default_validator().versions == [1, 2]
+    assert [p.name for p in SCHEMA_FILES] == ["filing-event.v1.json", "filing-event.v2.json"]
+
+
+def test_a_v2_submission_without_a_due_time_names_both_ways_to_give_one() -> None:
+    event = make_event(schema_version=2)
+    del event["due_at"]
+    assert errors_of(default_validator(), event) == {
+        "due_at": 'required when event_type is "submitted", unless statutory_max_hours is given',
+        "statutory_max_hours": 'required when event_type is "submitted", unless due_at is given'}
+    # Either alone is enough.
+    assert isinstance(default_validator().validate({**event, "statutory_max_hours": 72}), Valid)
+    assert isinstance(default_validator().validate(make_event(schema_version=2)), Valid)
+
+
+def test_v2_names_what_it_dropped_and_what_it_bounds() -> None:
+    validator = default_validator()
+    returned = make_event(schema_version=2, event_type="returned", reason="withdrawn")
+    assert list(errors_of(validator, returned)) == ["event_type"]
+    hours = errors_of(validator, make_event(schema_version=2, statutory_max_hours=26353))
+    assert list(hours) == ["statutory_max_hours"]

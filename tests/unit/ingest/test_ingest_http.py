@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
 from services.common.clock import ClockSettings
+from services.contract.event_validation import SCHEMA_FILES
 from services.ingest.app import create_app
 from services.ingest.settings import IngestSettings
 from tests.support.ingest import FakeWriter, bearer, make_event, ndjson, write_keys
@@ -348,3 +349,87 @@ async def test_openapi_documents_both_framings_and_the_refusals(service: Service
     post_events = spec["paths"]["/v1/events"]["post"]
     assert set(post_events["requestBody"]["content"]) == {"application/json", "application/x-ndjson"}
     assert {"202", "401", "403", "413", "422", "503"} <= set(post_events["responses"])
+
+
+@pytest.fixture
+async def on_a_fixed_clock(tmp_path: Path) -> AsyncIterator[Service]:
+    """The service with its default schema files, its clock the suite's own, not the wall's."""
+    all_units, scoped = write_keys(tmp_path / "keys.json", ["*"], ["26734", "26737"])
+    writer, registry = FakeWriter(), CollectorRegistry()
+    clock = ClockSettings(clock_start=datetime.fromisoformat("2025-07-10T10:00:00+07:00"))
+    settings = make_settings(tmp_path, now=clock)
+    assert settings.schema_files == SCHEMA_FILES  # both versions, unless INGEST_SCHEMA_FILES says otherwise
+    app = create_app(settings, registry, writer)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://ingest") as client:
+        yield Service(client, writer, registry, all_units, scoped)
+
+
+def v2_event(**overrides: Any) -> dict[str, Any]:
+    event = make_event(schema_version=2, **overrides)
+    return {k: v for k, v in event.items() if v is not None}
+
+
+async def test_v1_events_are_accepted_exactly_as_before(on_a_fixed_clock: Service) -> None:
+    unnamed = make_event(online_payment=True, digitised=False)
+    del unnamed["schema_version"]
+    events = [unnamed, make_event(event_type="returned", reason="supplement_requested"),
+              make_event(event_type="processed", fee_due=True, satisfied=False)]
+    answer = await post(on_a_fixed_clock, events)
+    assert answer.status_code == 202, answer.text
+    assert answer.json()["accepted"] == 3
+    assert [orjson.loads(v) for _, v in on_a_fixed_clock.written()] == events
+
+
+async def test_v2_events_with_the_new_types_and_flags_are_accepted(on_a_fixed_clock: Service) -> None:
+    filing = {"filing_id": "HS-v2-1"}
+    events = [
+        v2_event(**filing, due_at=None, statutory_max_hours=72, fee_due=True, full_online_eligible=True),
+        v2_event(**filing, event_type="supplement_requested", occurred_at="2025-07-02T09:00:00+07:00",
+                 channel=None, due_at=None, procedure_code=None),
+        v2_event(**filing, event_type="supplement_completed", occurred_at="2025-07-03T09:00:00+07:00",
+                 channel=None, due_at="2025-07-08T17:00:00+07:00", procedure_code=None),
+        v2_event(**filing, event_type="result_returned", occurred_at="2025-07-07T15:00:00+07:00",
+                 channel=None, due_at=None, procedure_code=None, online_payment_via="national_portal",
+                 electronic_result=True, paper_result=True, data_reused=True, personal_store=False,
+                 population_db=True, full_online_service=True, digitised=True),
+        v2_event(**filing, event_type="updated", occurred_at="2025-07-08T08:00:00+07:00", channel=None,
+                 due_at=None, procedure_code=None, satisfied=True),
+    ]
+    answer = await post(on_a_fixed_clock, events)
+    assert answer.status_code == 202, answer.text
+    assert answer.json()["accepted"] == len(events)
+    assert [orjson.loads(v) for _, v in on_a_fixed_clock.written()] == events
+
+
+async def test_a_v2_submission_without_a_due_time_is_rejected_naming_the_fields(
+        on_a_fixed_clock: Service) -> None:
+    answer = await post(on_a_fixed_clock, [v2_event(due_at=None),
+                                           v2_event(due_at=None, statutory_max_hours=0)])
+    assert answer.status_code == 422
+    first, second = answer.json()["results"]
+    assert [e["field"] for e in first["errors"]] == ["due_at", "statutory_max_hours"]
+    assert all("unless" in e["reason"] for e in first["errors"])
+    assert [e["field"] for e in second["errors"]] == ["statutory_max_hours"]
+    assert on_a_fixed_clock.writer.batches == []
+
+
+async def test_a_version_the_service_does_not_know_is_rejected_naming_schema_version(
+        on_a_fixed_clock: Service) -> None:
+    answer = await post(on_a_fixed_clock, make_event(schema_version=3))
+    assert answer.status_code == 422
+    assert answer.json()["results"][0]["errors"] == [
+        {"field": "schema_version", "reason": "unsupported version; this service accepts 1, 2"}]
+
+
+async def test_a_moved_due_date_out_of_bounds_is_rejected(on_a_fixed_clock: Service) -> None:
+    moved = v2_event(event_type="supplement_completed", channel=None, procedure_code=None,
+                     due_at="9999-12-31T23:59:59-23:59")
+    answer = await post(on_a_fixed_clock, moved)
+    assert answer.status_code == 422
+    assert [e["field"] for e in answer.json()["results"][0]["errors"]] == ["due_at"]
+
+
+async def test_ingest_schema_files_still_narrows_the_versions(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INGEST_SCHEMA_FILES", json.dumps([str(SCHEMA_FILES[0])]))
+    assert make_settings(tmp_path).schema_files == (SCHEMA_FILES[0],)
