@@ -78,7 +78,9 @@ def _parser() -> argparse.ArgumentParser:
                             "live default: sized so the busiest hour matches --rate)")
     number(shape, "--online-share-start", 0.55, "share of filings made online at the start")
     number(shape, "--online-share-end", 0.70, "... trending linearly to this at the end")
-    number(shape, "--late-share", 0.03, "share of resolutions after the due time")
+    number(shape, "--late-share", LifecycleShares().late,
+           "share of resolutions after the due time, at the centre of the units' spread "
+           "(departments later, communes earlier)")
 
     mess = p.add_argument_group("delivery effects (rates per original event)")
     default = DeliveryRates()

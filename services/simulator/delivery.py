@@ -26,9 +26,10 @@ DUPLICATE = "duplicate"
 REPEAT = "repeat"
 MALFORMED = "malformed"
 
-# A repeated transition is only ever one that cannot change a filing again: a second
-# `submitted` could land after a supplement return and legitimately reopen the filing.
-REPEATABLE = frozenset({"processed", "returned", "overdue"})
+# A repeated transition is only ever one that cannot change a filing again: an ending (the
+# earliest of its kind counts) or an overdue mark. Never a supplement request (a second one makes
+# the filing overdue under Decision 766) nor a completion or a submission.
+REPEATABLE = frozenset({"processed", "result_returned", "stopped", "rejected", "withdrawn", "overdue"})
 
 
 @dataclass(frozen=True, slots=True)

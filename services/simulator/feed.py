@@ -26,6 +26,7 @@ from services.simulator.arrivals import UnitMix, arrivals
 from services.simulator.delivery import Delivery, DeliveryRates, deliver
 from services.simulator.lifecycle import Event, LifecycleShares, filing_events
 from services.simulator.localtime import DAY, to_epoch
+from services.simulator.profiles import unit_profiles
 
 TREND_DAYS_WITHOUT_END = 365
 
@@ -95,6 +96,8 @@ class Feed:
         seed = config.seed
         self._mix = UnitMix(self.units, department_sizes(province.codename),
                             random.Random(f"{seed}:units"))
+        # Its own stream, so that adding habits leaves the units' sizes and the arrivals as they were.
+        self.profiles = unit_profiles(self.units, config.shares, random.Random(f"{seed}:profiles"))
         self._arrivals_rng = random.Random(f"{seed}:arrivals")
         self._lifecycle_rng = random.Random(f"{seed}:lifecycle")
         self._delivery_rng = random.Random(f"{seed}:delivery")
@@ -118,8 +121,8 @@ class Feed:
             while pending and pending[0][0] <= arrival.ts:
                 ts, _, event = heapq.heappop(pending)
                 yield ts, event
-            lifecycle = filing_events(self._lifecycle_rng, c.shares, arrival, f"{prefix}{number:07d}",
-                                      self.source)
+            lifecycle = filing_events(self._lifecycle_rng, c.shares, self.profiles[arrival.unit.code],
+                                      arrival, f"{prefix}{number:07d}", self.source)
             yield lifecycle[0]
             for ts, event in lifecycle[1:]:
                 if end is None or ts < end:  # a filing still open at `end` stays open

@@ -1,6 +1,6 @@
 """Broken copies of good events: what a buggy sender or a broken proxy puts on the wire.
 
-Every broken event fails the v1 contract, each for one clear reason that the ingest's error
+Every broken event fails the v2 contract, each for one clear reason that the ingest's error
 should name. A broken copy gets its own event id (`...:bad`) so that, should a validator let it
 through, it can never shadow the good event it was copied from.
 """
@@ -22,11 +22,13 @@ NOT_JSON = "not_json"
 KINDS = (MISSING_FIELD, WRONG_ENUM, BAD_TIMESTAMP, WRONG_TYPE, BAD_CODE)
 
 _REQUIRED = ("event_id", "event_type", "filing_id", "unit_code", "occurred_at", "source")
-_REQUIRED_BY_TYPE = {"submitted": ("channel", "due_at", "procedure_code"), "returned": ("reason",)}
+# A v2 submitted event needs due_at or statutory_max_hours: "due" removes whichever it has.
+_REQUIRED_BY_TYPE = {"submitted": ("channel", "procedure_code", "due"), "returned": ("reason",)}
 _WRONG_ENUMS = (("event_type", "resolved"), ("event_type", "SUBMITTED"))
 _WRONG_ENUMS_BY_TYPE = {"submitted": (("channel", "fax"),), "returned": (("reason", "lost"),)}
 _WRONG_TYPES: tuple[tuple[str, object], ...] = (
-    ("online_payment", "yes"), ("schema_version", 2), ("filing_id", 104729), ("digitised", 1))
+    ("online_payment", "yes"), ("schema_version", "2"), ("filing_id", 104729), ("digitised", 1),
+    ("satisfied", "5 stars"), ("fee_due", 0))
 
 
 def _bad_timestamp(rng: random.Random, good: str) -> object:
@@ -48,12 +50,21 @@ def corrupt(rng: random.Random, event: Event) -> tuple[str, Event]:
     kind = rng.choice(KINDS)
     event_type = event["event_type"]
     if kind == MISSING_FIELD:
-        del bad[rng.choice(_REQUIRED + _REQUIRED_BY_TYPE.get(event_type, ()))]
+        missing = rng.choice(_REQUIRED + _REQUIRED_BY_TYPE.get(event_type, ()))
+        if missing == "due":
+            bad.pop("due_at", None)
+            bad.pop("statutory_max_hours", None)
+        else:
+            del bad[missing]
     elif kind == WRONG_ENUM:
-        field, value = rng.choice(_WRONG_ENUMS + _WRONG_ENUMS_BY_TYPE.get(event_type, ()))
+        enums = _WRONG_ENUMS + _WRONG_ENUMS_BY_TYPE.get(event_type, ())
+        if "online_payment_via" in event:
+            enums += (("online_payment_via", "bank_transfer"),)
+        field, value = rng.choice(enums)
         bad[field] = value
     elif kind == BAD_TIMESTAMP:
-        field = "due_at" if event_type == "submitted" and rng.random() < 0.3 else "occurred_at"
+        field = "due_at" if event_type == "submitted" and "due_at" in event and rng.random() < 0.3 \
+            else "occurred_at"
         bad[field] = _bad_timestamp(rng, event[field])
     elif kind == WRONG_TYPE:
         name, wrong_value = rng.choice(_WRONG_TYPES)

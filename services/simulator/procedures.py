@@ -21,6 +21,11 @@ class Procedure:
     paid: bool  # whether it carries a fee, hence an online-payment flag
     weight: float  # relative frequency within the unit's own procedures
 
+    @property
+    def full_online_eligible(self) -> bool:
+        """Whether the procedure is offered as a full-online service (about half of them)."""
+        return self.code in FULL_ONLINE
+
 
 # Communes, wards and special zones: civil status and certified copies dominate the counter.
 LOCAL: tuple[Procedure, ...] = (
@@ -65,6 +70,16 @@ BY_DEPARTMENT: dict[str, tuple[Procedure, ...]] = {
             Procedure("1.000148", "Cấp lại sổ bảo hiểm xã hội", 5, False, 1.0)),
     "S16": (Procedure("1.007797", "Đăng ký thuế lần đầu", 3, False, 1.0),),
 }
+
+# Procedures offered as full-online services (dịch vụ công trực tuyến toàn trình): half of the
+# catalogue; the ones that need the applicant or an original document in person (certified
+# copies from the original, marriage, building permits, land titles, passports...) are not.
+# Illustrative, like the pairing of codes and names.
+FULL_ONLINE = frozenset({
+    "1.001193", "1.004873", "1.004227", "2.000720",  # local
+    "1.000459", "2.000505", "2.001610", "2.002003", "2.000620", "1.003572", "1.005092",
+    "1.001432", "1.000059", "1.000148", "1.007797", "1.002835", "1.010727",
+})
 
 _LOCAL_LEVELS = {WARD, COMMUNE, SPECIAL_ZONE}
 
