@@ -62,8 +62,7 @@ def triage(records: Iterable[ConsumerRecord[bytes, bytes]], now_us: int,
 
 def _validated(value: bytes | None) -> Event | str:
     """The Event of a record the raw check did not pass, if the validator accepts it (the raw
-    check only passes the current version, and stands aside where it does not apply), else why
-    it is refused."""
+    check stands aside where it does not apply), else why it is refused."""
     try:
         event = orjson.loads(value) if value is not None else None
     except orjson.JSONDecodeError:
@@ -86,8 +85,7 @@ def _validator() -> EventValidator:
 
 @cache
 def _raw_check() -> Callable[[bytes], Any] | None:
-    raw_check = _validator().raw_check()
-    return None if raw_check is None else raw_check.check
+    return _validator().raw_check_any()
 
 
 def packs_of(rows: list[list[Any]], max_events: int, max_bytes: int) -> list[bytes]:

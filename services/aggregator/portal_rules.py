@@ -38,6 +38,7 @@ FLAGS = ("online_payment", "digitised", "fee_due", "electronic_result", "paper_r
 NO_FLAGS = 0
 
 _C = {name: index for index, name in enumerate(COUNTERS)}
+_new = tuple.__new__  # builds a NamedTuple in C (see rules.py)
 
 
 def flag_bits(index: int, value: bool) -> int:
@@ -92,22 +93,29 @@ def start(received_at: int, channel: int, due: int, flags: int) -> PortalFiling:
 
 
 def advance(p: PortalFiling, at: int, kind: int, due_at: int | None, flags: int) -> PortalFiling:
-    """`p` after one more event, which comes after all the others in canonical order."""
+    """`p` after one more event, which comes after all the others in canonical order; `p` itself
+    when the event changes nothing the portal reads."""
+    (received_at, channel, due, requests, open_request_at, paused_total, moved_due, end_rank, end_at,
+     old_flags) = p
     if flags:
-        p = p._replace(flags=merge_flags(p.flags, flags))
+        merged = merge_flags(old_flags, flags)
+        if merged != old_flags:
+            p = _new(PortalFiling, (received_at, channel, due, requests, open_request_at, paused_total,
+                                    moved_due, end_rank, end_at, merged))
     if kind in ENDING:
         rank = END_PREFERENCE[kind]
-        if p.end_rank is None or rank < p.end_rank:  # same rank: the earlier one, already kept
-            return p._replace(end_rank=rank, end_at=at)
+        if end_rank is None or rank < end_rank:  # same rank: the earlier one, already kept
+            return _new(PortalFiling, (*p[:7], rank, at, p[9]))
         return p
-    if p.end_rank is not None:
+    if end_rank is not None:
         return p  # supplements after the filing ended mean nothing
     if kind == SUPPLEMENT_REQUESTED:
-        return p._replace(requests=p.requests + 1, open_request_at=at)
-    if kind in _ANSWERS and p.open_request_at is not None:
+        return _new(PortalFiling, (received_at, channel, due, requests + 1, at, *p[5:]))
+    if kind in _ANSWERS and open_request_at is not None:
         # A v1 submission while a request is open is its completion, with a moved due date.
-        return p._replace(open_request_at=None, paused_total=p.paused_total + at - p.open_request_at,
-                          moved_due=due_at if due_at is not None else p.moved_due)
+        return _new(PortalFiling, (received_at, channel, due, requests, None,
+                                   paused_total + at - open_request_at,
+                                   due_at if due_at is not None else moved_due, end_rank, end_at, p[9]))
     return p
 
 
@@ -171,6 +179,13 @@ def pending_entry(p: PortalFiling) -> tuple[int, int] | None:
 
 def receipt_counts(p: PortalFiling) -> dict[int, int]:
     """What the filing adds on its receipt day: counter index in COUNTERS -> amount (never 0)."""
+    counts = verdict_counts(p)
+    counts.update(flag_counts(p.flags, p.channel))
+    return counts
+
+
+def verdict_counts(p: PortalFiling) -> dict[int, int]:
+    """The part of receipt_counts its lifecycle decides: 2.1's fixed verdict and 2.2's time."""
     counts: dict[int, int] = {}
     verdict = fixed_verdict(p)
     if verdict is not None:
@@ -180,12 +195,15 @@ def receipt_counts(p: PortalFiling) -> dict[int, int]:
         counts[_PORTAL_COMPLETED] = 1
         if seconds:
             counts[_PORTAL_PROCESSING_SECONDS] = seconds
-    flags = p.flags
-    paper = flag(flags, PAPER_RESULT)
-    electronic = flag(flags, ELECTRONIC_RESULT)
+    return counts
+
+
+def flag_counts(flags: int, channel: int) -> dict[int, int]:
+    """The part of receipt_counts its flags (and channel) decide: the dossier ratios."""
+    counts: dict[int, int] = {}
     # A paper-result procedure's filing counts as online or digitised only with an electronic result.
-    result_ok = paper is not True or electronic is True
-    if p.channel == ONLINE and result_ok:
+    result_ok = flags & _PAPER_YES != _PAPER_YES or flags & _ELECTRONIC_YES == _ELECTRONIC_YES
+    if channel == ONLINE and result_ok:
         counts[_PORTAL_ONLINE] = 1
     if not flags:
         return counts
@@ -208,11 +226,12 @@ def receipt_counts(p: PortalFiling) -> dict[int, int]:
             counts[_FEE_FILINGS] = 1
         if paid:
             counts[_FEE_PAID_ONLINE] = 1
+    paper = flag(flags, PAPER_RESULT)
     if paper is not None:
         counts[_PAPER_RESULT_REPORTED] = 1
         if paper:
             counts[_PAPER_RESULT_FILINGS] = 1
-            if electronic:
+            if flags & _ELECTRONIC_YES == _ELECTRONIC_YES:
                 counts[_ELECTRONIC_RESULT_FILINGS] = 1
     digitised = flag(flags, DIGITISED)
     if digitised is not None:
@@ -222,14 +241,16 @@ def receipt_counts(p: PortalFiling) -> dict[int, int]:
             if result_ok:
                 counts[_PORTAL_DIGITISED] = 1
     for index, reported, yes in _SIMPLE_FLAGS:
-        value = flag(flags, index)
-        if value is not None:
+        bits = flags >> (2 * index)
+        if bits & 1:
             counts[reported] = 1
-            if value:
+            if bits & 2:
                 counts[yes] = 1
     return counts
 
 
+_PAPER_YES = flag_bits(PAPER_RESULT, True)
+_ELECTRONIC_YES = flag_bits(ELECTRONIC_RESULT, True)
 (_PORTAL_ON_TIME, _PORTAL_OVERDUE, _PORTAL_COMPLETED, _PORTAL_PROCESSING_SECONDS, _PORTAL_ONLINE,
  _FULL_ONLINE_FILINGS, _FULL_ONLINE_ELIGIBLE, _FULL_ONLINE_REPORTED, _FEE_FILINGS, _FEE_PAID_ONLINE,
  _FEE_REPORTED, _PAPER_RESULT_FILINGS, _ELECTRONIC_RESULT_FILINGS, _PAPER_RESULT_REPORTED,

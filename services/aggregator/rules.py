@@ -309,6 +309,12 @@ def _add_receipt_counts(counts: Counts, day: int, receipt: dict[int, int], sign:
             del counts[key]
 
 
+def _add_difference(counts: Counts, day: int, old: dict[int, int], new: dict[int, int]) -> None:
+    if new != old:
+        _add_receipt_counts(counts, day, new, 1)
+        _add_receipt_counts(counts, day, old, -1)
+
+
 class Delta(NamedTuple):
     counts: Counts  # (day, counter index) -> amount to add; never 0
     pending_before: tuple[int, bool] | None  # the press-style pending entry to remove, if any
@@ -394,18 +400,19 @@ def _one_more(before: Fold, t0: int, stored: StoredEvent) -> tuple[Delta, Fold]:
     elif paused is not None and kind in _RESUMING:
         after = (_resumed_due(paused[0], new_due, at, paused[1]), False)
         paused = None
-    portal = before.portal
-    new_portal = portal_rules.advance(portal, at, kind, new_due, flags)  # type: ignore[arg-type]
-    portal_pending = before.portal_pending
-    new_portal_pending = portal_pending
-    if new_portal != portal:
+    portal: PortalFiling = before.portal  # type: ignore[assignment]  # received: never held
+    new_portal = portal_rules.advance(portal, at, kind, new_due, flags)
+    portal_pending = new_portal_pending = before.portal_pending
+    if new_portal is not portal:
+        # Only the parts of the receipt-day counts that the event can have moved are compared.
         day = (t0 + DAY_SHIFT_US) // DAY_US
-        old_receipt = portal_rules.receipt_counts(portal)  # type: ignore[arg-type]
-        new_receipt = portal_rules.receipt_counts(new_portal)
-        if new_receipt != old_receipt:
-            _add_receipt_counts(counts, day, new_receipt, 1)
-            _add_receipt_counts(counts, day, old_receipt, -1)
-        new_portal_pending = portal_rules.pending_entry(new_portal)
+        if new_portal[:9] != portal[:9]:
+            _add_difference(counts, day, portal_rules.verdict_counts(portal),
+                            portal_rules.verdict_counts(new_portal))
+            new_portal_pending = portal_rules.pending_entry(new_portal)
+        if new_portal.flags != portal.flags:
+            _add_difference(counts, day, portal_rules.flag_counts(portal.flags, portal.channel),
+                            portal_rules.flag_counts(new_portal.flags, portal.channel))
     # Closed: neither pending nor paused; closed_at is then the newest event's time, this one's.
     closed_at = None if after is not None or paused is not None else at
     return (_new(Delta, (counts, pending, after, portal_pending, new_portal_pending)),

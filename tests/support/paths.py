@@ -5,4 +5,5 @@ from __future__ import annotations
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-SCHEMA = ROOT / "schemas" / "filing-event.v1.json"
+SCHEMA_DIR = ROOT / "schemas"
+SCHEMA = SCHEMA_DIR / "filing-event.v1.json"
