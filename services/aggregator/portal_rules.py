@@ -186,16 +186,21 @@ def receipt_counts(p: PortalFiling) -> dict[int, int]:
 
 def verdict_counts(p: PortalFiling) -> dict[int, int]:
     """The part of receipt_counts its lifecycle decides: 2.1's fixed verdict and 2.2's time."""
-    counts: dict[int, int] = {}
+    return verdict_part(p)[0]
+
+
+def verdict_part(p: PortalFiling) -> tuple[dict[int, int], tuple[int, int] | None]:
+    """verdict_counts and pending_entry in one pass (the aggregator's path for each event)."""
     verdict = fixed_verdict(p)
-    if verdict is not None:
-        counts[_PORTAL_ON_TIME if verdict else _PORTAL_OVERDUE] = 1
+    if verdict is None:
+        return {}, (receipt_day(p.received_at), effective_due(p))  # open: nothing fixed, no end
+    counts = {_PORTAL_ON_TIME if verdict else _PORTAL_OVERDUE: 1}
     seconds = processing_seconds(p)
     if seconds is not None:
         counts[_PORTAL_COMPLETED] = 1
         if seconds:
             counts[_PORTAL_PROCESSING_SECONDS] = seconds
-    return counts
+    return counts, None
 
 
 def flag_counts(flags: int, channel: int) -> dict[int, int]:

@@ -259,7 +259,9 @@ def contribution(state: FilingState) -> Contribution:
             due = _resumed_due(due, new_due, at, paused_at)  # type: ignore[arg-type]
             status, marked, paused_at = _PENDING, False, None
         # Otherwise ignored: the first closing event wins.
-    _add_receipt_counts(counts, received_day, portal_rules.receipt_counts(portal), 1)
+    # No key in common with the lifecycle's counts (see _add_difference).
+    counts.update({(received_day, index): amount
+                   for index, amount in portal_rules.receipt_counts(portal).items()})
     portal_pending = portal_rules.pending_entry(portal)
     if status == _PENDING:
         return _new(Contribution, (counts, (due, marked), portal_pending, None, None, portal))
@@ -299,20 +301,22 @@ def _count_returned(counts: Counts, at: int, kind: int) -> None:
     counts[key] = counts.get(key, 0) + 1
 
 
-def _add_receipt_counts(counts: Counts, day: int, receipt: dict[int, int], sign: int) -> None:
-    for index, amount in receipt.items():
-        key = (day, index)
-        left = counts.get(key, 0) + sign * amount
-        if left:
-            counts[key] = left
-        else:
-            del counts[key]
+_NONE: dict[int, int] = {}
 
 
 def _add_difference(counts: Counts, day: int, old: dict[int, int], new: dict[int, int]) -> None:
-    if new != old:
-        _add_receipt_counts(counts, day, new, 1)
-        _add_receipt_counts(counts, day, old, -1)
+    """Adds new − old on `day` to `counts`, which holds no key of these counters yet: the receipt
+    day's portal counters are never the press-style lifecycle's, and the verdict's part and the
+    flags' part have no counter in common."""
+    if new == old:
+        return
+    for index, amount in new.items():
+        change = amount - old.get(index, 0)
+        if change:
+            counts[(day, index)] = change
+    for index, amount in old.items():
+        if index not in new:
+            counts[(day, index)] = -amount
 
 
 class Delta(NamedTuple):
@@ -407,9 +411,10 @@ def _one_more(before: Fold, t0: int, stored: StoredEvent) -> tuple[Delta, Fold]:
         # Only the parts of the receipt-day counts that the event can have moved are compared.
         day = (t0 + DAY_SHIFT_US) // DAY_US
         if new_portal[:9] != portal[:9]:
-            _add_difference(counts, day, portal_rules.verdict_counts(portal),
-                            portal_rules.verdict_counts(new_portal))
-            new_portal_pending = portal_rules.pending_entry(new_portal)
+            # An open filing has no fixed verdict and no end: nothing of this part to take back.
+            old_part = _NONE if portal_pending is not None else portal_rules.verdict_counts(portal)
+            new_part, new_portal_pending = portal_rules.verdict_part(new_portal)
+            _add_difference(counts, day, old_part, new_part)
         if new_portal.flags != portal.flags:
             _add_difference(counts, day, portal_rules.flag_counts(portal.flags, portal.channel),
                             portal_rules.flag_counts(new_portal.flags, portal.channel))
