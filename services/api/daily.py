@@ -39,13 +39,15 @@ class DailyView:
     def series(self, unit_code: str, first: date, last: date) -> list[dict[str, Any]]:
         """One entry per day from `first` to `last`, zeros where the unit had no activity.
 
-        A day has no pending snapshot, so its on-time rate counts what was resolved or returned
-        that day: (early + on time + returned) / (resolved + returned)."""
+        A day has no pending snapshot, so its on-time rate (2.1) is over the filings received that
+        day whose verdict is already fixed: portal_on_time / (portal_on_time + portal_overdue)."""
         rows = self.rows.get(unit_code, {})
         empty = [0] * len(COUNTERS)
         out = []
         for offset in range((last - first).days + 1):  # no day after `last` is computed: it may not exist
             day = (first + timedelta(days=offset)).isoformat()
             counts = dict(zip(COUNTERS, rows.get(day, empty), strict=True))
-            out.append({"day": day, **counts, **rates(counts)})
+            decided = counts["portal_on_time"] + counts["portal_overdue"]
+            on_time = {"on_time_rate": counts["portal_on_time"] / decided if decided else None}
+            out.append({"day": day, **counts, **rates(counts), **on_time})
         return out
