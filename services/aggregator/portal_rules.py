@@ -89,7 +89,7 @@ class PortalFiling(NamedTuple):
 
 
 def start(received_at: int, channel: int, due: int, flags: int) -> PortalFiling:
-    return PortalFiling(received_at, channel, due, 0, None, 0, None, None, None, flags)
+    return _new(PortalFiling, (received_at, channel, due, 0, None, 0, None, None, None, flags))
 
 
 def advance(p: PortalFiling, at: int, kind: int, due_at: int | None, flags: int) -> PortalFiling:
@@ -179,9 +179,7 @@ def pending_entry(p: PortalFiling) -> tuple[int, int] | None:
 
 def receipt_counts(p: PortalFiling) -> dict[int, int]:
     """What the filing adds on its receipt day: counter index in COUNTERS -> amount (never 0)."""
-    counts = verdict_counts(p)
-    counts.update(flag_counts(p.flags, p.channel))
-    return counts
+    return {**verdict_counts(p), **flag_counts(p.flags, p.channel)}
 
 
 def verdict_counts(p: PortalFiling) -> dict[int, int]:
@@ -204,7 +202,21 @@ def verdict_part(p: PortalFiling) -> tuple[dict[int, int], tuple[int, int] | Non
 
 
 def flag_counts(flags: int, channel: int) -> dict[int, int]:
-    """The part of receipt_counts its flags (and channel) decide: the dossier ratios."""
+    """The part of receipt_counts its flags (and channel) decide: the dossier ratios. Filings share
+    a few hundred combinations of flags, so each is computed once (the caller must not change it)."""
+    found = _FLAG_COUNTS.get((flags, channel))
+    if found is None:
+        if len(_FLAG_COUNTS) >= _FLAG_COUNTS_KEPT:
+            _FLAG_COUNTS.clear()  # never reached in life (3^11 × 3 combinations at most)
+        found = _FLAG_COUNTS[(flags, channel)] = _flag_counts(flags, channel)
+    return found
+
+
+_FLAG_COUNTS: dict[tuple[int, int], dict[int, int]] = {}
+_FLAG_COUNTS_KEPT = 100_000
+
+
+def _flag_counts(flags: int, channel: int) -> dict[int, int]:
     counts: dict[int, int] = {}
     # A paper-result procedure's filing counts as online or digitised only with an electronic result.
     result_ok = flags & _PAPER_YES != _PAPER_YES or flags & _ELECTRONIC_YES == _ELECTRONIC_YES
