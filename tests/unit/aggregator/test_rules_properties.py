@@ -2,7 +2,8 @@
 
 1. Any permutation and any duplication of the events (several filings, several units) applied
    one by one through add_event / contribution / delta / UnitState gives the same final figures
-   as applying each distinct event once in canonical order.
+   as applying each distinct event once in canonical order; every counter and snapshot of every
+   period (Decision 766's included) is additive over units.
 2. The same logic fed from an NDJSON log equals tests/support/oracle.py, the independent batch
    recomputation, on every figure of every unit (junk lines and too-old events included).
 """
@@ -36,6 +37,7 @@ from services.aggregator.rules import (
 from services.aggregator.unit_state import UnitState
 from services.contract.event_bounds import bound_errors
 from services.contract.event_validation import EventValidator, Valid, default_validator
+from services.contract.figures import COUNTERS, SNAPSHOTS
 from tests.support.oracle import compare, recompute
 
 AS_OF = datetime(2026, 3, 31, 16, 30, tzinfo=UTC)  # 23:30 in Ho Chi Minh, last day of a quarter
@@ -251,3 +253,25 @@ def test_streaming_logic_equals_the_batch_oracle(delivery: tuple[list, list], ju
         oracle = expected.units[code]
         assert (record["as_of"], record["day"]) == (oracle["as_of"], oracle["day"])
     assert sum(expected.skipped.values()) + expected.accepted == len(lines)
+
+
+@settings(max_examples=150, deadline=None)
+@given(deliveries())
+def test_a_subtree_counts_what_its_units_count(delivery: tuple[list, list]) -> None:
+    """Every counter and snapshot of every period is additive: the units' records summed equal the
+    record of one unit holding all their filings, so a rollup (the API's, the portal's parent row)
+    sums counts and scores the sums."""
+    _events, delivered = delivery
+    units, together = Aggregator(), Aggregator()
+    for event in delivered:
+        units.feed(event)
+        # The same filing under one unit: its filing id keeps it apart from the other units' filings.
+        together.feed({**event, "unit_code": "ALL",
+                       "filing_id": f"{event['unit_code']}.{event['filing_id']}"})
+    for now in (AS_OF, AS_OF + timedelta(days=40)):
+        records = units.records(now)
+        whole = together.records(now)["ALL"]["periods"]
+        for period, figures_of_all in whole.items():
+            for name in (*COUNTERS, *SNAPSHOTS):
+                assert sum(r["periods"][period][name] for r in records.values()) == figures_of_all[name], \
+                    (period, name)
