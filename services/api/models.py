@@ -176,6 +176,15 @@ class Error(BaseModel):
     message: str
 
 
+# The refusals of a route that reads a JSON body, whoever it is for, before its own code runs. Bytes that
+# are not text at all fail before validation, in FastAPI's own 400 (malformed JSON text is a 422 naming
+# where); a body too large or too slow is refused by services/common/request_body.py's BodyGuard.
+NOT_JSON: dict[int | str, dict[str, Any]] = {400: {"model": Error, "description": "The body cannot be read."}}
+BODY_LIMITS: dict[int | str, dict[str, Any]] = {
+    408: {"model": Error, "description": "The body did not arrive within the body deadline."},
+    413: {"model": Error, "description": "The body is over the size limit."}}
+
+
 _EXAMPLE_DAY: dict[str, Any] = {"day": "2026-11-20", **dict.fromkeys(COUNTERS, 0), **dict.fromkeys(RATES),
                                 "received_total": 4, "received_online": 3, "online_rate": 0.75}
 DayFigures = create_model(  # type: ignore[call-overload]

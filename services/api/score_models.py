@@ -85,27 +85,34 @@ class UnitScore(BaseModel):
 
 # --- the portal-shaped reporting answers -------------------------------------------------------------
 
+# The request examples, one per kind of period (shown by name on the POST body), on the answers' period
+# and units of the sample registry (province 31, its department 31.S03).
+REQUEST_EXAMPLES: dict[str, Any] = {
+    "month": {"summary": "A month", "value": {"rootDepartmentId": "31", "timeType": "month", "year": 2026,
+                                              "month": 11}},
+    "quarter": {"summary": "A quarter", "value": {"rootDepartmentId": "31", "timeType": "quarter",
+                                                  "year": 2026, "quarter": 4}},
+    "year": {"summary": "A year, by unit code", "value": {"departmentCode": "31.S03", "timeType": "year",
+                                                          "year": 2026}},
+}
+
+
 class ReportingQuery(BaseModel):
     """The portal's reporting request: a root unit and a calendar period. `rootDepartmentId` takes our
     unit code (the portal's UUIDs are not ours); `departmentCode` is accepted in its place."""
 
-    model_config = ConfigDict(extra="ignore")  # portal clients send more (paging, sort): not used here
+    # Portal clients send more (paging, sort): not used here, so ignored rather than refused. The named
+    # examples show on the POST body only; the schema's own `examples` (the same values) are where
+    # generic OpenAPI tools and models.py's convention look for a body's example.
+    model_config = ConfigDict(extra="ignore", json_schema_extra={
+        "examples": [example["value"] for example in REQUEST_EXAMPLES.values()]})
     rootDepartmentId: str | None = Field(default=None, examples=["31"])
     departmentCode: str | None = Field(default=None, examples=["31"])
     timeType: Literal["month", "quarter", "year"] = Field(examples=["month"])
     year: int = Field(ge=FIRST_DAY.year, le=LAST_DAY.year, examples=[2026])
-    quarter: int | None = Field(default=None, ge=1, le=4, description="with timeType quarter")
+    quarter: int | None = Field(default=None, ge=1, le=4, description="with timeType quarter", examples=[4])
     month: int | None = Field(default=None, ge=1, le=12, description="with timeType month", examples=[11])
 
-
-REQUEST_EXAMPLES: dict[str, Any] = {
-    "month": {"summary": "A month", "value": {"rootDepartmentId": "31", "timeType": "month", "year": 2026,
-    "month": 11}},
-    "quarter": {"summary": "A quarter", "value": {"rootDepartmentId": "31", "timeType": "quarter",
-    "year": 2026, "quarter": 4}},
-    "year": {"summary": "A year, by unit code", "value": {"departmentCode": "31.S03", "timeType": "year",
-    "year": 2026}},
-    }
 
 _IDENTITY = {"departmentId": "31", "departmentName": "Hải Phòng", "departmentCode": "31", "level": "PROVINCE"}
 _CHILD = {"departmentId": "11311", "departmentName": "Phường Hồng Bàng", "departmentCode": "11311",

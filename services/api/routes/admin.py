@@ -13,7 +13,7 @@ from fastapi import APIRouter, Path, Response
 from services.api.deps import AdminRoute, Context
 from services.api.errors import ApiError, json_response, not_found
 from services.api.mirror import TopicMirror
-from services.api.models import Error, Figure, Target, TargetIn, Unit, UnitIn
+from services.api.models import BODY_LIMITS, NOT_JSON, Error, Figure, Target, TargetIn, Unit, UnitIn
 from services.api.registry import UNIT_CODE, encode_unit
 from services.api.targets import TARGET_PERIOD, encode_target, target_key, target_value
 from services.api.targets import Target as TargetValue
@@ -24,13 +24,10 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"model": Error, "description": "No admin key."},
     403: {"model": Error, "description": "Wrong admin key."},
     429: {"model": Error, "description": "Too many admin requests from this address; see Retry-After."},
-    408: {"model": Error, "description": "The body did not arrive within the body deadline."},
-    413: {"model": Error, "description": "The body is over the size limit."},
+    **BODY_LIMITS,
     202: {"description": "Kafka has the write; this replica does not show it yet."},
     503: {"model": Error, "description": "Kafka did not take the write; retry."},
 }
-# For the routes with a JSON body: bytes that are not text at all fail before validation.
-NOT_JSON: dict[int | str, dict[str, Any]] = {400: {"model": Error, "description": "The body cannot be read."}}
 router = APIRouter(prefix="/v1/admin", tags=["admin"], route_class=AdminRoute, responses=RESPONSES)
 
 CodePath = Annotated[str, Path(pattern=UNIT_CODE.pattern, examples=["31.S03"])]

@@ -10,10 +10,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.api.allocation import AllocatedFigure, Status, allocate, starts_below
 from services.api.deps import AdminRoute, Context
 from services.api.errors import ApiError, json_response, not_found
-from services.api.models import Error, Number
+from services.api.models import NOT_JSON, Error, Number
 from services.api.periods import PERIOD_DESCRIPTION, PERIOD_PATTERN, require_published
 from services.api.queries import hcm_today
-from services.api.routes.admin import NOT_JSON, RESPONSES, CodePath, write_records
+from services.api.routes.admin import RESPONSES, CodePath, write_records
 from services.api.targets import TARGET_PERIOD, Target, encode_target
 
 router = APIRouter(prefix="/v1/admin/allocations", tags=["admin"], route_class=AdminRoute,

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Body, Query, Response
 
 from services.api.deps import Context
 from services.api.errors import ApiError, json_response, not_found
-from services.api.models import Error
+from services.api.models import BODY_LIMITS, NOT_JSON, Error
 from services.api.periods import require_published
 from services.api.portal_reports import (
     DIGITISATION_CODES,
@@ -104,6 +104,8 @@ def answer(context: Context, query: ReportingQuery, row: Row) -> Response:
 
 def _install(path: str, row: Row, summary: str, description: str, example: dict[str, Any]) -> None:
     responses = {**ERRORS, 200: {"content": {"application/json": {"example": example}}}}
+    # Only the POST reads a body, so only it can be refused one, as the admin writes are.
+    body_responses = {**NOT_JSON, **BODY_LIMITS, **responses}
     text = f"{description}\n\n{COMMON}"
 
     async def post(context: Context,
@@ -115,7 +117,7 @@ def _install(path: str, row: Row, summary: str, description: str, example: dict[
 
     name = path.replace("-", "_")
     router.add_api_route(f"/{path}", post, methods=["POST"], summary=summary, description=text,
-                         response_model=PortalAnswer, responses=responses, operation_id=f"post_{name}")
+                         response_model=PortalAnswer, responses=body_responses, operation_id=f"post_{name}")
     router.add_api_route(f"/{path}", get, methods=["GET"], summary=f"{summary} (GET)", description=text,
                          response_model=PortalAnswer, responses=responses, operation_id=f"get_{name}")
 

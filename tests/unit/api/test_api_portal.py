@@ -296,3 +296,39 @@ async def test_every_new_endpoint_documents_an_example(client: httpx.AsyncClient
     assert "examples" in schemas["UnitScore"]
     assert schemas["PeriodFigures"]["properties"]["resolved_late"]["description"].startswith("Press-style")
     assert "2.1" in schemas["PeriodFigures"]["properties"]["on_time_rate"]["description"]
+
+
+@at_each_instant
+async def test_the_documented_requests_are_answered(client: httpx.AsyncClient) -> None:
+    """Every example the document gives, as a POST body and as GET query parameters, names a unit of the
+    registry and a published period: a reader who copies one gets figures, not a 404 or a 422."""
+    document = (await client.get("/openapi.json")).json()
+    bodies = document["components"]["schemas"]["ReportingQuery"]["examples"]
+    assert {body["timeType"] for body in bodies} == {"month", "quarter", "year"}
+    for path in (PROGRESS, ONLINE, DIGITISATION, SATISFACTION):
+        for body in bodies:
+            posted = await client.post(path, json=body)
+            assert posted.status_code == 200, (path, body, posted.json())
+            got = await client.get(path, params=body)
+            assert got.status_code == 200 and got.json() == posted.json(), (path, body)
+        # The GET's parameters, each at its own first example, make a request as well.
+        get_parameters = document["paths"][path]["get"]["parameters"]
+        parameters = {p["name"]: p["schema"]["examples"][0] for p in get_parameters}
+        assert {"quarter", "month"} <= set(parameters)
+        assert (await client.get(path, params=parameters)).status_code == 200
+
+
+async def test_a_body_that_is_not_text_is_refused_as_the_document_says(client: httpx.AsyncClient) -> None:
+    """Bytes that are not text fail before validation (FastAPI's 400), in the shared error shape, and the
+    POST documents that 400 as the admin writes do; malformed JSON text is a 422 like any bad field. The
+    GET reads no body: no 400 of its own."""
+    document = (await client.get("/openapi.json")).json()
+    json_type = {"Content-Type": "application/json"}
+    for path in (PROGRESS, ONLINE, DIGITISATION, SATISFACTION):
+        not_text = await client.post(path, content=b"\xff\xfe\x00", headers=json_type)
+        assert not_text.status_code == 400 and set(not_text.json()) == {"error", "message"}
+        not_json = await client.post(path, content=b"{not json", headers=json_type)
+        assert not_json.status_code == 422 and not_json.json()["error"] == "invalid_parameter"
+        post, get = document["paths"][path]["post"]["responses"], document["paths"][path]["get"]["responses"]
+        assert post["400"]["content"]["application/json"]["schema"]["$ref"].endswith("/Error")
+        assert {"400", "408", "413"} <= set(post) and not {"400", "408", "413"} & set(get)
