@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from services.common.clock import CLOCK_START_ENV
 from services.common.kafka_settings import KafkaSettings
 from services.simulator.delivery import DeliveryRates
 from services.simulator.feed import FeedConfig, generate
@@ -74,7 +75,10 @@ async def post_lines(client: httpx.AsyncClient, key: str, lines: list[bytes]) ->
 
 async def test_api_equals_the_oracle_and_streams_within_a_second(
         kafka_settings: KafkaSettings, event_lines: list[bytes], oracle: OracleResult,
-        tmp_path: Path) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # One clock for every service, the worker's: the API names the calendar periods it rolls up
+    # (this month, the 12 before...) by its own today, as the aggregator does by its own.
+    monkeypatch.setenv(CLOCK_START_ENV, FROZEN_NOW)
     worker = Worker(kafka_settings, tmp_path / "worker", f"agg-{kafka_settings.events_topic}", FROZEN_NOW,
                     FAST_WORKER).start()
     try:
