@@ -22,12 +22,11 @@ _NO_CHANGE = 1 << 62  # a day later than any real day
 
 
 class UnitState:
-    __slots__ = ("_changed_from", "_dues", "_marked", "_month_sums", "_past_key", "_past_sums",
-                 "_portal_dues", "_stale_days", "days", "totals", "touched", "unacknowledged")
+    __slots__ = ("_changed_from", "_dues", "_marked", "_month_sums", "_months", "_past_key", "_past_sums",
+                 "_portal_dues", "_stale_days", "days", "touched", "unacknowledged")
 
     def __init__(self) -> None:
         self.days: dict[int, list[int]] = {}  # day ordinal -> counters, in COUNTERS order
-        self.totals: list[int] = [0] * _WIDTH  # the sum over every day: the all_time period
         self._dues: list[int] = []  # sorted due_at of pending filings not marked overdue
         self._marked = 0  # pending filings marked overdue: overdue whatever their due
         # 766: receipt day -> sorted effective dues of the open filings received that day.
@@ -35,6 +34,7 @@ class UnitState:
         # Sums of whole calendar ranges (month_sums), kept until a day in them changes.
         self._month_sums: dict[tuple[int, int], list[int]] = {}
         self._stale_days: set[int] = set()  # days changed since _month_sums was last brought up to date
+        self._months: set[tuple[int, int]] = set()  # every month with a day row
         # Sums over days before "today", cached for window_sums: valid for _past_key while no day
         # earlier than the key's today has changed (_changed_from is the earliest changed day).
         self._past_key: tuple[int, tuple[int, ...]] | None = None
@@ -57,9 +57,8 @@ class UnitState:
         portal_drop_at = self._portal_index(portal_before) \
             if portal_before is not None and portal_before != portal_after else None
         days = self.days
-        totals = self.totals
         row_day = None
-        row: list[int] = totals  # replaced before use: the first key's day is never None
+        row: list[int] = []  # replaced before use: the first key's day is never None
         for (day, index), amount in change.counts.items():
             if day != row_day:  # an event's counts are mostly on one day: look it up once
                 row_day = day
@@ -67,11 +66,11 @@ class UnitState:
                 row = days.get(day)  # type: ignore[assignment]
                 if row is None:
                     row = days[day] = [0] * _WIDTH
+                    self._months.add(_month_of(day))
                 if day < self._changed_from:
                     self._changed_from = day
                 self._stale_days.add(day)
             row[index] += amount
-            totals[index] += amount
         if portal_before != portal_after:
             if portal_before is not None:
                 dues = self._portal_dues[portal_before[0]]
@@ -124,10 +123,7 @@ class UnitState:
         inclusive), each starting on the first of a month. A whole month's sum is kept until one of
         its days changes, so a past month is summed again only when a filing received (or resolved)
         in it moves; a month cut short (the current one, up to today) is summed on each call."""
-        months = self._month_sums
-        for day in self._stale_days:
-            months.pop(_month_of(day), None)
-        self._stale_days.clear()
+        months = self._fresh_month_sums()
         partial: dict[tuple[int, int], list[int]] = {}  # (first, last) of a cut month -> its sum
         out: dict[str, list[int]] = {}
         for name, (first, last) in ranges.items():
@@ -148,6 +144,28 @@ class UnitState:
                 day = month_end + 1
             out[name] = total
         return out
+
+    @property
+    def totals(self) -> list[int]:
+        """The counters summed over every day, future ones included: the all_time period. Summed
+        from the months' kept sums when asked (at publishing), not kept up to date per event."""
+        months = self._fresh_month_sums()
+        total = [0] * _WIDTH
+        for key in self._months:
+            month_sum = months.get(key)
+            if month_sum is None:
+                first = date(*key, 1).toordinal()
+                month_sum = months[key] = self._sum_days(first, _month_end(key))
+            total = list(map(add, total, month_sum))
+        return total
+
+    def _fresh_month_sums(self) -> dict[tuple[int, int], list[int]]:
+        """The kept month sums, without those of months changed since they were summed."""
+        months = self._month_sums
+        for day in self._stale_days:
+            months.pop(_month_of(day), None)
+        self._stale_days.clear()
+        return months
 
     def _sum_days(self, first: int, last: int) -> list[int]:
         days = self.days
@@ -215,7 +233,7 @@ class UnitState:
         unit = cls()
         for day, row in data["days"]:
             unit.days[day] = list(row)
-            unit.totals = list(map(add, unit.totals, row))
+            unit._months.add(_month_of(day))
         unit._dues = sorted(data["dues"])
         unit._marked = data["marked"]
         unit._portal_dues = {day: sorted(dues) for day, dues in data.get("portal_dues", ())}
