@@ -201,8 +201,9 @@ async def check_dashboard(page: Page, client: httpx.AsyncClient, url: str,
                                                         "parent": "31"})).json()["units"]
     # 2.1 ranks every unit that received filings (the extra wards: one each, none on time): the
     # first rows the page shows, in the API's order.
-    await eventually(lambda: _codes_are(page, "#rank-on-time", [r["code"] for r in on_time if r["rank"]][:10]),
-                     5, "the on-time ranking in the API's order")
+    first_rows = [r["code"] for r in on_time if r["rank"]][:10]
+    await eventually(lambda: _codes_are(page, "#rank-on-time", first_rows), 5,
+                     "the on-time ranking in the API's order")
     # Overdue now, most first, only units that have some.
     await eventually(lambda: _codes_are(page, "#overdue", ["31.S06", WARD_B]), 5, "the overdue list")
     await shows(page, '#overdue li[data-code="31.S06"] .value', f"{vi_count(4 * 10)} hồ sơ")
