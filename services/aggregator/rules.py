@@ -23,6 +23,7 @@ Representation, chosen for the hot path (`python -m bench.bench_rules` measures 
 from __future__ import annotations
 
 from collections.abc import Callable
+from operator import attrgetter
 from typing import Any, NamedTuple
 
 from services.aggregator import portal_rules
@@ -108,39 +109,58 @@ def event_from_json(obj: dict[str, Any]) -> Event:
     validator (jsonschema's date-time format) rejects those, so a validator letting them through
     differs from the contract.
     """
-    return _compact(obj.get, parse_instant)
+    get = obj.get
+    return _compact([get(name) for name in _READ], get("reason"), get("statutory_max_hours"), parse_instant)
 
 
 def event_from_checked(event: Any) -> Event:
     """The Event of an event that passed the raw check (raw_event_check.py): the same fields as
     attributes, absent ones None, timestamps already parsed into aware datetimes."""
-    return _compact(lambda name: getattr(event, name, None), instant_us)
+    read = _STRUCT_READERS.get(type(event))
+    if read is None:
+        read = _STRUCT_READERS[type(event)] = _struct_reader(type(event))
+    return read(event)
 
 
-def _compact(get: Callable[[str], Any], to_us: Callable[[Any], int]) -> Event:
-    event_type = get("event_type")
-    kind = _V1_RETURNED[get("reason")] if event_type == "returned" else _TYPE_CODE[event_type]
-    occurred_at = to_us(get("occurred_at"))
+# The fields every contract version has that the rules read, in _compact's order; the flags (in
+# FLAGS order) come last. `reason` is v1's only, `statutory_max_hours` v2's only.
+_READ = ("event_type", "occurred_at", "event_id", "channel", "due_at", "filing_id", "unit_code",
+         "online_payment_via", *FLAGS)
+_read_common = attrgetter(*_READ)
+_STRUCT_READERS: dict[type, Callable[[Any], Event]] = {}
+
+
+def _struct_reader(struct: type) -> Callable[[Any], Event]:
+    """The Event of a checked Struct of one contract version: its fields read in C, in one call,
+    and a field the version does not have read as None."""
+    fields = struct.__struct_fields__  # type: ignore[attr-defined]
+    if "reason" in fields:
+        return lambda event: _compact(_read_common(event), event.reason, None, instant_us)
+    if "statutory_max_hours" in fields:
+        return lambda event: _compact(_read_common(event), None, event.statutory_max_hours, instant_us)
+    return lambda event: _compact(_read_common(event), None, None, instant_us)
+
+
+def _compact(values: Any, reason: str | None, statutory_hours: int | None,
+             to_us: Callable[[Any], int]) -> Event:
+    event_type, occurred, event_id, channel_name, due_at, filing_id, unit_code, paid_via = values[:8]
+    kind = _V1_RETURNED[reason] if event_type == "returned" else _TYPE_CODE[event_type]  # type: ignore[index]
+    occurred_at = to_us(occurred)
     # channel and due_at mean something on some event types only; elsewhere they are ignored and
     # not stored, so that a filing's state stays small.
     channel = due = None
     if kind == SUBMITTED:
-        channel = _CHANNEL_CODE[get("channel")]
-        due_at = get("due_at")
-        due = portal_rules.due_of(None if due_at is None else to_us(due_at), occurred_at,
-                                  get("statutory_max_hours"))
+        channel = _CHANNEL_CODE[channel_name]
+        due = portal_rules.due_of(None if due_at is None else to_us(due_at), occurred_at, statutory_hours)
     elif kind == SUPPLEMENT_COMPLETED:
-        due_at = get("due_at")
         due = None if due_at is None else to_us(due_at)
     flags = 0
-    for index, name in _FLAG_FIELDS:
-        value = get(name)
+    for index, value in enumerate(values[8:]):
         if value is not None:
             flags |= flag_bits(index, value)
-    if get("online_payment_via") is not None:  # paid online somewhere: online_payment true
+    if paid_via is not None:  # paid online somewhere: online_payment true
         flags = portal_rules.merge_flags(flags, flag_bits(ONLINE_PAYMENT, True))
-    return _new(Event, (occurred_at, kind, get("event_id"), channel, due, flags, get("filing_id"),
-                        get("unit_code")))
+    return _new(Event, (occurred_at, kind, event_id, channel, due, flags, filing_id, unit_code))
 
 
 def event_to_json(event: Event) -> dict[str, Any]:
@@ -375,11 +395,28 @@ def step(state: FilingState, event: Event,
         if fold is None:
             fold = fold_of(contribution(state))
         return (new_state, *_one_more(fold, state[0][0], new_state[-1]))
-    after = contribution(new_state)
     if not state:  # a filing's first event: it contributed nothing before
+        if event[1] == SUBMITTED:
+            return new_state, *_first_submission(new_state[0])
+        after = contribution(new_state)
         return new_state, _new(Delta, (after.counts, None, after.pending, None, after.portal_pending)), \
             fold_of(after)
-    return new_state, delta(contribution(state), after), fold_of(after)
+    return new_state, delta(contribution(state), after := contribution(new_state)), fold_of(after)
+
+
+def _first_submission(stored: StoredEvent) -> tuple[Delta, Fold]:
+    """The delta and Fold of a filing whose one event is its submission (most filings' first event
+    is): `contribution` of that one event, without the fold's loop."""
+    at, _kind, _event_id, channel, due, flags = stored
+    day = (at + DAY_SHIFT_US) // DAY_US
+    counts: Counts = {(day, RECEIVED_TOTAL): 1, (day, RECEIVED_ONLINE + channel): 1}  # type: ignore[operator]
+    for index, amount in portal_rules.flag_counts(flags, channel).items():  # type: ignore[arg-type]
+        counts[(day, index)] = amount
+    pending = (due, False)
+    portal = portal_rules.start(at, channel, due, flags)  # type: ignore[arg-type]
+    portal_pending = (day, due)  # open, no supplement: judged against its own due date
+    return (_new(Delta, (counts, None, pending, None, portal_pending)),
+            _new(Fold, (pending, portal_pending, None, None, portal)))
 
 
 def _one_more(before: Fold, t0: int, stored: StoredEvent) -> tuple[Delta, Fold]:
