@@ -18,6 +18,7 @@ import pytest
 
 from services.common.clock import CLOCK_START_ENV
 from services.common.kafka_settings import KafkaSettings
+from services.contract.portal_scores import score_period
 from services.simulator.delivery import DeliveryRates
 from services.simulator.feed import FeedConfig, generate
 from services.simulator.ndjson_file import write_file
@@ -115,6 +116,14 @@ async def assert_api_equals_oracle(client: httpx.AsyncClient, oracle: OracleResu
         assert worker.alive(), worker.log_tail()
         assert time.monotonic() < deadline, f"the API never reached the oracle: {differences[:10]}"
         await asyncio.sleep(0.2)
+    # Decision 766's scores over each subtree: the API's, from the oracle's counters scored anew.
+    for code in SUBTREES:
+        periods = expected[code]["periods"]
+        for period in ("month_to_date", "2026-11", "2026-10", "2026-Q4", "2026", "all_time"):
+            answer = (await client.get(f"/v1/units/{code}/score", params={"period": period})).json()
+            scored = score_period(periods[period], periods["all_time"])
+            assert {k: answer[k] for k in scored} == scored, (code, period)
+            assert answer["progress"]["totalReceived"] == periods[period]["received_total"]
     served = {}
     for code in oracle.units:
         answer = (await client.get(f"/v1/units/{code}")).json()
