@@ -27,7 +27,7 @@ import msgspec
 import orjson
 
 from services.aggregator import metrics
-from services.aggregator.figures import day_record, figures
+from services.aggregator.figures import FIRST_DAY, LAST_DAY, day_record, figures
 from services.aggregator.hcm_time import US_PER_SECOND, hcm_day
 from services.aggregator.portal_rules import PortalFiling
 from services.aggregator.rules import (
@@ -62,7 +62,7 @@ class Unit:
     partition: int
     state: UnitState = field(default_factory=UnitState)
     last_offset: int = -1
-    published_overdue: int | None = None
+    published_overdue: tuple[int, int] | None = None  # (press-style, 766) overdue now, when published
     published_at: float = float("-inf")  # monotonic time of the last record published
 
     def to_bytes(self) -> bytes:
@@ -300,13 +300,16 @@ class Engine:
     # -- publishing -------------------------------------------------------------------------------
 
     def mark_clock_changes(self, now: float) -> None:
-        """Units whose overdue-now count moved with the clock since they were last published."""
+        """Units whose overdue-now counts moved with the clock since they were last published: the
+        press-style one, and Decision 766's judged now (a due date moved by a supplement passes at
+        its own time)."""
         now_us = round(now * US_PER_SECOND)
         pending = 0
         for unit_code, unit in self.units.items():
             within, overdue = unit.state.pending(now_us)
             pending += within + overdue
-            if unit.published_overdue is not None and overdue != unit.published_overdue:
+            counts = (overdue, unit.state.portal_pending(FIRST_DAY, LAST_DAY, now_us)[1])
+            if unit.published_overdue is not None and counts != unit.published_overdue:
                 self.dirty.add(unit_code)
         metrics.PENDING.set(pending)
         metrics.UNITS.set(len(self.units))
@@ -342,7 +345,8 @@ class Engine:
                 self._cannot_publish(unit_code, exc)
                 continue
             self._can_publish(unit_code)
-            unit.published_overdue = record["periods"]["today"]["pending_overdue"]
+            everything = record["periods"]["all_time"]
+            unit.published_overdue = (everything["pending_overdue"], everything["portal_pending_overdue"])
             unit.published_at = tick
             yield unit_code, record
 

@@ -154,6 +154,29 @@ def test_a_day_roll_republishes_every_unit_and_the_clock_moves_overdue() -> None
     assert again["U2"]["periods"]["all_time"]["pending_overdue"] == 1
 
 
+def test_the_clock_moves_766_overdue_when_the_press_style_count_does_not() -> None:
+    clock = [NOW]
+    engine, tables = Engine(400, clock=lambda: clock[0]), Tables()
+    start = datetime.fromtimestamp(NOW - 3600).astimezone()
+    # The sender marks the filing overdue by its own calendar before the due date passes: the
+    # press-style count has it overdue already; Decision 766 judges it by the due date alone.
+    lifecycle = [event(1, "submitted", "P", start), event(2, "overdue", "P", start + timedelta(minutes=1))]
+    tables.run(engine, [[i, e] for i, e in enumerate(lifecycle)])
+    first = dict(engine.publish_due(clock[0]))["U1"]["periods"]["all_time"]
+    assert (first["pending_overdue"], first["portal_pending_overdue"]) == (1, 0)
+    due = (start + timedelta(days=2)).timestamp()  # the fakes' submissions are due in 2 days
+    clock[0] = due - 1  # the day has rolled: every unit goes out once
+    engine.mark_clock_changes(clock[0])
+    assert set(dict(engine.publish_due(clock[0]))) == {"U1"}
+    clock[0] = due  # at the due instant: still on time, nothing moved
+    engine.mark_clock_changes(clock[0])
+    assert list(engine.publish_due(clock[0])) == []
+    clock[0] = due + 0.001
+    engine.mark_clock_changes(clock[0])
+    again = dict(engine.publish_due(clock[0]))["U1"]["periods"]["all_time"]
+    assert (again["pending_overdue"], again["portal_pending_overdue"]) == (1, 1)
+
+
 def test_units_of_revoked_partitions_are_read_again_from_the_table() -> None:
     engine, tables = Engine(400, clock=lambda: NOW), Tables()
     tables.run(engine, [[i, e] for i, e in enumerate(EVENTS)])
