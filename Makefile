@@ -74,9 +74,10 @@ run: install ## Start Kafka, the services and a simulated feed; Ctrl-C stops eve
 test: install $(STAMPS)/chromium lint typecheck audit ## The whole suite: ruff, mypy, pip-audit, pytest (integration tests on a real broker, Chromium)
 	$(PY) -m pytest
 
-bench: install ## Benchmarks (minutes): ingest, aggregator throughput and scaling, freshness, API; see docs/benchmarks.md
+bench: install ## Benchmarks (minutes): ingest, aggregator throughput, state and scaling, freshness, API; see docs/benchmarks.md
 	$(PY) -m bench.ingest_bench
 	$(PY) -m bench.aggregator_bench
+	$(PY) -m bench.state_size
 	$(PY) -m bench.scaling_bench
 	$(PY) -m bench.freshness_bench
 	$(PY) -m bench.api_bench
