@@ -117,12 +117,6 @@ class EventValidator:
     def versions(self) -> list[int]:
         return sorted(self._by_version)
 
-    def raw_check(self, version: int = DEFAULT_VERSION) -> RawEventCheck | None:
-        """The check of raw bytes for one version, None where its schema has none (see
-        raw_event_check.py): a caller decoding many records passes the valid ones through it
-        alone and asks `validate` only about the rest."""
-        return self._raw_checks.get(version)
-
     def raw_check_any(self) -> Callable[[bytes], Any] | None:
         """One check of raw bytes for every version: the decoded event (the Struct of the version
         the bytes name, every field of that version an attribute, absent ones None) when they are
