@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from services.aggregator.hcm_time import DAY_SHIFT_US, DAY_US, day_iso, epoch_to_us, format_as_of, hcm_day
+from services.aggregator.hcm_time import day_iso, day_start_us, epoch_to_us, format_as_of, hcm_day
 from services.aggregator.unit_state import UnitState
 from services.contract.figures import COUNTERS, PERIODS, calendar_periods, rates
 
@@ -38,11 +38,6 @@ def _period(row: list[int], within: int, overdue: int, portal: tuple[int, int]) 
     period["portal_pending_on_time"], period["portal_pending_overdue"] = portal
     period.update(rates(period))
     return period
-
-
-def day_start_us(day: int) -> int:
-    """The first instant of a Ho Chi Minh day (an ordinal)."""
-    return day * DAY_US - DAY_SHIFT_US
 
 
 def cutoff_us(last_day: int, today: int, now_us: int) -> int:

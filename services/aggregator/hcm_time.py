@@ -62,6 +62,11 @@ def hcm_day(instant_us: int) -> int:
     return (instant_us + DAY_SHIFT_US) // DAY_US
 
 
+def day_start_us(day: int) -> int:
+    """The first instant of a Ho Chi Minh day (an ordinal): the inverse of hcm_day."""
+    return day * DAY_US - DAY_SHIFT_US
+
+
 def day_iso(day: int) -> str:
     """'YYYY-MM-DD' of a day ordinal."""
     return date.fromordinal(day).isoformat()

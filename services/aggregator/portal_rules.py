@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from services.aggregator.hcm_time import DAY_SHIFT_US, DAY_US, US_PER_SECOND
+from services.aggregator.hcm_time import US_PER_SECOND, hcm_day
 from services.contract.figures import COUNTERS
 
 # The event types, in canonical rank order (docs/figures.md): a type's int is its rank.
@@ -70,7 +70,7 @@ def due_of(due_at: int | None, received_at: int, statutory_max_hours: int | None
 
 def receipt_day(received_at: int) -> int:
     """The Ho Chi Minh day a filing was received on: it decides every period the filing is in."""
-    return (received_at + DAY_SHIFT_US) // DAY_US
+    return hcm_day(received_at)
 
 
 class PortalFiling(NamedTuple):
@@ -172,9 +172,7 @@ def processing_seconds(p: PortalFiling) -> int | None:
 
 def pending_entry(p: PortalFiling) -> tuple[int, int] | None:
     """(receipt day, effective due) of a filing that each period's cutoff judges; None otherwise."""
-    if fixed_verdict(p) is not None:
-        return None
-    return receipt_day(p.received_at), effective_due(p)
+    return verdict_part(p)[1]
 
 
 def receipt_counts(p: PortalFiling) -> dict[int, int]:

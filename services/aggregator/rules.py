@@ -279,10 +279,11 @@ def contribution(state: FilingState) -> Contribution:
             due = _resumed_due(due, new_due, at, paused_at)  # type: ignore[arg-type]
             status, marked, paused_at = _PENDING, False, None
         # Otherwise ignored: the first closing event wins.
-    # No key in common with the lifecycle's counts (see _add_difference).
-    counts.update({(received_day, index): amount
-                   for index, amount in portal_rules.receipt_counts(portal).items()})
-    portal_pending = portal_rules.pending_entry(portal)
+    # The portal's part, on the receipt day: no key in common with the lifecycle's counts (see
+    # _add_difference). One verdict_part gives both its counts and its pending entry.
+    verdict, portal_pending = portal_rules.verdict_part(portal)
+    for part in (verdict, portal_rules.flag_counts(portal.flags, portal.channel)):
+        counts.update({(received_day, index): amount for index, amount in part.items()})
     if status == _PENDING:
         return _new(Contribution, (counts, (due, marked), portal_pending, None, None, portal))
     if status == _PAUSED:

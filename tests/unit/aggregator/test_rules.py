@@ -15,6 +15,7 @@ from services.aggregator.hcm_time import (
     US_PER_SECOND,
     day_from_iso,
     day_iso,
+    day_start_us,
     hcm_day,
     instant_us,
     parse_instant,
@@ -111,6 +112,7 @@ def test_instant_us_is_the_exact_microsecond_count_since_the_epoch(moment: datet
 def test_ho_chi_minh_day_turns_at_17_utc() -> None:
     assert hcm_day(parse_instant("2026-03-09T16:59:59.999999Z")) == day_from_iso("2026-03-09")
     assert hcm_day(parse_instant("2026-03-09T17:00:00Z")) == day_from_iso("2026-03-10")
+    assert day_start_us(day_from_iso("2026-03-10")) == parse_instant("2026-03-09T17:00:00Z")
 
 
 def test_event_from_json_keeps_only_the_fields_of_its_type() -> None:
