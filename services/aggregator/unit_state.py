@@ -123,7 +123,7 @@ class UnitState:
         inclusive), each starting on the first of a month. A whole month's sum is kept until one of
         its days changes, so a past month is summed again only when a filing received (or resolved)
         in it moves; a month cut short (the current one, up to today) is summed on each call."""
-        months = self._fresh_month_sums()
+        self._forget_changed_months()
         partial: dict[tuple[int, int], list[int]] = {}  # (first, last) of a cut month -> its sum
         out: dict[str, list[int]] = {}
         for name, (first, last) in ranges.items():
@@ -133,13 +133,11 @@ class UnitState:
                 key = _month_of(day)
                 month_end = _month_end(key)
                 if month_end <= last:
-                    month_sum = months.get(key)
-                    if month_sum is None:
-                        month_sum = months[key] = self._sum_days(day, month_end)
+                    month_sum = self._month_sum(key)
+                elif (day, last) in partial:
+                    month_sum = partial[(day, last)]
                 else:
-                    month_sum = partial.get((day, last))
-                    if month_sum is None:
-                        month_sum = partial[(day, last)] = self._sum_days(day, last)
+                    month_sum = partial[(day, last)] = self._sum_days(day, last)
                 total = list(map(add, total, month_sum))
                 day = month_end + 1
             out[name] = total
@@ -149,23 +147,24 @@ class UnitState:
     def totals(self) -> list[int]:
         """The counters summed over every day, future ones included: the all_time period. Summed
         from the months' kept sums when asked (at publishing), not kept up to date per event."""
-        months = self._fresh_month_sums()
+        self._forget_changed_months()
         total = [0] * _WIDTH
         for key in self._months:
-            month_sum = months.get(key)
-            if month_sum is None:
-                first = date(*key, 1).toordinal()
-                month_sum = months[key] = self._sum_days(first, _month_end(key))
-            total = list(map(add, total, month_sum))
+            total = list(map(add, total, self._month_sum(key)))
         return total
 
-    def _fresh_month_sums(self) -> dict[tuple[int, int], list[int]]:
-        """The kept month sums, without those of months changed since they were summed."""
-        months = self._month_sums
+    def _forget_changed_months(self) -> None:
+        """Drops the kept sums of the months changed since they were summed."""
         for day in self._stale_days:
-            months.pop(_month_of(day), None)
+            self._month_sums.pop(_month_of(day), None)
         self._stale_days.clear()
-        return months
+
+    def _month_sum(self, key: tuple[int, int]) -> list[int]:
+        """A whole month's counters: the kept sum, or summed now and kept."""
+        month_sum = self._month_sums.get(key)
+        if month_sum is None:
+            month_sum = self._month_sums[key] = self._sum_days(date(*key, 1).toordinal(), _month_end(key))
+        return month_sum
 
     def _sum_days(self, first: int, last: int) -> list[int]:
         days = self.days
