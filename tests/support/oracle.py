@@ -64,10 +64,9 @@ from zoneinfo import ZoneInfo
 
 from jsonschema import Draft202012Validator
 
-from tests.support.paths import SCHEMA
+from tests.support.paths import SCHEMA_DIR
 
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")
-SCHEMA_DIR = SCHEMA.parent
 # The canonical order's type ranks (docs/figures.md, "Decision 766 as the national portal computes it").
 RANK = {"submitted": 0, "supplement_completed": 1, "overdue": 2, "updated": 3, "processed": 4,
         "result_returned": 5, "supplement_requested": 6, "rejected": 7, "withdrawn": 8, "stopped": 9}
