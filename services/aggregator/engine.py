@@ -301,8 +301,8 @@ class Engine:
 
     def mark_clock_changes(self, now: float) -> None:
         """Units whose overdue-now counts moved with the clock since they were last published: the
-        press-style one, and Decision 766's judged now (a due date moved by a supplement passes at
-        its own time)."""
+        press-style one, and Decision 766's judged now (they part where the sender marked a filing
+        overdue early: the press-style count has it then, the portal's only once its due passes)."""
         now_us = round(now * US_PER_SECOND)
         pending = 0
         for unit_code, unit in self.units.items():
