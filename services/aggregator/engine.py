@@ -257,7 +257,7 @@ class Engine:
     def _apply(unit: Unit, filing: Filing, event: Any, offset: int) -> int:
         stored_offset = filing.offsets.get(event.event_id)
         if stored_offset is None:
-            state, change, fold = step(filing.state, event, filing.fold)
+            state, change, fold = step(filing.state, event, filing.fold, known_new=True)
             # When the unit's record already covers this offset, only the filing write was lost.
             # The unit first: `apply` raises before changing anything or not at all, so a failure
             # leaves the filing and the unit as they were (see apply_pack).

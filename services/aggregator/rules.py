@@ -204,16 +204,36 @@ def add_event(state: FilingState, event: Event) -> tuple[FilingState, bool]:
     for stored in state:
         if stored[2] == event_id:
             return state, False
+    return _inserted(state, event), True
+
+
+def _inserted(state: FilingState, event: Event) -> FilingState:
+    """The state with `event`, whose event_id it does not hold, added in canonical order."""
     new: StoredEvent = event[:6]  # the stored form: a plain tuple
     if not state or new > state[-1]:
-        return (*state, new), True  # the usual case: events arrive in order
-    return tuple(sorted((*state, new))), True
+        return (*state, new)  # the usual case: events arrive in order
+    return tuple(sorted((*state, new)))
 
 
 # ---------------------------------------------------------------------------------------------
 # What a filing contributes to its unit
 
-Counts = dict[tuple[int, int], int]  # (day ordinal, counter index) -> amount; never 0
+# What a filing adds to its unit: parts, each `(day, sign, amounts)` (amounts: counter index ->
+# amount, added on that day times sign, ±1). Parts, not one dict keyed by (day, counter): most of
+# a filing's counts are constant dicts kept once (its receipt, its flags' part, a return), so the
+# usual event builds none, and the unit adds each part to one day's row with no key to unpack.
+Part = tuple[int, int, dict[int, int]]
+Counts = tuple[Part, ...]
+
+
+def net(counts: Counts) -> dict[tuple[int, int], int]:
+    """The counts as one dict (day, counter index) -> amount, zeros left out: what they add up to."""
+    out: dict[tuple[int, int], int] = {}
+    for day, sign, amounts in counts:
+        for index, amount in amounts.items():
+            key = (day, index)
+            out[key] = out.get(key, 0) + sign * amount
+    return {key: amount for key, amount in out.items() if amount}
 
 
 class Contribution(NamedTuple):
@@ -231,7 +251,7 @@ class Contribution(NamedTuple):
     portal: PortalFiling | None
 
 
-NOTHING = Contribution({}, None, None, None, None, None)
+NOTHING = Contribution((), None, None, None, None, None)
 
 _PENDING, _PAUSED, _CLOSED = range(3)
 
@@ -250,10 +270,7 @@ def contribution(state: FilingState) -> Contribution:
         state = tuple(sorted([(t0, *stored[1:]) if stored[0] < t0 else stored for stored in state]))
 
     received_day = (t0 + DAY_SHIFT_US) // DAY_US
-    counts: Counts = {
-        (received_day, RECEIVED_TOTAL): 1,
-        (received_day, RECEIVED_ONLINE + first[3]): 1,  # type: ignore[operator]  # set on submitted
-    }
+    counts: list[Part] = [(received_day, 1, _RECEIVED[first[3]])]  # type: ignore[index]  # set on submitted
     status = _PENDING
     due: int = first[4]  # type: ignore[assignment]  # set on submitted
     marked = False
@@ -266,10 +283,10 @@ def contribution(state: FilingState) -> Contribution:
             if kind == OVERDUE:
                 marked = True
             elif kind in _RESOLVING:
-                _count_resolved(counts, at, due, marked, t0)
+                counts.append(_resolved(at, due, marked, t0))
                 status = _CLOSED
             elif kind in _RETURNED_BY_TYPE:
-                _count_returned(counts, at, kind)
+                counts.append(((at + DAY_SHIFT_US) // DAY_US, 1, _RETURNED_PART[kind]))
                 if kind == SUPPLEMENT_REQUESTED:
                     status, paused_at = _PAUSED, at
                 else:
@@ -279,16 +296,19 @@ def contribution(state: FilingState) -> Contribution:
             due = _resumed_due(due, new_due, at, paused_at)  # type: ignore[arg-type]
             status, marked, paused_at = _PENDING, False, None
         # Otherwise ignored: the first closing event wins.
-    # The portal's part, on the receipt day: no key in common with the lifecycle's counts (see
-    # _add_difference). One verdict_part gives both its counts and its pending entry.
+    # The portal's part, on the receipt day. One verdict_part gives both its counts and its pending entry.
     verdict, portal_pending = portal_rules.verdict_part(portal)
-    for part in (verdict, portal_rules.flag_counts(portal.flags, portal.channel)):
-        counts.update({(received_day, index): amount for index, amount in part.items()})
+    if verdict:
+        counts.append((received_day, 1, verdict))
+    flagged = portal_rules.flag_counts(portal.flags, portal.channel)
+    if flagged:
+        counts.append((received_day, 1, flagged))
+    parts = tuple(counts)
     if status == _PENDING:
-        return _new(Contribution, (counts, (due, marked), portal_pending, None, None, portal))
+        return _new(Contribution, (parts, (due, marked), portal_pending, None, None, portal))
     if status == _PAUSED:
-        return _new(Contribution, (counts, None, portal_pending, None, (due, paused_at), portal))
-    return _new(Contribution, (counts, None, portal_pending, state[-1][0], None, portal))
+        return _new(Contribution, (parts, None, portal_pending, None, (due, paused_at), portal))
+    return _new(Contribution, (parts, None, portal_pending, state[-1][0], None, portal))
 
 
 def _resumed_due(due: int, new_due: int | None, at: int, paused_at: int) -> int:
@@ -297,7 +317,8 @@ def _resumed_due(due: int, new_due: int | None, at: int, paused_at: int) -> int:
     return new_due if new_due is not None else due + (at - paused_at)
 
 
-def _count_resolved(counts: Counts, at: int, due: int, marked: bool, t0: int) -> None:
+def _resolved(at: int, due: int, marked: bool, t0: int) -> Part:
+    """The press-style part of a filing's resolution, on the day it is resolved."""
     day = (at + DAY_SHIFT_US) // DAY_US
     if marked or at > due:
         verdict = RESOLVED_LATE
@@ -305,43 +326,21 @@ def _count_resolved(counts: Counts, at: int, due: int, marked: bool, t0: int) ->
         verdict = RESOLVED_EARLY
     else:
         verdict = RESOLVED_ON_TIME
-    # A filing is resolved once at most, so these keys are not there yet.
-    counts[(day, verdict)] = 1
-    counts[(day, RESOLVED_TOTAL)] = 1
     seconds = (at - t0) // US_PER_SECOND
     if seconds:
-        counts[(day, RESOLUTION_SECONDS)] = seconds
+        return day, 1, {verdict: 1, RESOLVED_TOTAL: 1, RESOLUTION_SECONDS: seconds}
+    return day, 1, _RESOLVED_PART[verdict]
 
 
-def _count_returned(counts: Counts, at: int, kind: int) -> None:
-    day = (at + DAY_SHIFT_US) // DAY_US
-    # A filing may be returned for a supplement more than once on one day.
-    key = (day, _RETURNED_BY_TYPE[kind])
-    counts[key] = counts.get(key, 0) + 1
-    key = (day, RETURNED_TOTAL)
-    counts[key] = counts.get(key, 0) + 1
-
-
-_NONE: dict[int, int] = {}
-
-
-def _add_difference(counts: Counts, day: int, old: dict[int, int], new: dict[int, int]) -> None:
-    """Adds new − old on `day` to `counts`, which holds no key of these counters yet: the receipt
-    day's portal counters are never the press-style lifecycle's, and the verdict's part and the
-    flags' part have no counter in common."""
-    if new == old:
-        return
-    for index, amount in new.items():
-        change = amount - old.get(index, 0)
-        if change:
-            counts[(day, index)] = change
-    for index, amount in old.items():
-        if index not in new:
-            counts[(day, index)] = -amount
+# The constant parts, kept once: a receipt by channel, a return by type, a resolution in no time.
+_RECEIVED = tuple({RECEIVED_TOTAL: 1, RECEIVED_ONLINE + channel: 1} for channel in range(len(CHANNELS)))
+_RETURNED_PART = {kind: {counter: 1, RETURNED_TOTAL: 1} for kind, counter in _RETURNED_BY_TYPE.items()}
+_RESOLVED_PART = {verdict: {verdict: 1, RESOLVED_TOTAL: 1}
+                  for verdict in (RESOLVED_EARLY, RESOLVED_ON_TIME, RESOLVED_LATE)}
 
 
 class Delta(NamedTuple):
-    counts: Counts  # (day, counter index) -> amount to add; never 0
+    counts: Counts  # the parts to add (a part with sign -1 takes an old part back)
     pending_before: tuple[int, bool] | None  # the press-style pending entry to remove, if any
     pending_after: tuple[int, bool] | None  # the press-style pending entry to add, if any
     portal_before: tuple[int, int] | None  # the 766 pending entry to remove, if any
@@ -350,16 +349,8 @@ class Delta(NamedTuple):
 
 def delta(old: Contribution, new: Contribution) -> Delta:
     """What the unit must add when a filing's contribution goes from `old` to `new`."""
-    if not old.counts:
-        # shared: neither is ever changed
-        return _new(Delta, (new.counts, old.pending, new.pending, old.portal_pending, new.portal_pending))
-    counts = dict(new.counts)
-    for key, value in old.counts.items():
-        left = counts.get(key, 0) - value
-        if left:
-            counts[key] = left
-        else:
-            del counts[key]  # contributions hold no zeros, so left == 0 means the key was there
+    # The old parts taken back, the new ones added: parts the two share cancel out in the rows.
+    counts = (*((day, -sign, amounts) for day, sign, amounts in old.counts), *new.counts)
     return _new(Delta, (counts, old.pending, new.pending, old.portal_pending, new.portal_pending))
 
 
@@ -379,19 +370,23 @@ def fold_of(result: Contribution) -> Fold:
     return _new(Fold, result[1:])
 
 
-def step(state: FilingState, event: Event,
-         fold: Fold | None = None) -> tuple[FilingState, Delta | None, Fold | None]:
+def step(state: FilingState, event: Event, fold: Fold | None = None,
+         known_new: bool = False) -> tuple[FilingState, Delta | None, Fold | None]:
     """add_event, then the delta to apply to the unit (None when the event changed nothing) and the
     new state's Fold; `fold` is the state's Fold when the caller kept it (None: computed here).
+    `known_new`: the caller knows the state holds no event with this event_id (the engine does).
 
     The delta equals `delta(contribution(state), contribution(new_state))`; it is computed from the
     Fold alone when the event comes last in canonical order and nothing is clamped, the usual case:
     then the new fold is the old fold plus one step. The property tests feed events in and out of
     order to hold both ways to the same figures, and the Fold to `fold_of(contribution(new_state))`.
     """
-    new_state, changed = add_event(state, event)
-    if not changed:
-        return state, None, fold
+    if known_new:
+        new_state = _inserted(state, event)
+    else:
+        new_state, changed = add_event(state, event)
+        if not changed:
+            return state, None, fold
     if state and state[0][1] == SUBMITTED and new_state[-1][2] == event[2]:
         if fold is None:
             fold = fold_of(contribution(state))
@@ -410,9 +405,9 @@ def _first_submission(stored: StoredEvent) -> tuple[Delta, Fold]:
     is): `contribution` of that one event, without the fold's loop."""
     at, _kind, _event_id, channel, due, flags = stored
     day = (at + DAY_SHIFT_US) // DAY_US
-    counts: Counts = {(day, RECEIVED_TOTAL): 1, (day, RECEIVED_ONLINE + channel): 1}  # type: ignore[operator]
-    for index, amount in portal_rules.flag_counts(flags, channel).items():  # type: ignore[arg-type]
-        counts[(day, index)] = amount
+    received: Part = (day, 1, _RECEIVED[channel])  # type: ignore[index]  # set on submitted
+    flagged = portal_rules.flag_counts(flags, channel)  # type: ignore[arg-type]
+    counts: Counts = (received, (day, 1, flagged)) if flagged else (received,)
     pending = (due, False)
     portal = portal_rules.start(at, channel, due, flags)  # type: ignore[arg-type]
     portal_pending = (day, due)  # open, no supplement: judged against its own due date
@@ -424,7 +419,7 @@ def _one_more(before: Fold, t0: int, stored: StoredEvent) -> tuple[Delta, Fold]:
     """The delta and new Fold of one event that comes after every other event of a filing
     received at t0 (so the filing is pending, paused or closed: never held)."""
     at, kind, _event_id, _channel, new_due, flags = stored
-    counts: Counts = {}
+    counts: list[Part] = []
     pending = after = before.pending
     paused = before.paused
     if pending is not None:
@@ -432,10 +427,10 @@ def _one_more(before: Fold, t0: int, stored: StoredEvent) -> tuple[Delta, Fold]:
         if kind == OVERDUE:
             after = (due, True)
         elif kind in _RESOLVING:
-            _count_resolved(counts, at, due, marked, t0)
+            counts.append(_resolved(at, due, marked, t0))
             after = None
         elif kind in _RETURNED_BY_TYPE:
-            _count_returned(counts, at, kind)
+            counts.append(((at + DAY_SHIFT_US) // DAY_US, 1, _RETURNED_PART[kind]))
             after = None
             if kind == SUPPLEMENT_REQUESTED:
                 paused = (due, at)
@@ -446,19 +441,21 @@ def _one_more(before: Fold, t0: int, stored: StoredEvent) -> tuple[Delta, Fold]:
     new_portal = portal_rules.advance(portal, at, kind, new_due, flags)
     portal_pending = new_portal_pending = before.portal_pending
     if new_portal is not portal:
-        # Only the parts of the receipt-day counts that the event can have moved are compared.
+        # Only the parts of the receipt-day counts that the event can have moved are replaced.
         day = (t0 + DAY_SHIFT_US) // DAY_US
         if new_portal[:9] != portal[:9]:
             # An open filing has no fixed verdict and no end: nothing of this part to take back.
-            old_part = _NONE if portal_pending is not None else portal_rules.verdict_counts(portal)
+            if portal_pending is None:
+                counts.append((day, -1, portal_rules.verdict_counts(portal)))
             new_part, new_portal_pending = portal_rules.verdict_part(new_portal)
-            _add_difference(counts, day, old_part, new_part)
+            if new_part:
+                counts.append((day, 1, new_part))
         if new_portal.flags != portal.flags:
-            _add_difference(counts, day, portal_rules.flag_counts(portal.flags, portal.channel),
-                            portal_rules.flag_counts(new_portal.flags, portal.channel))
+            counts.append((day, -1, portal_rules.flag_counts(portal.flags, portal.channel)))
+            counts.append((day, 1, portal_rules.flag_counts(new_portal.flags, portal.channel)))
     # Closed: neither pending nor paused; closed_at is then the newest event's time, this one's.
     closed_at = None if after is not None or paused is not None else at
-    return (_new(Delta, (counts, pending, after, portal_pending, new_portal_pending)),
+    return (_new(Delta, (tuple(counts), pending, after, portal_pending, new_portal_pending)),
             _new(Fold, (after, new_portal_pending, closed_at, paused, new_portal)))
 
 

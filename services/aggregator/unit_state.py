@@ -58,9 +58,9 @@ class UnitState:
             if portal_before is not None and portal_before != portal_after else None
         days = self.days
         row_day = None
-        row: list[int] = []  # replaced before use: the first key's day is never None
-        for (day, index), amount in change.counts.items():
-            if day != row_day:  # an event's counts are mostly on one day: look it up once
+        row: list[int] = []  # replaced before use: the first part's day is never None
+        for day, sign, amounts in change.counts:
+            if day != row_day:  # an event's parts are mostly on one day: look it up once
                 row_day = day
                 self.touched.add(day)
                 row = days.get(day)  # type: ignore[assignment]
@@ -70,7 +70,12 @@ class UnitState:
                 if day < self._changed_from:
                     self._changed_from = day
                 self._stale_days.add(day)
-            row[index] += amount
+            if sign > 0:
+                for index, amount in amounts.items():
+                    row[index] += amount
+            else:
+                for index, amount in amounts.items():
+                    row[index] -= amount
         if portal_before != portal_after:
             if portal_before is not None:
                 dues = self._portal_dues[portal_before[0]]

@@ -66,11 +66,16 @@ def test_all_time_covers_every_day() -> None:
     assert first <= day_from_iso("0001-01-01") and last >= day_from_iso("9999-12-31")
 
 
+def parts(counts: dict[tuple[int, int], int]) -> tuple[tuple[int, int, dict[int, int]], ...]:
+    """A Delta's counts from one dict (day, counter index) -> amount."""
+    return tuple((day, 1, {index: amount}) for (day, index), amount in counts.items())
+
+
 def received_on(unit: UnitState, day: str, count: int = 1, online: int = 0) -> None:
     counts = {(day_from_iso(day), RECEIVED_TOTAL): count}
     if online:
         counts[(day_from_iso(day), RECEIVED_ONLINE)] = online
-    unit.apply(Delta(counts, None, None, None, None))
+    unit.apply(Delta(parts(counts), None, None, None, None))
 
 
 def totals(record: dict, counter: str = "received_total") -> dict[str, int]:
@@ -190,10 +195,11 @@ def test_rates_of_a_subtree_come_from_summed_counters() -> None:
 def test_figures_use_the_pending_snapshot_in_every_period() -> None:
     unit = UnitState()
     due = parse_instant("2026-11-23T12:00:00+07:00")
-    unit.apply(Delta({(day_from_iso("2026-11-20"), RECEIVED_TOTAL): 2}, None, (due, False), None, None))
-    unit.apply(Delta({(day_from_iso("2026-11-21"), RESOLVED_ON_TIME): 1,
-                      (day_from_iso("2026-11-21"), RESOLVED_TOTAL): 1,
-                      (day_from_iso("2026-11-21"), RESOLUTION_SECONDS): 7200}, None, None, None, None))
+    received = parts({(day_from_iso("2026-11-20"), RECEIVED_TOTAL): 2})
+    unit.apply(Delta(received, None, (due, False), None, None))
+    unit.apply(Delta(parts({(day_from_iso("2026-11-21"), RESOLVED_ON_TIME): 1,
+                            (day_from_iso("2026-11-21"), RESOLVED_TOTAL): 1,
+                            (day_from_iso("2026-11-21"), RESOLUTION_SECONDS): 7200}), None, None, None, None))
     before = figures("U1", unit, epoch("2026-11-23T12:00:00+07:00"))
     after = figures("U1", unit, epoch("2026-11-23T12:00:00.001+07:00"))
     for name in PERIODS:
@@ -205,7 +211,7 @@ def test_figures_use_the_pending_snapshot_in_every_period() -> None:
 def portal_open(unit: UnitState, received: str, due: str) -> None:
     """An open filing received on `received`, due at `due`, as the 766 index holds it."""
     day = day_from_iso(received)
-    unit.apply(Delta({(day, RECEIVED_TOTAL): 1}, None, None, None, (day, parse_instant(due))))
+    unit.apply(Delta(parts({(day, RECEIVED_TOTAL): 1}), None, None, None, (day, parse_instant(due))))
 
 
 def judged(record: dict, name: str) -> tuple[int, int]:

@@ -36,6 +36,7 @@ from services.aggregator.rules import (
     event_from_json,
     event_to_json,
     is_too_late,
+    net,
     step,
 )
 from services.aggregator.unit_state import UnitState
@@ -362,10 +363,11 @@ def test_delta_is_new_minus_old_and_undoes_itself() -> None:
     before = contribution(state)
     state, _ = add_event(state, event_from_json(ev("p1", "processed", "2026-03-10T09:00:00+07:00")))
     after = contribution(state)
-    assert delta(NOTHING, before).counts == before.counts
+    assert net(delta(NOTHING, before).counts) == net(before.counts)
     forward, back = delta(before, after), delta(after, before)
-    assert forward.counts == {key: value for key, value in after.counts.items() if key not in before.counts}
-    assert back.counts == {key: -value for key, value in forward.counts.items()}
+    assert net(forward.counts) == {key: value for key, value in net(after.counts).items()
+                                   if key not in net(before.counts)}
+    assert net(back.counts) == {key: -value for key, value in net(forward.counts).items()}
     assert (forward.pending_before, forward.pending_after) == ((parse_instant(DUE), False), None)
     unit = UnitState()
     unit.apply(delta(NOTHING, after))
@@ -420,9 +422,9 @@ def test_unit_state_round_trips_through_json() -> None:
 
 def test_removing_an_unknown_pending_filing_fails_loudly() -> None:
     with pytest.raises(ValueError, match="not in this unit's index"):
-        UnitState().apply(Delta({}, (5 * US_PER_SECOND, False), None, None, None))
+        UnitState().apply(Delta((), (5 * US_PER_SECOND, False), None, None, None))
     with pytest.raises(ValueError, match="not in this unit's 766 index"):
-        UnitState().apply(Delta({}, None, None, (700_000, 5 * US_PER_SECOND), None))
+        UnitState().apply(Delta((), None, None, (700_000, 5 * US_PER_SECOND), None))
 
 
 @pytest.mark.parametrize("obj", [
