@@ -183,6 +183,8 @@ def test_every_service_becomes_healthy(stack: Stack) -> None:
     assert images["kafka"].startswith("onestop-kafka:")
     assert images["prometheus"].startswith("onestop-prometheus:")
     assert {images[n] for n in SERVICES - {"kafka", "prometheus"}} == {"onestop-live:latest"}
+    # The broker's log dirs are in its volume, so the topics outlive the container.
+    assert "meta.properties" in stack.compose("exec", "-T", "kafka", "ls", "/var/lib/kafka/data").split()
 
 
 async def send(stack: Stack, lines: list[bytes]) -> None:
