@@ -7,7 +7,8 @@ PY := $(VENV)/bin/python
 STAMPS := .stamps
 KAFKA_LIBS := deploy/local/.cache/kafka-libs
 
-.PHONY: help install lock kafka-jars prometheus run test lint typecheck audit bench soak topics kafka clean
+.PHONY: help install lock kafka-jars prometheus run test lint typecheck audit bench soak topics kafka clean \
+	images compose-test
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -73,6 +74,15 @@ run: install ## Start Kafka, the services and a simulated feed; Ctrl-C stops eve
 
 test: install $(STAMPS)/chromium lint typecheck audit ## The whole suite: ruff, mypy, pip-audit, pytest (integration tests on a real broker, Chromium)
 	$(PY) -m pytest
+
+# The compose deployment where no image registry can be reached: images from Debian's packages, Maven
+# Central and PyPI (deploy/images/build.py); Docker and Compose installed, dockerd started, when missing.
+images: $(STAMPS)/venv $(STAMPS)/kafka-jars ## Build the compose stack's images locally (Docker started if needed)
+	$(PY) -m deploy.images.docker_host start
+	$(PY) -m deploy.images.build
+
+compose-test: $(STAMPS)/venv $(STAMPS)/kafka-jars ## deploy/docker-compose.yml built, run and checked on Docker (minutes; not in make test)
+	$(PY) -m pytest tests/compose -p no:cacheprovider
 
 bench: install ## Benchmarks (minutes): ingest, aggregator throughput, state and scaling, freshness, API; see docs/benchmarks.md
 	$(PY) -m bench.ingest_bench

@@ -15,6 +15,18 @@ from services.common.kafka_settings import KafkaSettings
 from services.common.topics import ensure_topics
 from tests.support import suite_clock
 from tests.support.broker import running_broker, unique_settings
+from tests.support.paths import ROOT
+
+# `make compose-test` alone runs tests/compose (minutes; it installs and starts Docker): collected only
+# when named on the command line, never by the suite's `pytest`.
+COMPOSE_TESTS = ROOT / "tests" / "compose"
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    if collection_path != COMPOSE_TESTS:
+        return None
+    named = (config.invocation_params.dir / arg.split("::")[0] for arg in config.args)
+    return not any(COMPOSE_TESTS in (path.resolve(), *path.resolve().parents) for path in named) or None
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -238,3 +238,41 @@ def test_healthcheck_answers_by_the_status(tmp_path: Path) -> None:
         server.server_close()
     assert healthcheck(["healthcheck", f"{base}/readyz"]) == 1  # nobody listens any more
     assert healthcheck(["healthcheck"]) == 2
+
+
+def test_local_override_only_swaps_images_for_locally_built_ones() -> None:
+    """deploy/compose.local.yml changes nothing but images (Kafka, Prometheus: the ones
+    deploy/images/build.py builds) and leaves Grafana out; together they are still valid compose-spec."""
+    from deploy.images.build import PROMETHEUS_IMAGE, kafka_image
+
+    override: dict[str, Any] = yaml.safe_load((DEPLOY / "compose.local.yml").read_text())
+    services = override["services"]
+    assert set(services) <= set(compose()["services"])
+    assert {name: set(service) for name, service in services.items()} == {
+        "kafka": {"image"}, "prometheus": {"image"}, "grafana": {"profiles"}}
+    assert VARIABLE.sub("4.1.1", services["kafka"]["image"]) == kafka_image()
+    assert services["prometheus"]["image"] == PROMETHEUS_IMAGE
+    merged = compose()
+    for name, service in services.items():
+        merged["services"][name].update(service)
+    assert [e.message for e in validator().iter_errors(merged)] == []
+
+
+def test_host_apt_sources_read_both_formats(tmp_path: Path) -> None:
+    """The local Debian base is debootstrapped from the mirror the host's apt uses, whatever its format."""
+    from deploy.images.build import host_apt_sources
+
+    apt = tmp_path / "etc" / "apt"
+    (apt / "sources.list.d").mkdir(parents=True)
+    (apt / "sources.list").write_text("# one-line style\n"
+                                      "deb [arch=amd64] http://mirror.test/debian bookworm main\n"
+                                      "deb-src http://mirror.test/debian bookworm main\n")
+    (apt / "sources.list.d" / "debian.sources").write_text(
+        "Types: deb\nURIs: http://mirror.test/debian\nSuites: bookworm bookworm-updates\nComponents: main\n\n"
+        "Types: deb\nURIs: http://mirror.test/debian-security\nSuites: bookworm-security\n\n"
+        "Types: deb\nEnabled: no\nURIs: http://off.test/debian\nSuites: bookworm\n")
+    (apt / "sources.list.d" / "other.list").write_text("deb http://other.test/apt trixie main\n")
+    assert host_apt_sources(apt=apt) == [
+        ("http://mirror.test/debian", "bookworm"), ("http://mirror.test/debian", "bookworm"),
+        ("http://mirror.test/debian", "bookworm-updates"), ("http://mirror.test/debian-security",
+                                                             "bookworm-security")]
