@@ -11,7 +11,18 @@ from services.api.dashboard import install_dashboard
 from services.api.deps import ApiContext
 from services.api.errors import install_error_handlers
 from services.api.metrics import ApiMetrics, RequestObserver, TargetStandingCollector
-from services.api.routes import admin, allocation, daily, ops, rankings, reporting, scores, stream, units
+from services.api.routes import (
+    admin,
+    agencies,
+    allocation,
+    daily,
+    ops,
+    rankings,
+    reporting,
+    scores,
+    stream,
+    units,
+)
 from services.api.runtime import Runtime
 from services.api.settings import ApiSettings
 from services.api.sse import ExposeAbort
@@ -48,7 +59,7 @@ def create_app(settings: ApiSettings, registry: CollectorRegistry | None = None)
                  lifespan=lifespan_of(runtime), docs_url=None, redoc_url=None)
     admin_limiter = RateLimiter(settings.admin_rate_per_s, settings.admin_rate_burst)
     app.state.api = ApiContext(settings, runtime, metrics, admin_limiter, clock)
-    for module in (units, daily, scores, reporting, rankings, stream, admin, allocation, ops):
+    for module in (units, agencies, daily, scores, reporting, rankings, stream, admin, allocation, ops):
         app.include_router(module.router)
     install_dashboard(app)
     install_docs(app)

@@ -89,6 +89,22 @@ class UnitIn(BaseModel):
     parent_code: str | None = Field(default=None, pattern=UNIT_CODE.pattern)
 
 
+class AgencyIn(BaseModel):
+    """Where an agency's dossiers (the national portal's sync) count; the agency code comes from the path."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"unit_code": "31.S03"}]})
+    unit_code: str = Field(pattern=UNIT_CODE.pattern)
+
+
+class Agency(BaseModel):
+    agency_code: str = Field(examples=["000.00.12.H31"])
+    unit_code: str = Field(examples=["31.S03"])
+
+
+class AgencyList(BaseModel):
+    agencies: list[Agency]
+
+
 class UnitNode(BaseModel):
     code: str
     name: str | None = Field(description="null for a parent known only from its children")

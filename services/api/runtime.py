@@ -1,4 +1,4 @@
-"""The API's live state and its life: topics, the three mirrors, the registry seed, the change feed.
+"""The API's live state and its life: topics, the mirrors, the registry seed, the change feed.
 
 Start-up runs in the background so the server answers `/healthz` and `/readyz` (503) at once, even
 while Kafka is unreachable; it retries until it is up. Ready means every mirror has caught up with
@@ -18,7 +18,6 @@ from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from services.api.changes import ChangeFeed
 from services.api.daily import DailyView
 from services.api.metrics import ApiMetrics
-from services.api.mirror import TopicMirror
 from services.api.queries import State
 from services.api.registry import apply_unit, encode_unit, seed_units
 from services.api.rollup_cache import RollupCache
@@ -27,7 +26,9 @@ from services.api.targets import TargetBook, apply_target
 from services.api.tree import UnitTree
 from services.api.view import FiguresView
 from services.api.writer import KafkaUnavailable, Writer
+from services.common.topic_mirror import TopicMirror
 from services.common.topics import ensure_topics
+from services.contract.agencies import AgencyBook
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,9 @@ class Runtime:
                                          lambda k, v: apply_target(self.targets, k, v))
         self.days = DailyView()
         self.day_mirror = TopicMirror(kafka, kafka.days_topic, self.days.apply)
-        self.mirrors = (self.figures, self.registry, self.target_mirror, self.day_mirror)
+        self.agencies = AgencyBook()
+        self.agency_mirror = TopicMirror(kafka, kafka.agencies_topic, self.agencies.apply)
+        self.mirrors = (self.figures, self.registry, self.target_mirror, self.day_mirror, self.agency_mirror)
         self.writer = Writer(kafka, settings.write_timeout_s)
         self.ready = asyncio.Event()
         self._boot_task: asyncio.Task[None] | None = None

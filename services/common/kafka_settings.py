@@ -30,6 +30,9 @@ class KafkaSettings(BaseSettings):
     dlq_topic: str = "filing-events-dlq"
     figures_topic: str = "unit-figures"
     days_topic: str = "unit-days"
+    # Compacted: agency code (the national portal's sync, `madonvi`) -> unit code. The API's admin
+    # writes it; ingest reads it to place the dossiers it is sent.
+    agencies_topic: str = "unit-agencies"
     events_partitions: int = 12
 
     def ssl_context(self) -> ssl.SSLContext | None:

@@ -1,7 +1,7 @@
 """Create the product's topics: one idempotent command, `python -m services.common.topics`.
 
-`filing-events` (keyed by unit code), `filing-events-dlq`, and the compacted `unit-figures` and
-`unit-days`.
+`filing-events` (keyed by unit code), `filing-events-dlq`, and the compacted `unit-figures`,
+`unit-days` and `unit-agencies`.
 Existing topics are left as they are, so running it again is harmless.
 """
 
@@ -34,6 +34,11 @@ def topic_specs(settings: KafkaSettings, replication_factor: int = 1) -> list[Ne
             settings.days_topic, settings.events_partitions, replication_factor,
             topic_configs={"cleanup.policy": "compact", "min.cleanable.dirty.ratio": "0.1",
                            "segment.ms": "600000"},
+        ),
+        NewTopic(
+            # Compacted, keyed by agency code: the latest unit each agency's dossiers count for.
+            settings.agencies_topic, 3, replication_factor,
+            topic_configs={"cleanup.policy": "compact", "min.cleanable.dirty.ratio": "0.1"},
         ),
     ]
 

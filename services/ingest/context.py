@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from services.common.rate_limit import RateLimiter
 from services.contract.event_validation import EventValidator
+from services.ingest.dvcqg.context import SyncContext
 from services.ingest.keys import KeyFile
 from services.ingest.metrics import IngestMetrics
 from services.ingest.producer import EventWriter
@@ -20,3 +21,4 @@ class IngestContext:
     writer: EventWriter
     metrics: IngestMetrics
     limiter: RateLimiter  # requests per writer key
+    sync: SyncContext  # the national portal's sync (/dvcqg/...)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from services.common.clock import ClockSettings
@@ -55,6 +55,15 @@ class IngestSettings(HttpServerSettings):
     # Above aiokafka's 16 KiB default, so that a 1,000-event request leaves in a few produce requests
     # rather than dozens of round trips; below the broker's 1 MiB message limit.
     producer_batch_bytes: int = Field(default=256 * 1024, gt=0, le=1024 * 1024)
+
+    # The national portal's sync (/dvcqg/...): how long a login's session lasts, and the secret that
+    # signs sessions. Replicas behind one address must share the secret (a session from one is then
+    # good on all); unset, each process draws its own, so a session works only on its own replica.
+    sync_session_ttl_s: int = Field(default=3600, ge=60, le=7 * 86_400)
+    sync_session_secret: SecretStr | None = None
+    # Dossiers (or progress steps) a sync call may carry. A dossier state gives up to about a dozen
+    # events, so 1,000 stays within max_events' order of magnitude per request.
+    sync_max_items: int = Field(default=1_000, gt=0)
 
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     # The receiver's clock, which an event's occurred_at may not be more than a day ahead of.

@@ -118,6 +118,7 @@ class Running:
     registry: CollectorRegistry
     all_units: str
     scoped: str  # units 26734 and 26737 only
+    app: FastAPI
 
     async def post(self, body: Any, key: str | None = None) -> httpx.Response:
         return await self.client.post("/v1/events", json=body, headers=bearer(key or self.all_units))
@@ -138,4 +139,4 @@ async def running_ingest(kafka: KafkaSettings, tmp_path: Path, **overrides: Any)
     writer = app.state.ingest.writer
     assert isinstance(writer, TransactionalWriter)
     async with serving(app) as url, httpx.AsyncClient(base_url=url, timeout=60) as client:
-        yield Running(client, settings, writer, registry, all_units, scoped)
+        yield Running(client, settings, writer, registry, all_units, scoped, app)

@@ -55,7 +55,8 @@ class Pipeline:
         suffix = uuid.uuid4().hex[:8]
         self.kafka = KafkaSettings(bootstrap_servers=self.bootstrap, events_partitions=self.partitions,
                                    events_topic=f"events-{suffix}", dlq_topic=f"dlq-{suffix}",
-                                   figures_topic=f"figures-{suffix}", days_topic=f"days-{suffix}")
+                                   figures_topic=f"figures-{suffix}", days_topic=f"days-{suffix}",
+                                   agencies_topic=f"agencies-{suffix}")
         self.workdir.mkdir(parents=True, exist_ok=True)
         keys_file = self.workdir / "ingest-keys.json"
         self.key = subprocess.run(
@@ -90,6 +91,7 @@ class Pipeline:
         return {**os.environ, "PYTHONUNBUFFERED": "1", "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
                 "KAFKA_EVENTS_TOPIC": kafka.events_topic, "KAFKA_DLQ_TOPIC": kafka.dlq_topic,
                 "KAFKA_FIGURES_TOPIC": kafka.figures_topic, "KAFKA_DAYS_TOPIC": kafka.days_topic,
+                "KAFKA_AGENCIES_TOPIC": kafka.agencies_topic,
                 "KAFKA_EVENTS_PARTITIONS": str(kafka.events_partitions)}
 
     @property

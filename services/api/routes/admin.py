@@ -12,13 +12,25 @@ from fastapi import APIRouter, Path, Response
 
 from services.api.deps import AdminRoute, Context
 from services.api.errors import ApiError, json_response, not_found
-from services.api.mirror import TopicMirror
-from services.api.models import BODY_LIMITS, NOT_JSON, Error, Figure, Target, TargetIn, Unit, UnitIn
+from services.api.models import (
+    BODY_LIMITS,
+    NOT_JSON,
+    Agency,
+    AgencyIn,
+    Error,
+    Figure,
+    Target,
+    TargetIn,
+    Unit,
+    UnitIn,
+)
 from services.api.registry import UNIT_CODE, encode_unit
 from services.api.targets import TARGET_PERIOD, encode_target, target_key, target_value
 from services.api.targets import Target as TargetValue
 from services.api.tree import MAX_DEPTH, UnitInfo
 from services.api.writer import KafkaUnavailable
+from services.common.topic_mirror import TopicMirror
+from services.contract.agencies import AGENCY_CODE, encode_agency
 
 RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"model": Error, "description": "No admin key."},
@@ -31,6 +43,8 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
 router = APIRouter(prefix="/v1/admin", tags=["admin"], route_class=AdminRoute, responses=RESPONSES)
 
 CodePath = Annotated[str, Path(pattern=UNIT_CODE.pattern, examples=["31.S03"])]
+AgencyPath = Annotated[str, Path(pattern=AGENCY_CODE.pattern, examples=["000.00.12.H31"],
+                                 description="the agency's code in the national portal's directory")]
 PeriodPath = Annotated[str, Path(pattern=TARGET_PERIOD.pattern, description="a year, quarter or month",
                                  examples=["2026", "2026-Q1", "2026-03"])]
 
@@ -61,6 +75,26 @@ async def delete_unit(code: CodePath, context: Context) -> Response:
     if code not in context.runtime.tree:
         raise not_found(code)
     status = await _write(context, context.runtime.registry, code, None)
+    return Response(status_code=204 if status == 200 else 202)
+
+
+@router.put("/agencies/{agency_code}", summary="Map an agency code to a unit", response_model=Agency,
+            responses={**NOT_JSON, 404: {"model": Error, "description": "No such unit in the registry."}})
+async def put_agency(agency_code: AgencyPath, body: AgencyIn, context: Context) -> Response:
+    """Dossiers the national portal's sync sends for this agency count for this unit."""
+    if body.unit_code not in context.runtime.tree:
+        raise not_found(body.unit_code)
+    status = await _write(context, context.runtime.agency_mirror, agency_code, encode_agency(body.unit_code))
+    return json_response(status, {"agency_code": agency_code, "unit_code": body.unit_code})
+
+
+@router.delete("/agencies/{agency_code}", summary="Unmap an agency code", status_code=204,
+               responses={404: {"model": Error}})
+async def delete_agency(agency_code: AgencyPath, context: Context) -> Response:
+    """From then on ingest refuses this agency's dossiers."""
+    if context.runtime.agencies.unit_of(agency_code) is None:
+        raise ApiError(404, "unknown_agency", f"no agency {agency_code!r}")
+    status = await _write(context, context.runtime.agency_mirror, agency_code, None)
     return Response(status_code=204 if status == 200 else 202)
 
 

@@ -1,9 +1,10 @@
 """A compacted topic followed from its beginning into memory, with no consumer group.
 
-Every API replica reads every partition itself (assign, seek to beginning), so each holds the whole
-topic; a group would split the partitions between replicas. `caught_up` is set once the consumer's
-position reaches, on every partition, the end offset seen at start: from then on the mirror holds
-at least everything that was on the topic when this process started.
+Every replica (of the API, and of ingest for the agency codes) reads every partition itself (assign,
+seek to beginning), so each holds the whole topic; a group would split the partitions between
+replicas. `caught_up` is set once the consumer's position reaches, on every partition, the end
+offset seen at start: from then on the mirror holds at least everything that was on the topic when
+this process started.
 """
 
 from __future__ import annotations
@@ -27,8 +28,10 @@ RETRY_S = 1.0
 
 
 class TopicMirror:
-    def __init__(self, kafka: KafkaSettings, topic: str, apply: Apply) -> None:
+    def __init__(self, kafka: KafkaSettings, topic: str, apply: Apply,
+                 client_prefix: str = "onestop-api") -> None:
         self.kafka = kafka
+        self.client_prefix = client_prefix
         self.topic = topic
         self.apply = apply
         self.caught_up = asyncio.Event()
@@ -45,7 +48,7 @@ class TopicMirror:
         consumer = AIOKafkaConsumer(
             **self.kafka.client_kwargs(), group_id=None, enable_auto_commit=False,
             auto_offset_reset="earliest", isolation_level="read_committed",
-            client_id=f"onestop-api-{self.topic}")
+            client_id=f"{self.client_prefix}-{self.topic}")
         try:
             await consumer.start()
             tps = [TopicPartition(self.topic, p) for p in range(partitions)]
