@@ -41,8 +41,7 @@ def main() -> None:
         if event.event_id in filing.offsets:
             continue  # a duplicate: the engine stores nothing for it
         state, change, fold = step(filing.state, event, filing.fold)
-        filing.state, filing.fold = state, fold
-        filing.offsets[event.event_id] = offset
+        filing.add(event, offset, state, fold)
         if change is not None:
             units.setdefault(event.unit_code, UnitState()).apply(change)
 
