@@ -13,29 +13,14 @@ import orjson
 import pytest
 from prometheus_client import CollectorRegistry
 
-from services.contract.agencies import AgencyBook, encode_agency
 from services.ingest.app import create_app
 from services.ingest.dvcqg.sessions import Sessions
 from services.ingest.keys import KeyStore, new_key
 from services.ingest.settings import IngestSettings
-from tests.support.ingest import FakeWriter, bearer, write_keys
+from tests.support.ingest import FakeWriter, StubAgencies, bearer, write_keys
 
 AGENCY = "000.00.12.H31"
 OTHER_AGENCY = "000.00.13.H31"
-
-
-class StubAgencies:
-    def __init__(self, mapping: dict[str, str]) -> None:
-        self.book = AgencyBook()
-        for agency, unit in mapping.items():
-            self.book.apply(agency, encode_agency(unit))
-        self.ready = True
-
-    async def start(self) -> None:
-        return None
-
-    async def stop(self) -> None:
-        return None
 
 
 @dataclass
@@ -211,6 +196,27 @@ async def test_a_body_over_the_limit_is_413_in_the_formats_shape(sync: Sync) -> 
     answer = await sync.client.post(f"/dvcqg/DongBoHoSoMC?MaDinhDanhDV={AGENCY}",
                                     content=b"[" + b" " * 300_000 + b"]", headers=bearer(sync.all_units))
     assert answer.status_code == 413
+
+
+async def test_sync_requests_are_counted_and_timed_by_route_like_events(sync: Sync) -> None:
+    await sync.call([dossier()])  # a login, then a call
+    await sync.client.post("/dvcqg/sync", content=b"not json", headers=bearer(sync.all_units))
+    await sync.client.post(f"/dvcqg/DongBoHoSoMC?MaDinhDanhDV={AGENCY}", content=orjson.dumps([dossier()]),
+                           headers=bearer(sync.all_units))
+    await sync.client.post("/dvcqg/CapNhatTienDoHoSoMC", content=b"[]", headers=bearer("k1.wrong"))
+    assert sync.sample("ingest_requests_total", route="/dvcqg/login", status="200") == 1
+    assert sync.sample("ingest_requests_total", route="/dvcqg/sync", status="200") == 1
+    assert sync.sample("ingest_requests_total", route="/dvcqg/sync", status="400") == 1
+    assert sync.sample("ingest_requests_total", route="/dvcqg/DongBoHoSoMC", status="200") == 1
+    assert sync.sample("ingest_requests_total", route="/dvcqg/CapNhatTienDoHoSoMC", status="401") == 1
+    assert sync.sample("ingest_request_duration_seconds_count", route="/dvcqg/sync", status="200") == 1
+    assert sync.sample("ingest_requests_total", route="/v1/events", status="200") == 0
+    # Not the operators' own endpoints, nor unknown paths (the label stays bounded).
+    await sync.client.get("/metrics")
+    await sync.client.post("/dvcqg/nothing", content=b"[]")
+    families = [m for m in sync.registry.collect() if m.name == "ingest_requests"]
+    routes = {s.labels["route"] for m in families for s in m.samples}
+    assert routes == {"/dvcqg/login", "/dvcqg/sync", "/dvcqg/DongBoHoSoMC", "/dvcqg/CapNhatTienDoHoSoMC"}
 
 
 async def test_until_the_agency_codes_are_read_calls_wait(sync: Sync) -> None:
