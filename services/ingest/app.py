@@ -73,7 +73,8 @@ def create_app(settings: IngestSettings, registry: CollectorRegistry | None = No
     install_error_handlers(app)
     dvcqg.install_sync_errors(app)
     # Innermost, so that its refusals (413, 408, 499) are counted and carry the security headers.
-    install_body_guard(app, settings.max_body_bytes, settings.body_timeout_s)
+    install_body_guard(app, settings.max_body_bytes, settings.body_timeout_s,
+                       answers={dvcqg.router.prefix + "/": dvcqg.body_refused})
     app.add_middleware(RequestObserver, metrics=metrics, paths=INTAKE_PATHS)
     # Outermost, so that its headers and its 500 cover every answer. No CORS middleware: writers are
     # servers holding a key, never a browser page, so no origin is ever allowed.

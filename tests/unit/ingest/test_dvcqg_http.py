@@ -192,10 +192,39 @@ async def test_too_many_items_is_413(sync: Sync) -> None:
     assert answer.status_code == 413 and answer.json()["error_code"] == "413"
 
 
-async def test_a_body_over_the_limit_is_413_in_the_formats_shape(sync: Sync) -> None:
-    answer = await sync.client.post(f"/dvcqg/DongBoHoSoMC?MaDinhDanhDV={AGENCY}",
-                                    content=b"[" + b" " * 300_000 + b"]", headers=bearer(sync.all_units))
+class CountedBody:
+    """A body sent in 64 KiB chunks as the server asks for them, counting what it took."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.sent = 0
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        chunk = b" " * 65_536
+        while self.sent < self.total:
+            self.sent += len(chunk)
+            yield chunk
+
+
+@pytest.mark.parametrize("declared", [True, False], ids=["content-length", "chunked"])
+async def test_a_body_over_the_limit_is_413_in_the_formats_shape_and_not_read_on(
+        sync: Sync, declared: bool) -> None:
+    limit = 256 * 1024
+    body = CountedBody(20 * limit)
+    headers = bearer(sync.all_units) | ({"Content-Length": str(body.total)} if declared else {})
+    answer = await sync.client.post(f"/dvcqg/DongBoHoSoMC?MaDinhDanhDV={AGENCY}", content=body,
+                                    headers=headers)
     assert answer.status_code == 413
+    assert set(answer.json()) == {"error_code", "message"} and answer.json()["error_code"] == "413"
+    assert f"{limit} bytes" in answer.json()["message"]
+    # A declared length over the limit is refused before a byte is read; a chunked body at the limit.
+    assert body.sent <= (0 if declared else limit) + 65_536
+    assert sync.written() == []
+    assert sync.sample("ingest_requests_total", route="/dvcqg/DongBoHoSoMC", status="413") == 1
+    # /v1/events keeps the shared shape.
+    events = await sync.client.post("/v1/events", content=CountedBody(20 * limit),
+                                    headers=bearer(sync.all_units) | {"Content-Type": "application/json"})
+    assert events.status_code == 413 and set(events.json()) == {"error", "message"}
 
 
 async def test_sync_requests_are_counted_and_timed_by_route_like_events(sync: Sync) -> None:
