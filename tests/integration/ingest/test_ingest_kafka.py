@@ -206,6 +206,8 @@ async def test_kafka_outage_is_503_then_recovers_without_losing_or_doubling(own_
     attempts: list[Attempt] = []
     async with running_ingest(kafka, tmp_path, produce_timeout_s=3.0, transaction_timeout_ms=10_000,
                               producer_pool_size=2) as ingest:
+        # Ready before the outage, the agency codes read too: after it, readiness is Kafka's alone.
+        await eventually(lambda: status_is(ingest.client, "/readyz", 200), 30, "ingest's readiness")
 
         async def attempt(size: int) -> Attempt:
             events = [make_event(unit_code=str(26734 + i % 7)) for i in range(size)]
