@@ -48,7 +48,7 @@ Two ways to run it:
   at /dvcqg/login with the key, then send each filing's whole state as it changes, again and out
   of order; agency code of unit U: 000.00.U.H31 (map it first: PUT /v1/admin/agencies/{code}):
     python -m services.simulator --ingest-url http://127.0.0.1:8001 --api-key KEY --sync-units all \\
-        --backfill-days 1 --events 20000      # a province's day as sync calls, then stop
+        --backfill-days 1 --filings-per-day 3000   # the last day at once, then live
     python -m services.simulator --ingest-url http://127.0.0.1:8001 --api-key KEY --rate 20 \\
         --sync-units 31.S03,10510   # these units through the sync, the others as events
 
