@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -26,6 +27,8 @@ from deploy.local.service import Service
 from services.common.clock import Clock, ClockSettings
 from services.common.kafka_settings import KafkaSettings
 from services.common.topics import ensure_topics
+from services.contract.units import DEFAULT_PROVINCE, province_units
+from services.simulator.dvcqg_sync import agency_code
 
 log = logging.getLogger("run")
 RUN_DIR = Path(".run")
@@ -41,6 +44,10 @@ class RunSettings(BaseSettings):
     feed_rate: float = 20.0  # events per second from the simulator: gentle on a laptop
     feed_backfill_days: int = 3
     province: str | None = None
+    # Units whose filings the feed sends through the national portal's sync intake (/dvcqg/sync) instead
+    # of /v1/events, their agency codes mapped under the API's admin first: "auto" (a department and
+    # two communes or wards of the province), codes separated by commas, or "" for none.
+    sync_units: str = "auto"
     start_timeout: float = 90.0
     # ONESTOP_CLOCK_START runs the whole stack at another instant (a Sunday, 1 January...).
     now: ClockSettings = Field(default_factory=ClockSettings)
@@ -67,6 +74,33 @@ def new_feed_key(python: str, run_dir: Path) -> str:
     return done.stdout.strip().splitlines()[-1]
 
 
+def sync_units(settings: RunSettings) -> list[str]:
+    """The units the feed sends through the portal's sync (RUN_SYNC_UNITS)."""
+    spec = settings.sync_units.strip()
+    if spec != "auto":
+        return [code.strip() for code in spec.split(",") if code.strip()]
+    units = province_units(settings.province or str(DEFAULT_PROVINCE))
+    departments = [u.code for u in units if u.level == "department"]
+    local = [u.code for u in units if u.level in ("commune", "ward")]
+    return departments[2:3] + local[:2]
+
+
+def map_agencies(api_url: str, admin_key: str, units: list[str]) -> dict[str, str]:
+    """Map each unit's agency code (the simulator's) to it under the API's admin, as a province does
+    before connecting its sync; agency code → unit."""
+    mapped = {}
+    with httpx.Client(base_url=api_url, timeout=30.0) as client:
+        for unit in units:
+            code = agency_code(unit)
+            answer = client.put(f"/v1/admin/agencies/{code}", json={"unit_code": unit},
+                                headers={"Authorization": f"Bearer {admin_key}"})
+            if answer.status_code not in (200, 202):
+                raise RuntimeError(f"mapping agency {code} to unit {unit}: {answer.status_code} "
+                                   f"{answer.text[:300]}")
+            mapped[code] = unit
+    return mapped
+
+
 @dataclass
 class Stack:
     """The services `make run` starts, in start order, and where to reach them."""
@@ -78,6 +112,8 @@ class Stack:
     admin_key_file: Path
     clock: Clock  # the stack's "now", which every service is started on
     now: ClockSettings
+    sync_units: list[str]  # the feed sends their filings through the portal's sync
+    admin_key: str = ""
 
 
 def plan_stack(settings: RunSettings, run_dir: Path, python: str) -> Stack:
@@ -98,6 +134,9 @@ def plan_stack(settings: RunSettings, run_dir: Path, python: str) -> Stack:
                  "--rate", str(settings.feed_rate), "--backfill-days", str(settings.feed_backfill_days)]
     if settings.province:
         feed_args += ["--province", settings.province]
+    synced = sync_units(settings)
+    if synced:
+        feed_args += ["--sync-units", ",".join(synced)]
     services = [
         Service("ingest", [python, "-m", "services.ingest"], logs, f"{ingest_url}/readyz",
                 {"INGEST_PORT": str(ingest_port), "INGEST_KEYS_FILE": str(run_dir / "ingest-keys.json")}),
@@ -111,7 +150,8 @@ def plan_stack(settings: RunSettings, run_dir: Path, python: str) -> Stack:
         # The key goes by environment, not argv, so that `ps` does not show it.
         Service("feed", feed_args, logs, env={"SIMULATOR_API_KEY": new_feed_key(python, run_dir)}),
     ]
-    return Stack(services, ingest_url, aggregator_url, api_url, key_file, settings.now.clock(), settings.now)
+    return Stack(services, ingest_url, aggregator_url, api_url, key_file, settings.now.clock(), settings.now,
+                 synced, admin_key)
 
 
 def check_alive(stack: Stack) -> None:
@@ -125,6 +165,11 @@ def start_stack(stack: Stack, env: dict[str, str], timeout: float) -> None:
     """Start the services in order, each once the one before is ready."""
     deadline = time.monotonic() + timeout
     for service in stack.services:
+        if service.name == "feed" and stack.sync_units:
+            # Before the feed: a dossier of an agency nobody mapped is refused (and counted).
+            mapped = map_agencies(stack.api_url, stack.admin_key, stack.sync_units)
+            log.info("mapped the agency codes %s for the portal's sync", ", ".join(
+                f"{code} → {unit}" for code, unit in mapped.items()))
         log.info("starting %s ...", service.name)
         service.start({**env, **stack.now.handed_on(stack.clock)})
         service.wait_ready(deadline)
@@ -171,9 +216,13 @@ def main() -> int:
         log.info("all up in %.1f s", time.monotonic() - started)
         ingest_url, aggregator_url, api_url = stack.ingest_url, stack.aggregator_url, stack.api_url
         key_file = stack.admin_key_file
+        sync = (f"  Portal sync    POST {ingest_url}/dvcqg/sync   (the feed's units "
+                f"{', '.join(stack.sync_units)} come this way; agency codes: {api_url}/v1/agencies; "
+                "ingest_sync_items_total in the ingest metrics)\n" if stack.sync_units else "")
         print(  # noqa: T201 - this is the user's terminal
             f"\n  Kafka          {kafka.bootstrap_servers}\n"
             f"  Ingest API     {ingest_url}/docs   (POST {ingest_url}/v1/events)\n"
+            f"{sync}"
             f"  Ingest metrics {ingest_url}/metrics\n"
             f"  Aggregator     {aggregator_url}/metrics   (figures on topic {kafka.figures_topic})\n"
             f"  Dashboard      {api_url}/\n"

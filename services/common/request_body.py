@@ -10,11 +10,16 @@ The refusals are raised from `receive`, so inside the route, as `BodyRefused`: a
 because FastAPI turns any other exception met while parsing a body parameter into its own 400, with
 a handler of its own that answers in the shared error shape. Nothing here decides who may send a
 body: routes check keys and rate limits before reading one.
+
+A route family with an answer shape of its own (the national portal's sync answers `{"error_code",
+"message"}`) names it by path prefix: the refusal, at once or mid-body, is then answered in that
+shape; the bound is the same.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Mapping
 
 from fastapi import FastAPI, Request, Response
 from starlette.exceptions import HTTPException
@@ -34,29 +39,41 @@ class BodyRefused(HTTPException):
         self.message = message
 
 
-def install_body_guard(app: FastAPI, max_bytes: int, timeout_s: float) -> None:
+Answer = Callable[[BodyRefused], Response]
+
+
+def install_body_guard(app: FastAPI, max_bytes: int, timeout_s: float,
+                       answers: Mapping[str, Answer] | None = None) -> None:
     """Add the middleware (call it before the middlewares that should see its answers) and the
-    handler of its refusals."""
-    app.add_middleware(BodyGuard, max_bytes=max_bytes, timeout_s=timeout_s)
-    app.add_exception_handler(BodyRefused, _on_refused)
+    handler of its refusals; `answers`: path prefix → the answer of a refusal there (default: the
+    shared shape)."""
+    shapes = dict(answers or {})
+    app.add_middleware(BodyGuard, max_bytes=max_bytes, timeout_s=timeout_s, answers=shapes)
+
+    async def on_refused(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, BodyRefused)
+        return answer_for(shapes, request.url.path)(exc)
+
+    app.add_exception_handler(BodyRefused, on_refused)
 
 
-async def _on_refused(_: Request, exc: Exception) -> Response:
-    assert isinstance(exc, BodyRefused)
-    return _answer(exc)
-
-
-def _answer(exc: BodyRefused) -> Response:
+def shared_answer(exc: BodyRefused) -> Response:
     return json_response(exc.status_code, {"error": exc.code, "message": exc.message})
+
+
+def answer_for(answers: Mapping[str, Answer], path: str) -> Answer:
+    return next((answer for prefix, answer in answers.items() if path.startswith(prefix)), shared_answer)
 
 
 class BodyGuard:
     """ASGI middleware: request bodies of at most `max_bytes`, complete within `timeout_s`."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int, timeout_s: float) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, timeout_s: float,
+                 answers: Mapping[str, Answer] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.timeout_s = timeout_s
+        self.answers = dict(answers or {})
 
     def too_large(self) -> BodyRefused:
         return BodyRefused(413, "too_large", f"the body is over {self.max_bytes} bytes")
@@ -67,7 +84,7 @@ class BodyGuard:
             return
         declared = _content_length(scope)
         if declared is not None and declared > self.max_bytes:
-            await _answer(self.too_large())(scope, receive, send)
+            await answer_for(self.answers, scope["path"])(self.too_large())(scope, receive, send)
             return
         deadline = asyncio.get_running_loop().time() + self.timeout_s
         received = 0

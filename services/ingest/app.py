@@ -41,6 +41,10 @@ class _Parts:
             await part.stop()
 
 
+# The routes that take writers' bodies, whose requests the metrics count: /v1/events and the sync's.
+INTAKE_PATHS = ("/v1/events", *(getattr(route, "path", "") for route in dvcqg.router.routes))
+
+
 def create_app(settings: IngestSettings, registry: CollectorRegistry | None = None,
                writer: EventWriter | None = None, agencies: Agencies | None = None) -> FastAPI:
     """The app; `registry` defaults to a fresh one (with process metrics), `writer` to Kafka, `agencies`
@@ -69,8 +73,9 @@ def create_app(settings: IngestSettings, registry: CollectorRegistry | None = No
     install_error_handlers(app)
     dvcqg.install_sync_errors(app)
     # Innermost, so that its refusals (413, 408, 499) are counted and carry the security headers.
-    install_body_guard(app, settings.max_body_bytes, settings.body_timeout_s)
-    app.add_middleware(RequestObserver, metrics=metrics, path="/v1/events")
+    install_body_guard(app, settings.max_body_bytes, settings.body_timeout_s,
+                       answers={dvcqg.router.prefix + "/": dvcqg.body_refused})
+    app.add_middleware(RequestObserver, metrics=metrics, paths=INTAKE_PATHS)
     # Outermost, so that its headers and its 500 cover every answer. No CORS middleware: writers are
     # servers holding a key, never a browser page, so no origin is ever allowed.
     app.add_middleware(SecurityGuard, no_store_prefixes=("/v1/",))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -26,14 +26,14 @@ class IngestMetrics:
             "an instant out of the contract's bounds).",
             ["reason"], registry=registry)
         self.requests = Counter(
-            "ingest_requests_total", "POST /v1/events requests by HTTP status.", ["status"],
-            registry=registry)
+            "ingest_requests_total", "Requests to the intake routes (/v1/events, the sync's /dvcqg/...) by "
+            "route and HTTP status.", ["route", "status"], registry=registry)
         self.rate_limited = Counter(
             "ingest_rate_limited_total", "Requests answered 429: their key was over its rate.",
             registry=registry)
         self.request_seconds = Histogram(
-            "ingest_request_duration_seconds", "POST /v1/events time from first byte to answer.",
-            ["status"], buckets=LATENCY_BUCKETS, registry=registry)
+            "ingest_request_duration_seconds", "Intake request time from first byte to answer, by route and "
+            "HTTP status.", ["route", "status"], buckets=LATENCY_BUCKETS, registry=registry)
         self.request_events = Histogram(
             "ingest_request_events", "Events per well-formed request.", buckets=BATCH_BUCKETS,
             registry=registry)
@@ -62,15 +62,17 @@ class IngestMetrics:
 
 
 class RequestObserver:
-    """ASGI middleware timing and counting the requests to one path, whatever their outcome."""
+    """ASGI middleware timing and counting the requests to the given paths, whatever their outcome,
+    labelled by the path (exact paths only: a bounded label)."""
 
-    def __init__(self, app: ASGIApp, metrics: IngestMetrics, path: str) -> None:
+    def __init__(self, app: ASGIApp, metrics: IngestMetrics, paths: Collection[str]) -> None:
         self.app = app
         self.metrics = metrics
-        self.path = path
+        self.paths = frozenset(paths)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] != self.path:
+        path = scope.get("path")
+        if scope["type"] != "http" or path not in self.paths:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
@@ -85,5 +87,5 @@ class RequestObserver:
         try:
             await self.app(scope, receive, observed_send)
         finally:
-            self.metrics.requests.labels(status).inc()
-            self.metrics.request_seconds.labels(status).observe(time.perf_counter() - started)
+            self.metrics.requests.labels(path, status).inc()
+            self.metrics.request_seconds.labels(path, status).observe(time.perf_counter() - started)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import sys
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -15,12 +17,14 @@ import httpx
 from services.common.clock import Clock, ClockSettings
 from services.contract.units import DEFAULT_PROVINCE, province_units, provinces, resolve_province
 from services.simulator.arrivals import filings_per_day_for_rate
-from services.simulator.delivery import DeliveryRates
+from services.simulator.delivery import Delivery, DeliveryRates
+from services.simulator.dvcqg_sync import agency_code, as_sync
 from services.simulator.feed import FeedConfig, generate
 from services.simulator.lifecycle import LifecycleShares
 from services.simulator.live import IngestRefused, LiveTally, Sender, send_live
 from services.simulator.localtime import TZ, parse_local
 from services.simulator.ndjson_file import write_file
+from services.simulator.sync_live import LOGIN_PATH, SYNC_PATH, SyncSender, units_filter
 
 API_KEY_ENV = "SIMULATOR_API_KEY"
 
@@ -39,6 +43,14 @@ Two ways to run it:
     python -m services.simulator --ingest-url http://127.0.0.1:8001 --api-key KEY --rate 20
     python -m services.simulator --ingest-url http://127.0.0.1:8001 --api-key KEY --rate 20 \\
         --backfill-days 2      # first send two days of history, fast
+
+  live, as the national portal's sync (DongBoHoSoMC dossier states, docs/integration.md): log in
+  at /dvcqg/login with the key, then send each filing's whole state as it changes, again and out
+  of order; agency code of unit U: 000.00.U.H31 (map it first: PUT /v1/admin/agencies/{code}):
+    python -m services.simulator --ingest-url http://127.0.0.1:8001 --api-key KEY --sync-units all \\
+        --backfill-days 1 --filings-per-day 3000   # the last day at once, then live
+    python -m services.simulator --ingest-url http://127.0.0.1:8001 --api-key KEY --rate 20 \\
+        --sync-units 31.S03,10510   # these units through the sync, the others as events
 
 The feed is messy on purpose, like real senders: some events come twice, out of order, days
 late, again under a new event id, or broken. Each rate is per original event: 0.01 means about
@@ -110,6 +122,14 @@ def _parser() -> argparse.ArgumentParser:
     number(live, "--backfill-days", 0.0, "first send this many days of history")
     number(live, "--backfill-rate", 2000.0, "events per second while backfilling")
     number(live, "--batch-size", 500, "lines per request at most")
+    live.add_argument("--sync-units", metavar="all|UNIT,...",
+                      help="send these units' filings as the national portal's sync (dossier states in "
+                           "DongBoHoSoMC calls to /dvcqg/sync, after logging in at /dvcqg/login with the "
+                           "key; each state sent up to three times, within --sync-resend-hours, so that an "
+                           "older state may come after a newer one), the other units' as events; all: "
+                           "the whole province")
+    number(live, "--sync-per-call", 100, "dossiers per sync call at most")
+    number(live, "--sync-resend-hours", 6.0, "a dossier state is sent again within this many hours")
 
     info = p.add_argument_group("information")
     info.add_argument("--list-provinces", action="store_true", help="print the 34 provinces and exit")
@@ -167,6 +187,18 @@ def _run_file(args: argparse.Namespace, clock: Clock) -> int:
     return 0
 
 
+def _sync_filter(args: argparse.Namespace) -> Callable[[str], bool] | None:
+    """The units whose filings go through the sync; ValueError naming a unit not in the province."""
+    synced = units_filter(args.sync_units)
+    if synced is not None and args.sync_units.strip() != "all":
+        known = {unit.code for unit in province_units(args.province)}
+        unknown = sorted(code.strip() for code in args.sync_units.split(",") if code.strip() not in known)
+        if unknown:
+            raise ValueError(f"--sync-units: not units of province {args.province}: {', '.join(unknown)} "
+                             "(see --list-units)")
+    return synced
+
+
 def _run_live(args: argparse.Namespace, clock: Clock) -> int:
     if not args.api_key:
         _say(f"live mode needs --api-key (or ${API_KEY_ENV})")
@@ -179,17 +211,28 @@ def _run_live(args: argparse.Namespace, clock: Clock) -> int:
     filings = args.filings_per_day or filings_per_day_for_rate(args.rate, args.online_share_start)
     start = datetime.fromtimestamp(now, TZ) - timedelta(days=args.backfill_days)
     config = _config(args, start, None, seed, filings, file_mode=False)
+    synced = _sync_filter(args)
     _say(f"sending to {args.ingest_url}: province {args.province}, seed {seed}, "
          f"{filings:,.0f} filings per working day, at most {args.rate:g} events/s"
          + (f", after {args.backfill_days:g} days of backfill at {args.backfill_rate:g}/s"
             if args.backfill_days else ""))
+    items: Iterator[Delivery] = generate(config)
+    if synced is not None:
+        _say(f"  as the national portal's sync ({SYNC_PATH}, logged in at {LOGIN_PATH}): the filings of "
+             + ("every unit" if args.sync_units.strip() == "all" else f"units {args.sync_units}")
+             + f", agency codes {agency_code('<unit>')}; each state sent up to 3 times within "
+             f"{args.sync_resend_hours:g} h, in calls of at most {args.sync_per_call}")
+        items = as_sync(items, random.Random(f"{seed}:sync"), synced,
+                        window_s=max(1, round(args.sync_resend_hours * 3600)))
     tally = LiveTally()
     with httpx.Client(base_url=args.ingest_url, timeout=30.0) as client:
         # Events are sent when the shared clock reaches their time, so that the ingest and the
         # aggregator, on the same clock, see them happen now.
-        sender = Sender(client, args.api_key, tally, clock=clock, notice=_say)
+        sender = (Sender(client, args.api_key, tally, clock=clock, notice=_say) if synced is None else
+                  SyncSender(client, args.api_key, tally, per_call=args.sync_per_call, clock=clock,
+                             notice=_say))
         try:
-            send_live(generate(config), sender, rate=args.rate, backfill_rate=args.backfill_rate,
+            send_live(items, sender, rate=args.rate, backfill_rate=args.backfill_rate,
                       live_from=now, limit=args.events, batch_size=args.batch_size, progress=_say)
         except KeyboardInterrupt:
             _say("interrupted")
@@ -226,6 +269,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.out is None and args.ingest_url is None:
         parser.error("say where the events go: --out FILE.ndjson or --ingest-url URL")
+    if args.out is not None and args.sync_units:
+        parser.error("--sync-units is for live mode (--ingest-url): the sync is a conversation with ingest")
     # Like every service's "now": ONESTOP_CLOCK_START, or the machine's clock.
     clock = ClockSettings().clock()
     try:

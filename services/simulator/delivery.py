@@ -25,6 +25,11 @@ LATE = "late"
 DUPLICATE = "duplicate"
 REPEAT = "repeat"
 MALFORMED = "malformed"
+# Dossier states for the national portal's sync (dvcqg_sync.as_sync): a state when it is first sent,
+# and the same state sent again.
+SYNC_STATE = "sync_state"
+SYNC_RESENT = "sync_resent"
+SYNC_KINDS = frozenset({SYNC_STATE, SYNC_RESENT})
 
 # A repeated transition is only ever one that cannot change a filing again: an ending (the
 # earliest of its kind counts) or an overdue mark. Never a supplement request (a second one makes
@@ -61,8 +66,8 @@ class DeliveryRates:
 class Delivery(NamedTuple):
     deliver_at: int  # epoch seconds when the receiver gets it
     occurred_at: int  # epoch seconds of the event it came from
-    payload: Event | bytes  # bytes only for a line that is not JSON
-    kind: str  # ORIGINAL, REORDERED, LATE, DUPLICATE, REPEAT, or MALFORMED
+    payload: Event | bytes  # bytes only for a line that is not JSON; a dossier state for SYNC_KINDS
+    kind: str  # ORIGINAL, REORDERED, LATE, DUPLICATE, REPEAT, MALFORMED, SYNC_STATE or SYNC_RESENT
     detail: str = ""  # the kind of breakage, for MALFORMED
 
 

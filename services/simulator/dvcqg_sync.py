@@ -6,17 +6,20 @@ filled in as real payloads carry it (made-up, recognisable values, so that a tes
 downstream). `province_day_calls` sends every state one to three times and lets states of one dossier
 overtake each other, as real syncs do. `expressible` is what the format can say of the same events
 (no `overdue` mark, no full-online or rating fields, the result's form only with a result file): the
-events whose figures the sync must give.
+events whose figures the sync must give. `as_sync` does the same live: a feed's items in delivery
+order, some units' filings turned into dossier states as they happen, sent again and out of order.
 """
 
 from __future__ import annotations
 
+import heapq
 import random
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from services.simulator.delivery import DUPLICATE, MALFORMED, REPEAT, SYNC_RESENT, SYNC_STATE, Delivery
 from services.simulator.lifecycle import Event
 
 STATUS_AFTER = {"submitted": "4", "supplement_requested": "5", "supplement_completed": "4",
@@ -177,3 +180,72 @@ def province_day_calls(events: Iterable[Event], rng: random.Random, per_call: in
     deliveries.sort()
     dossiers = [state for _, _, state in deliveries]
     return [dossiers[i:i + per_call] for i in range(0, len(dossiers), per_call)], said
+
+
+def as_sync(items: Iterable[Delivery], rng: random.Random, synced: Callable[[str], bool], *,
+            window_s: int = 6 * 3600, agency_of: Callable[[str], str] = agency_code) -> Iterator[Delivery]:
+    """The feed's items in delivery order, the filings of units where `synced(unit_code)` holds
+    turned into dossier states (`SYNC_STATE`, payload a dossier with `MaDonViXuLy`); other items pass
+    unchanged.
+
+    As a provincial system syncs: when an event of such a filing reaches the sender, the dossier's
+    whole current state (every event known so far, in order of occurrence) goes out, and goes out
+    again up to twice within `window_s` seconds (`SYNC_RESENT`), so an older state may arrive after
+    a newer one. The feed's own duplicates, repeats and broken lines of those units are left out:
+    the sync has no event ids to repeat. A filing whose submission has not reached the sender yet
+    waits for it. Once a dossier is closed (result returned, refused, withdrawn, stopped) its later
+    news is not sent: a rating, or an event delivered days late, is dropped."""
+    histories: dict[str, tuple[int, list[Event]]] = {}
+    closed: dict[str, int] = {}  # filing → when it closed; forgotten after CLOSED_KEPT_S
+    held: list[tuple[int, int, Delivery]] = []
+    seq = filings = 0
+
+    def hold(item: Delivery) -> None:
+        nonlocal seq
+        seq += 1
+        heapq.heappush(held, (item.deliver_at, seq, item))
+
+    for item in items:
+        while held and held[0][0] <= item.deliver_at:
+            yield heapq.heappop(held)[2]
+        event = item.payload
+        unit = event.get("unit_code") if isinstance(event, dict) else None
+        if not isinstance(unit, str) or not synced(unit):
+            yield item
+            continue
+        assert isinstance(event, dict)
+        filing = event["filing_id"]
+        if item.kind in (DUPLICATE, REPEAT, MALFORMED) or filing in closed:
+            continue
+        if filing not in histories:
+            filings += 1
+            histories[filing] = (filings, [])
+            if filings % 1000 == 0:
+                _forget_closed(closed, item.deliver_at)
+        number, history = histories[filing]
+        history.append(event)
+        history.sort(key=lambda e: datetime.fromisoformat(e["occurred_at"]))
+        if history[0]["event_type"] != "submitted":
+            continue
+        state = dossier_states(history, personal_data(number))[-1]
+        state["MaDonViXuLy"] = agency_of(unit)
+        yield Delivery(item.deliver_at, item.occurred_at, state, SYNC_STATE)
+        for _ in range(rng.randint(0, 2)):
+            hold(Delivery(item.deliver_at + 1 + rng.randrange(max(window_s, 1)), item.occurred_at, state,
+                          SYNC_RESENT))
+        if state["TrangThaiHoSo"] in _CLOSED:
+            del histories[filing]
+            closed[filing] = item.deliver_at
+    while held:
+        yield heapq.heappop(held)[2]
+
+
+# Statuses after which a dossier's news is not sent any more: result returned, refused at the desk,
+# withdrawn, stopped. Processed (9) is not: the result's return follows.
+_CLOSED = frozenset({"10", "3", "7", "8"})
+CLOSED_KEPT_S = 10 * 86_400  # longer than the feed delivers anything late (delivery.py)
+
+
+def _forget_closed(closed: dict[str, int], now: int) -> None:
+    for filing in [f for f, at in closed.items() if now - at > CLOSED_KEPT_S]:
+        del closed[filing]

@@ -31,6 +31,10 @@ OTHER_5XX_ATTEMPTS = 10  # a 500 is a bug, not back-pressure: give up eventually
 class IngestRefused(RuntimeError):
     """The ingest service will not take our events (bad key, or a persistent server error)."""
 
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
 
 @dataclass
 class LiveTally(Tally):
@@ -38,16 +42,24 @@ class LiveTally(Tally):
     rejected: int = 0
     retries: int = 0
     batches: int = 0
+    # The portal's sync (sync_live.py): calls, logins, and the dossier states taken or refused.
+    sync_calls: int = 0
+    logins: int = 0
+    taken: int = 0
+    refused: int = 0
 
     def progress(self, elapsed: float) -> str:
+        sync = f"; sync: taken {self.taken:,}, refused {self.refused:,}" if self.sync_calls else ""
         return (f"{super().progress(elapsed)}; accepted {self.accepted:,}, rejected {self.rejected:,}, "
-                f"retries {self.retries:,}")
+                f"retries {self.retries:,}{sync}")
 
     def summary(self) -> str:
         malformed = sum(self.malformed.values())
+        sync = (f"\n  ingest's sync: {self.sync_calls:,} DongBoHoSoMC calls after {self.logins:,} logins, "
+                f"dossier states taken {self.taken:,}, refused {self.refused:,}") if self.sync_calls else ""
         return (f"{super().summary()}\n"
                 f"  ingest: {self.batches:,} batches, accepted {self.accepted:,}, rejected "
-                f"{self.rejected:,} (malformed sent: {malformed:,}), retried {self.retries:,} times")
+                f"{self.rejected:,} (malformed sent: {malformed:,}), retried {self.retries:,} times{sync}")
 
 
 def retry_after_seconds(response: httpx.Response, now: float) -> float | None:
@@ -109,21 +121,34 @@ class Sender:
                  clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep,
                  notice: Callable[[str], None] | None = None):
         self.client = client
+        self.api_key = api_key
         self.headers = {"Authorization": f"Bearer {api_key}", "Content-Type": "application/x-ndjson"}
         self.tally = tally
         self.clock = clock
         self.sleep = sleep
         self.notice = notice or (lambda _: None)
 
+    def send(self, items: list[Delivery]) -> None:
+        """What `send_live` gathered, as one request."""
+        self.post([line_bytes(item) for item in items])
+
     def post(self, lines: list[bytes]) -> None:
-        body = b"\n".join(lines) + b"\n"
+        response = self.deliver(EVENTS_PATH, b"\n".join(lines) + b"\n", self.headers)
+        accepted, rejected = batch_outcome(response, len(lines))
+        self.tally.accepted += accepted
+        self.tally.rejected += rejected
+        self.tally.batches += 1
+
+    def deliver(self, path: str, body: bytes, headers: dict[str, str]) -> httpx.Response:
+        """POST until a final answer: 429 and 503 after Retry-After, other 5xx a few times, transport
+        errors with a backoff; IngestRefused on 401/403 or persistent 5xx."""
         attempt = 0
         server_errors = 0
         while True:
             attempt += 1
             backoff = min(0.2 * 2 ** min(attempt, 8), 5.0)
             try:
-                response = self.client.post(EVENTS_PATH, content=body, headers=self.headers)
+                response = self.client.post(path, content=body, headers=headers)
             except httpx.TransportError as exc:
                 self.notice(f"ingest unreachable ({exc.__class__.__name__}); retrying in {backoff:.1f}s")
                 self._wait(backoff)
@@ -136,16 +161,12 @@ class Sender:
             if status >= 500:
                 server_errors += 1
                 if server_errors >= OTHER_5XX_ATTEMPTS:
-                    raise IngestRefused(f"ingest keeps answering {status}: {response.text[:300]}")
+                    raise IngestRefused(f"ingest keeps answering {status}: {response.text[:300]}", status)
                 self._wait(backoff)
                 continue
             if status in (401, 403):
-                raise IngestRefused(f"ingest refused the key ({status}): {response.text[:300]}")
-            accepted, rejected = batch_outcome(response, len(lines))
-            self.tally.accepted += accepted
-            self.tally.rejected += rejected
-            self.tally.batches += 1
-            return
+                raise IngestRefused(f"ingest refused the key ({status}): {response.text[:300]}", status)
+            return response
 
     def _wait(self, seconds: float) -> None:
         self.tally.retries += 1
@@ -171,7 +192,7 @@ def send_live(items: Iterable[Delivery], sender: Sender, *, rate: float, backfil
         now = clock()
         if next_slot > now:
             sleep(next_slot - now)
-        sender.post([line_bytes(item) for item in batch])
+        sender.send(batch)
         next_slot = max(next_slot, clock()) + len(batch) / batch_rate
         for item in batch:  # counted once the ingest has answered, so an interrupt counts true
             tally.add(item)

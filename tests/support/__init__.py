@@ -10,6 +10,7 @@ import it, never the other way round).
 - `aggregator`: real aggregator workers and a reader of what they publish.
 - `pipeline`: ingest, aggregator and API as deployed, and senders that post through ingest.
 - `oracle`: the independent batch recomputation of every figure.
+- `oracle_check`: the API's figures, rollups and scores asserted equal to the oracle's.
 - `run_service`: `python -m tests.support.run_service ingest|api`, a service's entry point without Kafka.
 
 Service processes are `deploy.local.service.Service`, the class `make run` starts its services with.

@@ -19,6 +19,7 @@ from prometheus_client import CollectorRegistry
 
 from deploy.local.broker import free_port
 from services.common.kafka_settings import KafkaSettings
+from services.contract.agencies import AgencyBook, encode_agency
 from services.ingest.app import create_app
 from services.ingest.keys import KeyStore, new_key
 from services.ingest.producer import KafkaUnavailable, Record, TransactionalWriter
@@ -61,6 +62,22 @@ def write_keys(path: Path, *scopes: Sequence[str]) -> list[str]:
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+class StubAgencies:
+    """The agency → unit mapping ingest mirrors from Kafka, given instead; `ready` as the test sets it."""
+
+    def __init__(self, mapping: dict[str, str] | None = None, ready: bool = True) -> None:
+        self.book = AgencyBook()
+        for agency, unit in (mapping or {}).items():
+            self.book.apply(agency, encode_agency(unit))
+        self.ready = ready
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
 
 
 class FakeWriter:

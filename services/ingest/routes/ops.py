@@ -1,4 +1,5 @@
-"""For operators and orchestrators: liveness, readiness (Kafka reachable) and Prometheus metrics."""
+"""For operators and orchestrators: liveness, readiness (Kafka reachable, the agency codes read) and
+Prometheus metrics."""
 
 from __future__ import annotations
 
@@ -19,10 +20,16 @@ async def healthz() -> Response:
 
 @router.get("/readyz")
 async def readyz(context: Context) -> Response:
-    """Ready when a producer is connected to Kafka."""
-    if await context.writer.check():
-        return json_response(200, {"status": "ready"})
-    return json_response(503, {"status": "not_ready", "reason": "no connection to Kafka"},
+    """Ready when a producer is connected to Kafka and the sync's agency codes (the unit-agencies
+    topic) have been read to the end they had at start: before that a sync call would answer 503."""
+    kafka = await context.writer.check()
+    agencies = context.sync.agencies.ready
+    checks = {"kafka": kafka, "agency_codes": agencies}
+    if kafka and agencies:
+        return json_response(200, {"status": "ready", "checks": checks})
+    reasons = [r for ok, r in ((kafka, "no connection to Kafka"),
+                               (agencies, "the agency codes (unit-agencies topic) not read yet")) if not ok]
+    return json_response(503, {"status": "not_ready", "reason": "; ".join(reasons), "checks": checks},
                          {"Retry-After": str(context.settings.retry_after_s)})
 
 

@@ -184,6 +184,62 @@ async def test_admin_endpoints_need_the_key_and_reach_every_replica(kafka_settin
         await eventually(await replica_sees("/v1/units/31.S20", 404), 5, "the replica to drop the unit")
 
 
+async def test_agency_codes_are_mapped_by_admins_listed_to_all_and_reach_every_replica(
+        kafka_settings: KafkaSettings) -> None:
+    """PUT and DELETE /v1/admin/agencies/{code} need the admin key; GET /v1/agencies is read by anyone
+    and follows them, here and on another replica."""
+    settings = api_settings(kafka_settings)
+    replica_settings = settings.model_copy(update={"seed_registry": False})
+    agency, other = "000.00.12.H31", "H31.100"
+    url = f"/v1/admin/agencies/{agency}"
+    async with running_api(settings) as api, running_api(replica_settings) as replica:
+        client = api.client
+
+        async def listed(on: httpx.AsyncClient = client) -> dict[str, str]:
+            answer = await on.get("/v1/agencies")
+            assert answer.status_code == 200, answer.text
+            return {a["agency_code"]: a["unit_code"] for a in answer.json()["agencies"]}
+
+        assert await listed() == {}
+        # Without the key, or with a wrong one, nothing is written.
+        assert (await client.put(url, json={"unit_code": "31.S03"})).status_code == 401
+        wrong = await client.put(url, json={"unit_code": "31.S03"}, headers={"Authorization": "Bearer wrong"})
+        assert wrong.status_code == 403 and wrong.json()["error"] == "forbidden"
+        assert (await client.delete(url)).status_code == 401
+        assert (await client.delete(url, headers={"Authorization": "Bearer wrong"})).status_code == 403
+        # An unknown unit, a code outside the pattern, a body without a unit: refused.
+        unknown = await client.put(url, json={"unit_code": "31.S99"}, headers=ADMIN)
+        assert unknown.status_code == 404
+        assert (await client.put("/v1/admin/agencies/.bad", json={"unit_code": "31.S03"},
+                                 headers=ADMIN)).status_code == 422
+        assert (await client.put(url, json={}, headers=ADMIN)).status_code == 422
+        assert (await client.delete(url, headers=ADMIN)).json()["error"] == "unknown_agency"
+        assert await listed() == {}
+
+        put = await client.put(url, json={"unit_code": "31.S03"}, headers=ADMIN)
+        assert put.status_code == 200 and put.json() == {"agency_code": agency, "unit_code": "31.S03"}
+        assert (await client.put(f"/v1/admin/agencies/{other}", json={"unit_code": WARD_A},
+                                 headers=ADMIN)).status_code == 200
+        assert await listed() == {agency: "31.S03", other: WARD_A}
+        assert [a["agency_code"] for a in (await client.get("/v1/agencies")).json()["agencies"]] == sorted(
+            [agency, other])
+        # Remapped: the last write wins.
+        assert (await client.put(url, json={"unit_code": "31.S06"}, headers=ADMIN)).status_code == 200
+        assert (await listed())[agency] == "31.S06"
+
+        async def replica_lists(want: dict[str, str]) -> bool:
+            return await listed(replica.client) == want
+        await eventually(lambda: replica_lists({agency: "31.S06", other: WARD_A}), 5,
+                         "the replica to list the agency codes")
+
+        deleted = await client.delete(url, headers=ADMIN)
+        assert deleted.status_code == 204 and deleted.content == b""
+        assert await listed() == {other: WARD_A}
+        missing = await client.delete(url, headers=ADMIN)
+        assert missing.status_code == 404 and missing.json()["error"] == "unknown_agency"
+        await eventually(lambda: replica_lists({other: WARD_A}), 5, "the replica to drop the agency code")
+
+
 async def test_stream_sends_changes_in_the_subtree_within_a_second(kafka_settings: KafkaSettings) -> None:
     settings = api_settings(kafka_settings, stream_heartbeat_s=0.5)
     async with figures_producer(kafka_settings) as publish, running_api(settings) as api:

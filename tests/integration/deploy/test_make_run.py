@@ -11,8 +11,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from deploy.local.broker import free_port
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -43,6 +45,21 @@ def test_everything_comes_up_and_ctrl_c_stops_it_all(tmp_path: Path) -> None:
         assert httpx.get(f"http://127.0.0.1:{ports['INGEST']}/readyz").status_code == 200
         assert httpx.get(f"http://127.0.0.1:{ports['AGGREGATOR']}/state").status_code == 200
         assert httpx.get(f"http://127.0.0.1:{ports['API']}/readyz").status_code == 200
+        # Part of the feed comes through the portal's sync: its agency codes mapped, its dossiers taken.
+        output = log.read_text(errors="replace")
+        assert f"POST http://127.0.0.1:{ports['INGEST']}/dvcqg/sync" in output, output
+        agencies = httpx.get(f"http://127.0.0.1:{ports['API']}/v1/agencies").json()["agencies"]
+        assert len(agencies) == 3, agencies
+
+        def sync_sample(name: str, **labels: str) -> float:
+            text = httpx.get(f"http://127.0.0.1:{ports['INGEST']}/metrics").text
+            return sum(s.value for family in text_string_to_metric_families(text) for s in family.samples
+                       if s.name == name and labels.items() <= s.labels.items())
+
+        wait_until(lambda: sync_sample("ingest_sync_items_total", outcome="taken") > 0, 60,
+                   "dossier states taken through the sync intake")
+        assert sync_sample("ingest_requests_total", route="/dvcqg/login", status="200") >= 1
+        assert sync_sample("ingest_sync_unmapped_agency_total") == 0  # mapped before the feed started
         children = [int(pid) for pid in subprocess.run(["pgrep", "-P", str(run.pid)], capture_output=True,
                                                        text=True, check=False).stdout.split()]
         assert len(children) >= 5  # broker, ingest, aggregator, api, feed

@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -16,9 +17,10 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from deploy.local.broker import LocalKafka
 from services.common.kafka_settings import KafkaSettings
 from services.common.topics import ensure_topics
+from tests.support.api import ADMIN, WARD_A, api_settings, running_api, status_is
 from tests.support.broker import unique_settings
 from tests.support.ingest import NDJSON_TYPE, Running, bearer, make_event, running_ingest
-from tests.support.waiting import async_wait_until
+from tests.support.waiting import async_wait_until, eventually
 
 pytestmark = pytest.mark.integration
 
@@ -138,9 +140,55 @@ async def test_too_big_is_413_over_a_real_socket(kafka_settings: KafkaSettings, 
         streamed = await ingest.client.post("/v1/events", content=chunked(),
                                             headers=bearer(ingest.all_units) | NDJSON_TYPE)
         assert streamed.status_code == 413
+        # The sync's routes: the same bound, answered in the format's shape, both ways.
+        sync_url = "/dvcqg/DongBoHoSoMC?MaDinhDanhDV=000.00.12.H31"
+        for content in (orjson.dumps(events), chunked()):
+            sync = await ingest.client.post(sync_url, content=content, headers=bearer(ingest.all_units))
+            assert sync.status_code == 413 and sync.json()["error_code"] == "413", sync.text
         # The connection is still good for the next request.
         assert (await ingest.post_ndjson(events[:10])).status_code == 202
     assert await high_watermarks(kafka_settings) == 10
+
+
+async def test_the_sync_follows_the_admins_agency_codes(kafka_settings: KafkaSettings,
+                                                        tmp_path: Path) -> None:
+    """Codes mapped under the API's admin before ingest starts are all known once its /readyz says
+    ready (no dossier refused as unmapped because the topic was not read yet); a code unmapped later
+    is refused, counted, and writes nothing."""
+    agency = "000.00.12.H31"
+    dossier = {"MaHoSo": f"{agency}-261120-00001", "MaTTHC": "1.001234", "KenhThucHien": "2",
+               "NgayTiepNhan": "20261120083000", "NgayHenTra": "20261125170000", "TrangThaiHoSo": "4"}
+    async with running_api(api_settings(kafka_settings)) as api:
+        put = await api.client.put(f"/v1/admin/agencies/{agency}", json={"unit_code": WARD_A}, headers=ADMIN)
+        assert put.status_code == 200, put.text
+        async with running_ingest(kafka_settings, tmp_path) as ingest:
+            await eventually(lambda: status_is(ingest.client, "/readyz", 200), 30, "ingest's readiness")
+            ready = (await ingest.client.get("/readyz")).json()
+            assert ready["checks"] == {"kafka": True, "agency_codes": True}
+
+            async def call() -> dict[str, Any]:
+                answer = await ingest.client.post(f"/dvcqg/DongBoHoSoMC?MaDinhDanhDV={agency}",
+                                                  content=orjson.dumps([dossier]),
+                                                  headers=bearer(ingest.all_units))
+                assert answer.status_code == 200, answer.text
+                body: dict[str, Any] = answer.json()
+                return body
+
+            taken = await call()
+            assert taken["error_code"] == "00" and taken["accepted"] == 1
+            [record] = await read_topic(kafka_settings)
+            assert record.key == WARD_A.encode()
+
+            deleted = await api.client.delete(f"/v1/admin/agencies/{agency}", headers=ADMIN)
+            assert deleted.status_code == 204
+            book = ingest.app.state.ingest.sync.agencies.book
+            await async_wait_until(lambda: book.unit_of(agency) is None, 30, "ingest to drop the code")
+            refused = await call()
+            assert refused["error_code"] == "-1" and refused["data"][0]["errors"][0]["field"] == "madonvi"
+            key_id = ingest.all_units.partition(".")[0]
+            assert ingest.registry.get_sample_value("ingest_sync_unmapped_agency_total",
+                                                    {"key_id": key_id}) == 1
+    assert len(await read_topic(kafka_settings)) == 1
 
 
 @dataclass
@@ -158,6 +206,8 @@ async def test_kafka_outage_is_503_then_recovers_without_losing_or_doubling(own_
     attempts: list[Attempt] = []
     async with running_ingest(kafka, tmp_path, produce_timeout_s=3.0, transaction_timeout_ms=10_000,
                               producer_pool_size=2) as ingest:
+        # Ready before the outage, the agency codes read too: after it, readiness is Kafka's alone.
+        await eventually(lambda: status_is(ingest.client, "/readyz", 200), 30, "ingest's readiness")
 
         async def attempt(size: int) -> Attempt:
             events = [make_event(unit_code=str(26734 + i % 7)) for i in range(size)]

@@ -5,7 +5,6 @@ connected /v1/stream client within a second."""
 
 from __future__ import annotations
 
-import asyncio
 import statistics
 import time
 import uuid
@@ -18,23 +17,20 @@ import pytest
 
 from services.common.clock import CLOCK_START_ENV
 from services.common.kafka_settings import KafkaSettings
-from services.contract.portal_scores import score_period
 from services.simulator.delivery import DeliveryRates
 from services.simulator.feed import FeedConfig, generate
 from services.simulator.ndjson_file import write_file
 from tests.support.aggregator import Worker
 from tests.support.api import SseReader, api_settings, running_api
 from tests.support.ingest import NDJSON_TYPE, bearer, make_event, running_ingest
-from tests.support.oracle import OracleResult, compare, recompute, subtree_periods
+from tests.support.oracle import OracleResult, recompute
+from tests.support.oracle_check import FAST_WORKER, assert_api_equals_oracle
 
 pytestmark = pytest.mark.integration
 
 FROZEN_NOW = "2026-11-23T12:00:00+07:00"
 EVENTS = 4000
 CHUNK = 500  # lines per ingest request
-SUBTREES = ("31", "31.S06", "31.S03")  # the province, a department with its office, a department alone
-# Tuned for freshness: the worker publishes a changed unit within 50 ms and packs for at most 20 ms.
-FAST_WORKER = {"AGGREGATOR_PUBLISH_INTERVAL_S": "0.05", "AGGREGATOR_PACK_MAX_WAIT_MS": "20"}
 LATENCY_SAMPLES = 5
 
 
@@ -97,41 +93,6 @@ async def test_api_equals_the_oracle_and_streams_within_a_second(
         worker.stop()
 
 
-async def assert_api_equals_oracle(client: httpx.AsyncClient, oracle: OracleResult, worker: Worker) -> None:
-    tree = (await client.get("/v1/units", params={"root": "31"})).json()["roots"][0]
-    subtrees = {code: codes_below(find(tree, code)) for code in SUBTREES}
-    assert set(oracle.units) <= subtrees["31"], "every unit with events is in the registry"
-    expected = {code: {"unit_code": code, "periods": subtree_periods(
-        [oracle.units[u] for u in sorted(units) if u in oracle.units])} for code, units in subtrees.items()}
-    assert all(expected[c]["periods"]["all_time"]["received_total"] > 0 for c in SUBTREES)
-
-    async def rollups() -> dict[str, dict[str, Any]]:
-        return {code: {"unit_code": code, "periods": (await client.get(f"/v1/units/{code}/rollup")).json()[
-            "periods"]} for code in SUBTREES}
-
-    # Settled when every subtree's rollup is the oracle's (a rollup may lag the view by up to 0.25 s:
-    # rollup_cache.py); then every unit must be too.
-    deadline = time.monotonic() + 120
-    while differences := compare(expected, await rollups()):
-        assert worker.alive(), worker.log_tail()
-        assert time.monotonic() < deadline, f"the API never reached the oracle: {differences[:10]}"
-        await asyncio.sleep(0.2)
-    # Decision 766's scores over each subtree: the API's, from the oracle's counters scored anew.
-    for code in SUBTREES:
-        periods = expected[code]["periods"]
-        for period in ("month_to_date", "2026-11", "2026-10", "2026-Q4", "2026", "all_time"):
-            answer = (await client.get(f"/v1/units/{code}/score", params={"period": period})).json()
-            scored = score_period(periods[period], periods["all_time"])
-            assert {k: answer[k] for k in scored} == scored, (code, period)
-            assert answer["progress"]["totalReceived"] == periods[period]["received_total"]
-    served = {}
-    for code in oracle.units:
-        answer = (await client.get(f"/v1/units/{code}")).json()
-        served[code] = {"unit_code": code, "periods": answer["figures"]["periods"]}
-        assert answer["figures"]["as_of"].startswith("2026-11-23T12:00:00")
-    assert compare(oracle.units, served) == []
-
-
 async def stream_latency(client: httpx.AsyncClient, ingest: Any, unit: str) -> float:
     """Seconds from posting one new filing of `unit` to ingest until a stream client has its figures."""
     now = datetime.fromisoformat(FROZEN_NOW)
@@ -147,14 +108,3 @@ async def stream_latency(client: httpx.AsyncClient, ingest: Any, unit: str) -> f
             _, _, data, arrived = await stream.next_event(5.0)
             if data["periods"]["today"]["received_total"] == before + 1:
                 return arrived - sent
-
-
-def find(node: dict[str, Any], code: str) -> dict[str, Any] | None:
-    if node["code"] == code:
-        return node
-    return next((found for child in node["children"] if (found := find(child, code))), None)
-
-
-def codes_below(node: dict[str, Any] | None) -> set[str]:
-    assert node is not None
-    return {node["code"]}.union(*(codes_below(c) for c in node["children"]))

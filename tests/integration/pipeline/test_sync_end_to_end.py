@@ -21,11 +21,11 @@ from services.common.clock import CLOCK_START_ENV
 from services.common.kafka_settings import KafkaSettings
 from services.simulator.dvcqg_sync import agency_code, personal_data, province_day_calls
 from services.simulator.feed import Feed, FeedConfig
-from tests.integration.pipeline.test_end_to_end import FAST_WORKER, assert_api_equals_oracle
 from tests.support.aggregator import Worker
 from tests.support.api import ADMIN_KEY, api_settings, running_api
 from tests.support.ingest import running_ingest
 from tests.support.oracle import recompute
+from tests.support.oracle_check import FAST_WORKER, assert_api_equals_oracle
 from tests.support.waiting import async_wait_until
 
 pytestmark = pytest.mark.integration

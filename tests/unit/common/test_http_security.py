@@ -83,7 +83,7 @@ async def test_ingest_rate_limit_is_per_key_with_429_and_retry_after(
         wrong = await client.post("/v1/events", json=make_event(), headers=bearer(first + "x"))
         assert wrong.status_code == 401
     assert registry.get_sample_value("ingest_rate_limited_total") == 1
-    assert registry.get_sample_value("ingest_requests_total", {"status": "429"}) == 1
+    assert registry.get_sample_value("ingest_requests_total", {"route": "/v1/events", "status": "429"}) == 1
 
 
 async def test_ingest_answers_carry_security_headers_and_intake_is_no_store(

@@ -13,29 +13,14 @@ import orjson
 import pytest
 from prometheus_client import CollectorRegistry
 
-from services.contract.agencies import AgencyBook, encode_agency
 from services.ingest.app import create_app
 from services.ingest.dvcqg.sessions import Sessions
 from services.ingest.keys import KeyStore, new_key
 from services.ingest.settings import IngestSettings
-from tests.support.ingest import FakeWriter, bearer, write_keys
+from tests.support.ingest import FakeWriter, StubAgencies, bearer, write_keys
 
 AGENCY = "000.00.12.H31"
 OTHER_AGENCY = "000.00.13.H31"
-
-
-class StubAgencies:
-    def __init__(self, mapping: dict[str, str]) -> None:
-        self.book = AgencyBook()
-        for agency, unit in mapping.items():
-            self.book.apply(agency, encode_agency(unit))
-        self.ready = True
-
-    async def start(self) -> None:
-        return None
-
-    async def stop(self) -> None:
-        return None
 
 
 @dataclass
@@ -207,10 +192,60 @@ async def test_too_many_items_is_413(sync: Sync) -> None:
     assert answer.status_code == 413 and answer.json()["error_code"] == "413"
 
 
-async def test_a_body_over_the_limit_is_413_in_the_formats_shape(sync: Sync) -> None:
-    answer = await sync.client.post(f"/dvcqg/DongBoHoSoMC?MaDinhDanhDV={AGENCY}",
-                                    content=b"[" + b" " * 300_000 + b"]", headers=bearer(sync.all_units))
+class CountedBody:
+    """A body sent in 64 KiB chunks as the server asks for them, counting what it took."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.sent = 0
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        chunk = b" " * 65_536
+        while self.sent < self.total:
+            self.sent += len(chunk)
+            yield chunk
+
+
+@pytest.mark.parametrize("declared", [True, False], ids=["content-length", "chunked"])
+async def test_a_body_over_the_limit_is_413_in_the_formats_shape_and_not_read_on(
+        sync: Sync, declared: bool) -> None:
+    limit = 256 * 1024
+    body = CountedBody(20 * limit)
+    headers = bearer(sync.all_units) | ({"Content-Length": str(body.total)} if declared else {})
+    answer = await sync.client.post(f"/dvcqg/DongBoHoSoMC?MaDinhDanhDV={AGENCY}", content=body,
+                                    headers=headers)
     assert answer.status_code == 413
+    assert set(answer.json()) == {"error_code", "message"} and answer.json()["error_code"] == "413"
+    assert f"{limit} bytes" in answer.json()["message"]
+    # A declared length over the limit is refused before a byte is read; a chunked body at the limit.
+    assert body.sent <= (0 if declared else limit) + 65_536
+    assert sync.written() == []
+    assert sync.sample("ingest_requests_total", route="/dvcqg/DongBoHoSoMC", status="413") == 1
+    # /v1/events keeps the shared shape.
+    events = await sync.client.post("/v1/events", content=CountedBody(20 * limit),
+                                    headers=bearer(sync.all_units) | {"Content-Type": "application/json"})
+    assert events.status_code == 413 and set(events.json()) == {"error", "message"}
+
+
+async def test_sync_requests_are_counted_and_timed_by_route_like_events(sync: Sync) -> None:
+    await sync.call([dossier()])  # a login, then a call
+    await sync.client.post("/dvcqg/sync", content=b"not json", headers=bearer(sync.all_units))
+    await sync.client.post(f"/dvcqg/DongBoHoSoMC?MaDinhDanhDV={AGENCY}", content=orjson.dumps([dossier()]),
+                           headers=bearer(sync.all_units))
+    await sync.client.post("/dvcqg/CapNhatTienDoHoSoMC", content=b"[]", headers=bearer("k1.wrong"))
+    assert sync.sample("ingest_requests_total", route="/dvcqg/login", status="200") == 1
+    assert sync.sample("ingest_requests_total", route="/dvcqg/sync", status="200") == 1
+    assert sync.sample("ingest_requests_total", route="/dvcqg/sync", status="400") == 1
+    assert sync.sample("ingest_requests_total", route="/dvcqg/DongBoHoSoMC", status="200") == 1
+    assert sync.sample("ingest_requests_total", route="/dvcqg/CapNhatTienDoHoSoMC", status="401") == 1
+    assert sync.sample("ingest_request_duration_seconds_count", route="/dvcqg/sync", status="200") == 1
+    assert sync.sample("ingest_requests_total", route="/v1/events", status="200") == 0
+    # Not the operators' own endpoints, nor unknown paths (the label stays bounded).
+    await sync.client.get("/metrics")
+    await sync.client.post("/dvcqg/nothing", content=b"[]")
+    families = [m for m in sync.registry.collect() if m.name == "ingest_requests"]
+    routes = {s.labels["route"] for m in families for s in m.samples}
+    assert routes == {"/dvcqg/login", "/dvcqg/sync", "/dvcqg/DongBoHoSoMC", "/dvcqg/CapNhatTienDoHoSoMC"}
 
 
 async def test_until_the_agency_codes_are_read_calls_wait(sync: Sync) -> None:

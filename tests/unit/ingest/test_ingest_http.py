@@ -20,7 +20,7 @@ from services.common.clock import ClockSettings
 from services.contract.event_validation import SCHEMA_FILES
 from services.ingest.app import create_app
 from services.ingest.settings import IngestSettings
-from tests.support.ingest import FakeWriter, bearer, make_event, ndjson, write_keys
+from tests.support.ingest import FakeWriter, StubAgencies, bearer, make_event, ndjson, write_keys
 
 NDJSON_TYPE = {"Content-Type": "application/x-ndjson"}
 
@@ -49,7 +49,7 @@ async def service(tmp_path: Path) -> AsyncIterator[Service]:
     all_units, scoped = write_keys(tmp_path / "keys.json", ["*"], ["26734", "26737"])
     writer, registry = FakeWriter(), CollectorRegistry()
     app = create_app(make_settings(tmp_path, max_body_bytes=256 * 1024, max_events=500,
-                                   max_event_bytes=2048), registry, writer)
+                                   max_event_bytes=2048), registry, writer, StubAgencies())
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://ingest") as client:
         yield Service(client, writer, registry, all_units, scoped)
 
@@ -266,10 +266,10 @@ async def test_metrics_count_events_and_requests(service: Service) -> None:
     assert service.sample("ingest_events_accepted_total") == 2
     assert service.sample("ingest_events_rejected_total", reason="enum") == 1
     assert service.sample("ingest_events_rejected_total", reason="type") == 1
-    assert service.sample("ingest_requests_total", status="202") == 1
-    assert service.sample("ingest_requests_total", status="422") == 1
-    assert service.sample("ingest_requests_total", status="401") == 1
-    assert service.sample("ingest_request_duration_seconds_count", status="202") == 1
+    assert service.sample("ingest_requests_total", route="/v1/events", status="202") == 1
+    assert service.sample("ingest_requests_total", route="/v1/events", status="422") == 1
+    assert service.sample("ingest_requests_total", route="/v1/events", status="401") == 1
+    assert service.sample("ingest_request_duration_seconds_count", route="/v1/events", status="202") == 1
     assert service.sample("ingest_request_events_sum") == 4
 
     scrape = await service.client.get("/metrics")
@@ -279,11 +279,30 @@ async def test_metrics_count_events_and_requests(service: Service) -> None:
 
 async def test_health_and_readiness(service: Service) -> None:
     assert (await service.client.get("/healthz")).json() == {"status": "ok"}
-    assert (await service.client.get("/readyz")).status_code == 200
+    ready = await service.client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json() == {"status": "ready", "checks": {"kafka": True, "agency_codes": True}}
     service.writer.available = False
     not_ready = await service.client.get("/readyz")
     assert not_ready.status_code == 503 and "retry-after" in not_ready.headers
+    assert not_ready.json()["checks"] == {"kafka": False, "agency_codes": True}
+    assert "Kafka" in not_ready.json()["reason"]
     assert (await service.client.get("/healthz")).status_code == 200  # alive all the same
+
+
+async def test_not_ready_until_the_agency_codes_are_read(tmp_path: Path) -> None:
+    """The sync answers 503 until ingest has read the unit-agencies topic; so does /readyz, so that an
+    orchestrator sends no traffic to a replica that would refuse every sync call."""
+    write_keys(tmp_path / "keys.json", ["*"])
+    agencies = StubAgencies(ready=False)
+    app = create_app(make_settings(tmp_path), CollectorRegistry(), FakeWriter(), agencies)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://ingest") as client:
+        not_ready = await client.get("/readyz")
+        assert not_ready.status_code == 503 and "retry-after" in not_ready.headers
+        assert not_ready.json()["checks"] == {"kafka": True, "agency_codes": False}
+        assert "unit-agencies" in not_ready.json()["reason"]
+        agencies.ready = True
+        assert (await client.get("/readyz")).status_code == 200
 
 
 async def test_unknown_paths_and_methods_answer_json(service: Service) -> None:
