@@ -41,7 +41,8 @@ def main() -> None:
         if event.event_id in filing.offsets:
             continue  # a duplicate: the engine stores nothing for it
         state, change, fold = step(filing.state, event, filing.fold)
-        filing.add(event, offset, state, fold)
+        filing.state, filing.fold = state, fold
+        filing.offsets[event.event_id] = offset
         if change is not None:
             units.setdefault(event.unit_code, UnitState()).apply(change)
 

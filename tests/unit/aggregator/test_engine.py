@@ -352,17 +352,3 @@ def test_a_day_row_past_the_calendar_is_reported_not_raised() -> None:
     engine.units["U1"].state.touched.add(date.max.toordinal() + 1)
     assert engine.days_due("U1") == {}
     assert "U1" in engine.unpublishable
-
-
-def test_a_record_written_event_by_event_equals_one_written_whole() -> None:
-    # The engine writes a record's earlier events once and appends each later one; an event
-    # landing before the end (out of order) has the record written whole again.
-    engine, tables = Engine(400, clock=lambda: NOW), Tables()
-    late = event(8, "overdue", "F1", T0 + timedelta(hours=1))
-    rows = [EVENTS[0], EVENTS[1], late, event(9, "updated", "F1", T0 + timedelta(hours=6))]
-    for offset, row in enumerate(rows):
-        tables.run(engine, [[offset, row]])
-        (data,) = tables.filings.values()
-        read = Filing.from_bytes(data)
-        assert data == Filing(read.state, read.offsets, read.fold).to_bytes()
-        assert len(read.state) == offset + 1 and read.offsets[row["event_id"]] == offset
