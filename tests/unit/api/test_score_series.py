@@ -69,7 +69,7 @@ def test_day_series_counts_2_1_over_decided_filings() -> None:
     first = points[0]
     assert first["received_total"] == 12 and first["on_time_rate"] == 8 / 10
     assert first["online_rate"] == pytest.approx(4 / 12)
-    # 2.1: 8/10 of 20 = 16.00; 5.4 (measured: ratings reported): 3/4 = 75 %, full at 90 %: 6 × 0.75/0.9 = 5.00.
+    # 2.1: 8/10 of 20 = 16.00; 5.4 (measured: ratings reported): 3/4, full at 90 %: 6 × 0.75/0.9 = 5.00.
     assert first["score"] == 21.0 and first["maxScore"] == 26
     assert points[1] == {"day": "2026-12-02", "received_total": 0, "on_time_rate": None, "online_rate": None,
                          "score": 0.0, "maxScore": 26}
