@@ -133,6 +133,10 @@ function renderFrame() {
   for (const button of document.querySelectorAll("#periods button")) {
     button.setAttribute("aria-pressed", String(button.dataset.period === state.period));
   }
+  for (const format of ["xlsx", "csv"]) {
+    const query = new URLSearchParams({ figure: "online_rate", period: state.period, unit: state.root, format });
+    $(`#report-${format}`).href = `/v1/reports/targets?${query}`;
+  }
   const calendar = $("#calendar-period");
   calendar.value = state.calendar.includes(state.period) ? state.period : "";
   calendar.classList.toggle("chosen", calendar.value !== "");

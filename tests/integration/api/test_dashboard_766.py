@@ -129,6 +129,10 @@ async def check_766_view(page: Page, client: httpx.AsyncClient, url: str, viewpo
     score = (await client.get("/v1/units/31/score", params={"period": "month_to_date"})).json()
     await score_matches(page, score)
     await shows(page, "#score766 .score-rank", "Đơn vị cấp cao nhất: không xếp hạng")
+    href = await page.locator("#report-xlsx").get_attribute("href")
+    assert href == "/v1/reports/targets?figure=online_rate&period=month_to_date&unit=31&format=xlsx"
+    workbook = await client.get(href)
+    assert workbook.status_code == 200 and workbook.content.startswith(b"PK")  # a zip: the .xlsx
 
     # The children ranked by score, in the API's order, each with its score of its measured points.
     children = (await client.get("/v1/units/31/children/scores", params={"period": "month_to_date"})).json()

@@ -5,12 +5,16 @@ targets that meet the province's goal together, and the monthly report has them 
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 
 import httpx
 import pytest
+from openpyxl import load_workbook
 
 from deploy.local.demo_targets import REFERENCE_PERIOD, DemoGoals, set_demo_targets
 from services.api.allocation import Start, allocate
+from services.api.report_xlsx import XLSX
 from services.common.kafka_settings import KafkaSettings
 from tests.support.api import (
     ADMIN,
@@ -69,3 +73,26 @@ async def test_demo_targets_meet_the_goal_and_fill_the_report(kafka_settings: Ka
                                        params={"figure": "on_time_rate", "period": "month_to_date"})).json()
             assert {r["code"] for r in report["below"]} >= {WARD_B}
             assert {r["code"] for r in report["above"]} >= {WARD_A}
+
+            # The same report as CSV and as an Excel workbook: the same rows.
+            params = {"figure": "on_time_rate", "period": "month_to_date"}
+            as_csv = await client.get("/v1/reports/targets", params={**params, "format": "csv"})
+            as_xlsx = await client.get("/v1/reports/targets", params=params, headers={"Accept": XLSX})
+            assert as_xlsx.status_code == 200 and as_xlsx.headers["content-type"] == XLSX
+            disposition = as_xlsx.headers["content-disposition"]
+            assert 'filename="targets-on_time_rate-month_to_date.xlsx"' in disposition
+            sheet = load_workbook(io.BytesIO(as_xlsx.content), read_only=True)["targets"]
+            cells = [[same_cell(c) for c in row] for row in sheet.iter_rows(values_only=True)]
+            assert cells == [[same_cell(t) for t in row] for row in csv.reader(io.StringIO(as_csv.text))]
+            assert len(cells) == len(children) + 3
+
+
+def same_cell(value: object) -> object:
+    """A cell as a number when it is one, to 12 decimals (the workbook keeps 16 significant digits and
+    reads 1.0 back as 1; the CSV writes Python's shortest repr), else its text."""
+    if value is None:
+        return ""
+    try:
+        return round(float(str(value)), 12)
+    except ValueError:
+        return str(value)
