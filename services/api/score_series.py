@@ -72,8 +72,3 @@ def _day_score(counts: Mapping[str, int], all_time: Mapping[str, int]) -> dict[s
     total = Fraction(str(scored["total"]["score"])) - Fraction(str(on_time["score"])) + shown
     return {"score": float(total), "maxScore": scored["total"]["maxScore"]}
 
-
-def month_days(today: date) -> tuple[date, date]:
-    """This month's first day and today."""
-    return today.replace(day=1), today
-
