@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
@@ -23,14 +24,16 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from deploy.local.broker import LocalKafka, free_port
+from deploy.local.demo_targets import DemoGoals, set_demo_targets
 from deploy.local.service import Service
 from services.common.clock import Clock, ClockSettings
 from services.common.kafka_settings import KafkaSettings
 from services.common.topics import ensure_topics
-from services.contract.units import DEFAULT_PROVINCE, province_units
+from services.contract.units import DEFAULT_PROVINCE, province_code, province_units, resolve_province
 from services.simulator.dvcqg_sync import agency_code
 
 log = logging.getLogger("run")
+HCM = timezone(timedelta(hours=7))
 RUN_DIR = Path(".run")
 
 
@@ -49,6 +52,9 @@ class RunSettings(BaseSettings):
     # two communes or wards of the province), codes separated by commas, or "" for none.
     sync_units: str = "auto"
     start_timeout: float = 90.0
+    # The province goals make run shares out as every unit's targets for the year (0 leaves one unset).
+    online_goal: float = Field(default=0.8, ge=0, le=1)
+    on_time_goal: float = Field(default=0.9, ge=0, le=1)
     # ONESTOP_CLOCK_START runs the whole stack at another instant (a Sunday, 1 January...).
     now: ClockSettings = Field(default_factory=ClockSettings)
 
@@ -175,6 +181,19 @@ def start_stack(stack: Stack, env: dict[str, str], timeout: float) -> None:
         service.wait_ready(deadline)
 
 
+def seed_targets(stack: Stack, settings: RunSettings) -> None:
+    """Every unit's online-rate and on-time targets for this year (deploy/local/demo_targets.py)."""
+    goals = {figure: goal for figure, goal in (("online_rate", settings.online_goal),
+                                                ("on_time_rate", settings.on_time_goal)) if goal > 0}
+    if not goals:
+        return
+    year = str(datetime.fromtimestamp(stack.clock(), HCM).year)
+    root = province_code(resolve_province(settings.province or DEFAULT_PROVINCE))  # the API's seed
+    headers = {"Authorization": f"Bearer {stack.admin_key_file.read_text().strip()}"}
+    with httpx.Client(base_url=stack.api_url, headers=headers, timeout=30.0) as client:
+        set_demo_targets(client, root, year, DemoGoals(goals=goals))
+
+
 def quiet_libraries() -> None:
     """Only our own lines at INFO: httpx logs every request (each readiness poll), and the Kafka client
     its connections; their warnings and errors still show."""
@@ -213,6 +232,7 @@ def main() -> int:
         stack = plan_stack(settings, RUN_DIR, python)
         services = stack.services
         start_stack(stack, env, settings.start_timeout)
+        seed_targets(stack, settings)
         log.info("all up in %.1f s", time.monotonic() - started)
         ingest_url, aggregator_url, api_url = stack.ingest_url, stack.aggregator_url, stack.api_url
         key_file = stack.admin_key_file
@@ -233,7 +253,7 @@ def main() -> int:
             check_alive(stack)
             time.sleep(0.5)
         return 0
-    except (RuntimeError, OSError, subprocess.CalledProcessError) as exc:
+    except (RuntimeError, OSError, subprocess.CalledProcessError, httpx.HTTPError) as exc:
         log.error("%s", exc)
         return 1
     finally:

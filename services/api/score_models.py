@@ -186,3 +186,56 @@ class PortalAnswer(BaseModel):
     code: Literal["OK"]
     message: str
     data: PortalData
+
+
+class ScoreRow(BaseModel):
+    rank: int | None = Field(description="by share of the measured points, best first; equal shares share "
+                                         "a rank; null when nothing is measured")
+    code: str = Field(examples=["31.S03"])
+    name: str | None
+    level: str | None
+    score: float = Field(description="Decision 766's total over the unit's subtree", examples=[41.3])
+    maxScore: int = Field(description="the points its measured indicators cover", examples=[56])
+    share: float | None = Field(description="score / maxScore, 0..1", examples=[0.7375])
+    received: int = Field(description="filings received in the period")
+    onTimeRatio: float = Field(description="2.1 in percent, 2 decimals half up", examples=[90.63])
+    noFilings: bool
+
+
+class ChildScores(BaseModel):
+    unit_code: str = Field(examples=["31"])
+    period: str = Field(examples=["month_to_date"])
+    units: list[ScoreRow]
+
+
+class MonthPoint(BaseModel):
+    period: str = Field(examples=["2026-11"])
+    received_total: int
+    on_time_rate: float | None = Field(description="2.1, 0..1; null without filings")
+    online_rate: float | None
+    score: float = Field(description="Decision 766's total")
+    maxScore: int
+
+
+class DayPoint(BaseModel):
+    day: str = Field(examples=["2026-12-01"])
+    received_total: int
+    on_time_rate: float | None = Field(description="2.1 over the day's filings whose verdict is fixed, 0..1")
+    online_rate: float | None
+    score: float = Field(description="Decision 766's total of the day's filings, 2.1 on the same basis")
+    maxScore: int
+
+
+class Trends(BaseModel):
+    unit_code: str = Field(examples=["31"])
+    today: str = Field(examples=["2026-12-06"])
+    months: list[MonthPoint] = Field(description="the published calendar months, oldest first")
+    days: list[DayPoint] = Field(description="this month's days up to today")
+
+
+class Periods(BaseModel):
+    today: str = Field(examples=["2026-12-06"])
+    rolling: list[str] = Field(examples=[["today", "month_to_date"]])
+    months: list[str] = Field(examples=[["2026-12", "2026-11"]], description="newest first")
+    quarters: list[str] = Field(examples=[["2026-Q4", "2026-Q3"]], description="newest first")
+    years: list[str] = Field(examples=[["2026", "2025"]], description="newest first")

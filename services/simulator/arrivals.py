@@ -16,6 +16,7 @@ from itertools import accumulate
 from typing import NamedTuple
 
 from services.contract.units import COMMUNE, DEPARTMENT, OFFICE, PROVINCE, SPECIAL_ZONE, WARD, Unit
+from services.simulator.calibration import COMMUNE_VOLUMES
 from services.simulator.localtime import HOUR, day_start, local_day, weekday
 from services.simulator.procedures import Procedure, procedures_for
 from services.simulator.workdays import is_working_day
@@ -43,9 +44,10 @@ ONLINE_DAY = (1.0, 1.0, 1.0, 1.0, 1.0, 0.35, 0.25)
 COUNTER_DAY = (1.0, 1.0, 1.0, 1.0, 1.0, 0.15, 0.0)
 HOLIDAY_ONLINE = 0.3
 
-# A ward's size is 1; how busy and how online each kind of unit is relative to the others
-# (Huế 2020: provincial bodies far more online than communes).
-LEVEL_SIZE = {WARD: 1.3, COMMUNE: 0.8, SPECIAL_ZONE: 0.4}
+# A commune's or ward's size is its monthly volume drawn from the real ones (calibration.py), over
+# their median, so a typical one is 1; island special zones are smaller. How online each kind of
+# unit is relative to the others: Huế 2020, provincial bodies far more online than communes.
+SPECIAL_ZONE_SIZE = 0.4
 LEVEL_ONLINE_LEAN = {DEPARTMENT: 0.8, OFFICE: 0.8, WARD: 0.2, COMMUNE: -0.4, SPECIAL_ZONE: -0.8}
 
 
@@ -67,8 +69,9 @@ def _sigmoid(x: float) -> float:
 class UnitMix:
     """The receiving units with their sizes, online leanings and procedure mixes.
 
-    Sizes are skewed (log-normal around the level's size), so a few units carry much of the
-    load, as in real provinces. Each unit leans more or less online than the province; the
+    Sizes are skewed, so a few units carry much of the load, as in real provinces: a commune's or
+    ward's is drawn from the real communes' and wards' volumes, a department's is its size in the
+    department table with log-normal noise. Each unit leans more or less online than the province; the
     leanings are shifted every day so that the size-weighted online share equals the day's target,
     the way Hải Phòng's per-unit targets add up to the city's goal.
     """
@@ -78,9 +81,14 @@ class UnitMix:
         self.sizes: list[float] = []
         self.leans: list[float] = []
         self.procedures: list[tuple[tuple[Procedure, ...], list[float]]] = []
+        local = COMMUNE_VOLUMES.stratified(sum(u.code not in department_sizes for u in self.units), rng)
         for unit in self.units:
-            base = department_sizes.get(unit.code, LEVEL_SIZE.get(unit.level, 1.0))
-            self.sizes.append(base * rng.lognormvariate(0.0, 0.5))
+            if unit.code in department_sizes:
+                size = department_sizes[unit.code] * rng.lognormvariate(0.0, 0.5)
+            else:
+                size = local.pop() / COMMUNE_VOLUMES.median
+                size *= SPECIAL_ZONE_SIZE if unit.level == SPECIAL_ZONE else 1.0
+            self.sizes.append(size)
             self.leans.append(LEVEL_ONLINE_LEAN.get(unit.level, 0.0) + rng.gauss(0.0, 0.5))
             procs = procedures_for(unit)
             self.procedures.append((procs, list(accumulate(p.weight for p in procs))))

@@ -19,7 +19,7 @@ from typing import Any
 
 from services.simulator.arrivals import ONLINE, Arrival
 from services.simulator.localtime import DAY, HOUR, day_start, local_day, rfc3339
-from services.simulator.profiles import UnitProfile, logit, sigmoid
+from services.simulator.profiles import CALIBRATED_LATE, UnitProfile, logit, sigmoid
 from services.simulator.workdays import add_working_days, due_at, is_working_day, office_moment
 
 Event = dict[str, Any]
@@ -41,8 +41,8 @@ class LifecycleShares:
     """How filings go. Shares are of filings unless said otherwise; the per-unit ones are the
     centres of the units' shares (`profiles.py` spreads the units around them)."""
 
-    late: float = 0.13  # processed after the due time (centre; units spread, departments later)
-    late_spread: float = 0.7  # spread of the units' lateness, logit scale
+    late: float = CALIBRATED_LATE  # processed after the due time (centre: profiles.py draws the units)
+    late_spread: float = 0.15  # each unit's noise around its calibrated share on time, logit scale
     rejected: float = 0.015
     withdrawn: float = 0.008
     stopped: float = 0.007  # stopped by the unit ("Dừng xử lý") instead of processed
@@ -105,7 +105,9 @@ def _acting_moment(rng: random.Random, submitted: int, due: int, working_days: i
         pick -= 1
     moment = office_moment(rng, add_working_days(day, pick + 1))
     assert moment is not None  # a whole office day is always available
-    return min(moment, due)
+    # A minute before the due time at the latest: an action exactly at it, followed by another
+    # event in the same second, would be pushed past it (filing_events' one-second rule).
+    return min(moment, due - 60)
 
 
 def _late_moment(rng: random.Random, due: int, max_days: int) -> int:

@@ -12,6 +12,7 @@ from services.api.models import Error, Figure, Ranking, TargetReport
 from services.api.periods import PERIOD_DESCRIPTION, PERIOD_PATTERN, require_published
 from services.api.queries import hcm_today, ranked_units, standing
 from services.api.ranking import rank, report_csv, target_report
+from services.api.report_xlsx import XLSX, report_xlsx
 from services.api.routes.units import code_query
 
 router = APIRouter(prefix="/v1", tags=["rankings"])
@@ -25,6 +26,7 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
 def period_query(default: str) -> Any:
     return Query(pattern=PERIOD_PATTERN, description=PERIOD_DESCRIPTION, examples=[default, "2026-11"])
 CSV = "text/csv"
+BINARY = {"type": "string", "format": "binary"}
 
 
 @router.get("/rankings", summary="Units ranked by a figure", response_model=Ranking, responses=NOT_FOUND)
@@ -50,17 +52,19 @@ async def rankings(
 
 @router.get("/reports/targets", summary="Units above and below their targets", response_model=TargetReport,
             responses={**NOT_FOUND, 200: {"content": {CSV: {"example": "status,rank,code,name,level,value,"
-                                                                 "target,target_period,gap\r\n"}}}})
+                                                                 "target,target_period,gap\r\n"},
+                                                      XLSX: {"schema": BINARY}}}})
 async def targets_report(
     request: Request,
     context: Context,
     period: Annotated[str, period_query("month_to_date")] = "month_to_date",
     figure: FigureQuery = "online_rate",
     unit: Annotated[str | None, code_query("only units in this subtree")] = None,
-    format: Annotated[Literal["json", "csv"] | None,
+    format: Annotated[Literal["json", "csv", "xlsx"] | None,
                       Query(description="else chosen by the Accept header", examples=["csv"])] = None,
 ) -> Response:
-    """Every unit with a target for `figure`: above it (praised), below it (reminded), or no filings yet."""
+    """Every unit with a target for `figure`: above it (praised), below it (reminded), or no filings yet;
+    as JSON, CSV or an Excel workbook (.xlsx, the CSV's rows)."""
     state = context.runtime.state
     if unit is not None and unit not in state.tree:
         raise not_found(unit)
@@ -69,8 +73,12 @@ async def targets_report(
     with_target = state.targets.units_with(figure)
     codes = [c for c in (state.tree.subtree(unit) if unit else sorted(with_target)) if c in with_target]
     report = target_report(rank((standing(state, c, figure, period, today) for c in codes), figure))
-    wants_csv = format == "csv" or (format is None and CSV in request.headers.get("accept", ""))
-    if wants_csv:
+    accept = request.headers.get("accept", "")
+    if format == "xlsx" or (format is None and XLSX in accept):
+        filename = f"targets-{figure}-{period}.xlsx"
+        return Response(report_xlsx(report, figure), media_type=XLSX,
+                        headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    if format == "csv" or (format is None and CSV in accept):
         filename = f"targets-{figure}-{period}.csv"
         return Response(report_csv(report), media_type=f"{CSV}; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="{filename}"'})

@@ -13,10 +13,12 @@ from services.api.models import Error
 from services.api.periods import PERIOD_DESCRIPTION, PERIOD_PATTERN, require_published
 from services.api.queries import hcm_today
 from services.api.routes.units import CodePath
-from services.api.score_models import UnitScore
+from services.api.score_models import ChildScores, UnitScore
+from services.api.score_ranking import children_ranked
 from services.api.scores import unit_score
 
 router = APIRouter(prefix="/v1/units", tags=["Decision 766"])
+PERIOD = Query(pattern=PERIOD_PATTERN, description=PERIOD_DESCRIPTION, examples=["month_to_date", "2026-11"])
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": Error, "description": "No such unit, or a calendar period not published (too old)."},
@@ -39,3 +41,17 @@ async def score(code: CodePath, context: Context,
         raise not_found(code)
     require_published(period, hcm_today(context.clock))
     return json_response(200, unit_score(runtime.state, code, period))
+
+
+@router.get("/{code}/children/scores", summary="The units below a unit ranked by Decision 766",
+            response_model=ChildScores, responses=ERRORS)
+async def children_scores(code: CodePath, context: Context,
+                          period: Annotated[str, PERIOD] = "month_to_date") -> Response:
+    """Each unit directly below `code`, over its own subtree: Decision 766's total, the points its
+    measured indicators cover and the share of them it earns, its 2.1; ranked by that share."""
+    state = context.runtime.state
+    if code not in state.tree:
+        raise not_found(code)
+    require_published(period, hcm_today(context.clock))
+    return json_response(200, {"unit_code": code, "period": period,
+                               "units": children_ranked(state, code, period)})

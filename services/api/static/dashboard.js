@@ -2,9 +2,14 @@
 // stream says a unit of the subtree on screen has changed. State lives in the URL hash
 // (#u=<unit>&p=<period>), so a drill-down can be bookmarked, shared and undone with "back".
 
-import { EMPTY, formatAsOf, formatCount, formatGap, formatRate } from "./format.js";
+import { renderSpread, renderTrends } from "./charts.js";
+import {
+  EMPTY, formatAsOf, formatCount, formatGap, formatPercent, formatPeriod, formatRate, formatScore,
+} from "./format.js";
+import { renderScore } from "./score766.js";
 
 const PERIODS = ["today", "last_7_days", "last_30_days", "month_to_date", "quarter_to_date", "year_to_date"];
+const THIS_MONTH = "month_to_date"; // the children's spread is this month's, whatever the period shown
 const DEFAULT_PERIOD = "month_to_date";
 const SHOWN_ROWS = 10; // rows of a ranking before "Xem tất cả"
 const REFRESH_MS = 1000; // at most one reload a second, however many units change at once
@@ -19,6 +24,7 @@ const LIVE_TEXT = {
 
 const state = {
   units: new Map(), // code → {code, name, level, parent, children: [codes]}
+  calendar: [], // the calendar periods published today (GET /v1/periods), newest first
   defaultRoot: null,
   root: null,
   period: DEFAULT_PERIOD,
@@ -75,7 +81,8 @@ function unitName(code) {
 // Shows what the hash asks for: on load, after a click on a unit, a crumb or a period.
 async function show() {
   const wanted = readHash();
-  state.period = PERIODS.includes(wanted.period) ? wanted.period : DEFAULT_PERIOD;
+  state.period = PERIODS.includes(wanted.period) || state.calendar.includes(wanted.period)
+    ? wanted.period : DEFAULT_PERIOD;
   let root = wanted.unit || state.defaultRoot;
   state.notice = null;
   if (!state.units.has(root)) {
@@ -126,6 +133,29 @@ function renderFrame() {
   for (const button of document.querySelectorAll("#periods button")) {
     button.setAttribute("aria-pressed", String(button.dataset.period === state.period));
   }
+  for (const format of ["xlsx", "csv"]) {
+    const query = new URLSearchParams({ figure: "online_rate", period: state.period, unit: state.root, format });
+    $(`#report-${format}`).href = `/v1/reports/targets?${query}`;
+  }
+  const calendar = $("#calendar-period");
+  calendar.value = state.calendar.includes(state.period) ? state.period : "";
+  calendar.classList.toggle("chosen", calendar.value !== "");
+}
+
+// The calendar months, quarters and years the figures carry today, as the picker's choices.
+async function loadPeriods() {
+  const periods = await getJson("/v1/periods");
+  const groups = [["Tháng", periods.months], ["Quý", periods.quarters], ["Năm", periods.years]];
+  const select = $("#calendar-period");
+  const first = select.options[0];
+  const optgroups = groups.map(([label, names]) => {
+    const group = document.createElement("optgroup");
+    group.label = label;
+    for (const name of names) group.append(new Option(formatPeriod(name), name));
+    return group;
+  });
+  select.replaceChildren(first, ...optgroups);
+  state.calendar = groups.flatMap(([, names]) => names);
 }
 
 // Reloads everything on screen from the API. The root's own online-rate target comes from the
@@ -136,17 +166,26 @@ async function refresh() {
   const { root, period } = state;
   const parent = state.units.get(root)?.parent ?? null;
   const ranking = (figure, parentCode) => getJson("/v1/rankings", { figure, period, parent: parentCode });
+  const unitPath = (code) => `/v1/units/${encodeURIComponent(code)}`;
+  const childScores = (code, p) => getJson(`${unitPath(code)}/children/scores`, { period: p });
   try {
-    const [rollup, online, onTime, overdue, siblings] = await Promise.all([
-      getJson(`/v1/units/${encodeURIComponent(root)}/rollup`),
-      ranking("online_rate", root),
-      ranking("on_time_rate", root),
-      ranking("pending_overdue", root),
-      ranking("online_rate", parent),
-    ]);
+    const [rollup, online, onTime, overdue, siblings, score, children, scoreSiblings, trends, spread] =
+      await Promise.all([
+        getJson(`${unitPath(root)}/rollup`),
+        ranking("online_rate", root),
+        ranking("on_time_rate", root),
+        ranking("pending_overdue", root),
+        ranking("online_rate", parent),
+        getJson(`${unitPath(root)}/score`, { period }),
+        childScores(root, period),
+        parent === null ? null : childScores(parent, period),
+        getJson(`${unitPath(root)}/trends`),
+        period === THIS_MONTH ? null : childScores(root, THIS_MONTH),
+      ]);
     if (generation !== state.generation) return;
     const own = siblings.units.find((row) => row.code === root) ?? null;
-    state.data = { rollup, own, online: online.units, onTime: onTime.units, overdue: overdue.units };
+    state.data = { rollup, own, online: online.units, onTime: onTime.units, overdue: overdue.units,
+      score, children, scoreSiblings, trends, spread: spread ?? children };
     render();
     hideError();
   } catch (error) {
@@ -157,8 +196,12 @@ async function refresh() {
 }
 
 function render() {
-  const { rollup, own, online, onTime, overdue } = state.data;
+  const { rollup, own, online, onTime, overdue, score, children, scoreSiblings, trends, spread } = state.data;
   renderHeadline(rollup, own);
+  renderScore(score, scoreSiblings, state.root);
+  renderScoreRanking(children.units);
+  renderTrends(trends);
+  renderSpread(spread);
   renderRanking("#rank-online", online, true);
   renderRanking("#rank-on-time", onTime, false);
   renderOverdue(overdue);
@@ -226,6 +269,19 @@ function renderRanking(selector, rows, withTargets) {
   const unvalued = rows.length - valued.length;
   fillList(selector, items, rows.length ? "" : "Không có đơn vị trực thuộc.",
     unvalued ? `${formatCount(unvalued)} đơn vị chưa có hồ sơ trong kỳ.` : "");
+}
+
+// Children by their share of the measured points of Decision 766: the score of the points measured.
+function renderScoreRanking(rows) {
+  const items = rows.filter((row) => row.rank !== null).map((row) => {
+    const item = makeRow(row, row.rank, `${formatScore(row.score)} / ${formatCount(row.maxScore)}`);
+    $(".fill", item).style.width = `${Math.min(100, row.share * 100)}%`;
+    $(".mark", item).remove();
+    $(".target", item).textContent = row.noFilings ? "Không có hồ sơ trong kỳ"
+      : `${formatRate(row.share)} số điểm đo được · đúng hạn ${formatPercent(row.onTimeRatio)}`;
+    return item;
+  });
+  fillList("#rank-score", items, "Không có đơn vị trực thuộc.");
 }
 
 // Overdue now: the API ranks fewest first (lower is better); here the most come first, and units
@@ -314,7 +370,10 @@ function wireControls() {
   for (const button of document.querySelectorAll("#periods button")) {
     button.addEventListener("click", () => { location.hash = hrefFor(state.root, button.dataset.period); });
   }
-  for (const section of document.querySelectorAll(".panel")) {
+  $("#calendar-period").addEventListener("change", (event) => {
+    if (event.target.value) location.hash = hrefFor(state.root, event.target.value);
+  });
+  for (const section of document.querySelectorAll(".panel:has(.more)")) {
     $(".more", section).addEventListener("click", () => {
       const key = `#${section.id}`;
       if (!state.expanded.delete(key)) state.expanded.add(key);
@@ -327,7 +386,7 @@ function wireControls() {
 // Every navigation: a failure to read the unit tree is said on the page, and the next one retries.
 async function navigate() {
   try {
-    if (!state.units.size) await loadTree();
+    if (!state.units.size) await Promise.all([loadTree(), loadPeriods()]);
     await show();
   } catch (error) {
     showError(`Không tải được danh mục đơn vị (${error.message}). Tải lại trang để thử lại.`);

@@ -44,3 +44,27 @@ export function formatAsOf(iso) {
   const [, year, month, day, time] = match;
   return `${time} ngày ${day}/${month}/${year}`;
 }
+
+// Decision 766's figures as the portal shows them, already rounded to 2 decimals by the API:
+// 18.13 → "18,13"; a percentage 90.63 → "90,63 %".
+export function formatScore(x) {
+  if (x === null || x === undefined) return EMPTY;
+  const [whole, fraction] = Math.abs(x).toFixed(2).split(".");
+  const sign = x < 0 && Number(x.toFixed(2)) !== 0 ? MINUS : "";
+  return `${sign}${groupThousands(whole)},${fraction}`;
+}
+
+export function formatPercent(percent) {
+  if (percent === null || percent === undefined) return EMPTY;
+  return `${formatScore(percent)}${NBSP}%`;
+}
+
+// A calendar period's name in Vietnamese: "2026-11" → "Tháng 11/2026", "2026-Q4" → "Quý 4/2026",
+// "2026" → "Năm 2026"; anything else unchanged.
+export function formatPeriod(period) {
+  let match = /^(\d{4})-(\d{2})$/.exec(period);
+  if (match) return `Tháng ${match[2]}/${match[1]}`;
+  match = /^(\d{4})-Q([1-4])$/.exec(period);
+  if (match) return `Quý ${match[2]}/${match[1]}`;
+  return /^\d{4}$/.test(period) ? `Năm ${period}` : period;
+}

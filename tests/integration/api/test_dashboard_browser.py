@@ -4,14 +4,13 @@ live stream without a reload, fits a phone's screen, and runs under its Content-
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, ViewportSize, async_playwright
+from playwright.async_api import Browser, Page, ViewportSize
 
 from services.api.dashboard import PAGE_HEADERS
 from services.common.kafka_settings import KafkaSettings
@@ -25,6 +24,7 @@ from tests.support.api import (
     figures_record,
     running_api,
 )
+from tests.support.browser import shows, text_of
 from tests.support.paths import ROOT
 from tests.support.waiting import eventually
 
@@ -56,36 +56,6 @@ def vi_gap(gap: float) -> str:
     text = _one_decimal(gap * 100)
     plus = "" if text.startswith(MINUS) or text == "0,0" else "+"
     return f"{plus}{text}{NBSP}điểm"
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    chromium = shutil.which("chromium")
-    assert chromium, "Debian's chromium is missing: `make test` installs it (apt-get install chromium)"
-    async with async_playwright() as playwright:
-        # Playwright's own browser download cannot work offline; the system's Chromium does.
-        launched = await playwright.chromium.launch(executable_path=chromium, headless=True)
-        try:
-            yield launched
-        finally:
-            await launched.close()
-
-
-async def text_of(page: Page, selector: str) -> str | None:
-    return await page.locator(selector).first.text_content(timeout=1000)
-
-
-async def shows(page: Page, selector: str, text: str, deadline_s: float = 10) -> None:
-    """Wait until the first element matching `selector` has exactly `text`."""
-    seen: list[str | None] = [None]
-
-    async def check() -> bool:
-        seen[0] = await text_of(page, selector) if await page.locator(selector).count() else None
-        return seen[0] == text
-    try:
-        await eventually(check, deadline_s, f"{selector} to show {text!r}")
-    except AssertionError as exc:
-        raise AssertionError(f"{exc}; it shows {seen[0]!r}") from None
 
 
 async def headline_matches(page: Page, rollup: dict[str, Any], period: str) -> None:

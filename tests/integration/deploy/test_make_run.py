@@ -60,6 +60,10 @@ def test_everything_comes_up_and_ctrl_c_stops_it_all(tmp_path: Path) -> None:
                    "dossier states taken through the sync intake")
         assert sync_sample("ingest_requests_total", route="/dvcqg/login", status="200") >= 1
         assert sync_sample("ingest_sync_unmapped_agency_total") == 0  # mapped before the feed started
+        # Every unit has its targets from the first minute: the monthly report judges them.
+        report = httpx.get(f"http://127.0.0.1:{ports['API']}/v1/reports/targets",
+                           params={"figure": "on_time_rate", "period": "month_to_date"}).json()
+        assert len(report["above"]) + len(report["below"]) + len(report["no_value"]) > 100, report
         children = [int(pid) for pid in subprocess.run(["pgrep", "-P", str(run.pid)], capture_output=True,
                                                        text=True, check=False).stdout.split()]
         assert len(children) >= 5  # broker, ingest, aggregator, api, feed

@@ -606,3 +606,26 @@ def test_several_provinces_merge_in_delivery_order_each_as_fed_alone() -> None:
 def _province_of(item: Delivery) -> str:
     assert isinstance(item.payload, dict)
     return str(item.payload["source"]).split(".")[1]
+
+
+# The portal's Phú Thọ month (tests/data, services/simulator/phu_tho_2026_08.py): units with 100
+# filings or more, their shares on time; communes' and wards' filings a month.
+PHU_THO_ON_TIME_QUARTILES = (0.806, 0.868, 0.913)
+PHU_THO_COMMUNE_VOLUME_Q3_OVER_Q1 = 1291.25 / 525.5
+SPREAD_TOLERANCE = 0.03  # median and inter-quartile range of 2.1, in shares
+VOLUME_TOLERANCE = 0.5  # the ratio of the upper to the lower quartile of volumes
+
+
+def test_a_simulated_province_spreads_like_the_calibration_data(sample: tuple[list[dict], int, int]) -> None:
+    """Median and inter-quartile range of the units' 2.1 within 3 points of Phú Thọ's; the spread of
+    communes' and wards' volumes (upper quartile over lower) within 0.5 of Phú Thọ's."""
+    events, _, end = sample
+    _, units = measure(events, end)
+    rates = [u.ratio("2.1 on time") for u in units.values() if u.received >= 100]
+    q1, median, q3 = statistics.quantiles(rates, n=4)
+    real_q1, real_median, real_q3 = PHU_THO_ON_TIME_QUARTILES
+    assert abs(median - real_median) <= SPREAD_TOLERANCE, (median, real_median)
+    assert abs((q3 - q1) - (real_q3 - real_q1)) <= SPREAD_TOLERANCE, (q3 - q1, real_q3 - real_q1)
+    volumes = [u.received for code, u in units.items() if "." not in code and code != "31"]
+    v1, _, v3 = statistics.quantiles(volumes, n=4)
+    assert abs(v3 / v1 - PHU_THO_COMMUNE_VOLUME_Q3_OVER_Q1) <= VOLUME_TOLERANCE, v3 / v1

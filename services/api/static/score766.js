@@ -1,0 +1,75 @@
+// The 766 view: a unit's Decision 766 score over the points its filings measure, a bar per group,
+// each indicator with its ratio, points and the points it loses, and its rank among its siblings.
+
+import { EMPTY, formatCount, formatPercent, formatRate, formatScore } from "./format.js";
+
+const $ = (selector, scope = document) => scope.querySelector(selector);
+
+// The API's names carry an English gloss in brackets ("Số hóa hồ sơ (digitisation)"): the page is Vietnamese.
+export function vietnamese(name) {
+  return (name ?? "").replace(/\s*\([^()]*\)\s*$/, "");
+}
+
+function element(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function bar(share) {
+  const outer = element("span", "bar");
+  outer.setAttribute("aria-hidden", "true");
+  const fill = element("span", "fill");
+  fill.style.width = `${Math.max(0, Math.min(100, share * 100))}%`;
+  outer.append(fill);
+  return outer;
+}
+
+// `siblings`: the parent's children ranked (null at the top of the tree).
+export function renderScore(score, siblings, root) {
+  const section = $("#score766");
+  const total = score.total;
+  $(".score-total .value", section).textContent = formatScore(total.score);
+  $(".score-total .of", section).textContent = `/ ${formatCount(total.maxScore)} điểm`;
+  const share = total.maxScore ? total.score / total.maxScore : null;
+  $(".score-note", section).textContent = `Đạt ${formatRate(share)} số điểm `
+    + `đo được (${formatCount(total.maxScore)} trên ${formatCount(total.points)} điểm của Quyết định 766)`
+    + (score.noFilings ? " · không có hồ sơ trong kỳ" : "");
+  const own = siblings?.units.find((row) => row.code === root) ?? null;
+  $(".score-rank", section).textContent = own === null
+    ? "Đơn vị cấp cao nhất: không xếp hạng"
+    : own.rank === null ? "Chưa xếp hạng"
+      : `Hạng ${formatCount(own.rank)}/${formatCount(siblings.units.length)} trong các đơn vị cùng cấp`;
+
+  const groups = score.groups.map((group) => {
+    const item = element("li", "group");
+    item.dataset.group = String(group.group);
+    item.append(element("span", "name", `${group.group}. ${vietnamese(group.name)}`));
+    const measured = group.score !== null;
+    item.append(element("span", "value", measured
+      ? `${formatScore(group.score)} / ${formatCount(group.maxScore)}` : "Chưa đo được"));
+    item.append(bar(measured && group.maxScore ? group.score / group.maxScore : 0));
+    item.append(element("span", "points", `${formatCount(group.points)} điểm theo Quyết định`));
+    return item;
+  });
+  $(".groups", section).replaceChildren(...groups);
+
+  const rows = score.indicators.map((indicator) => {
+    const row = element("tr");
+    row.dataset.indicator = indicator.indicator;
+    const name = element("th", "", `${indicator.indicator === "full-online" ? "3.x" : indicator.indicator} `
+      + vietnamese(indicator.name));
+    name.scope = "row";
+    const measured = indicator.measured;
+    const lost = measured ? Math.round((indicator.maxScore - indicator.score) * 100) / 100 : null;
+    const ratio = element("td", "ratio", measured ? formatPercent(indicator.ratio) : "Chưa đo");
+    if (measured) ratio.title = `${formatCount(indicator.numerator)} / ${formatCount(indicator.denominator)} hồ sơ`;
+    row.append(name, ratio,
+      element("td", "points", measured ? `${formatScore(indicator.score)} / ${formatCount(indicator.maxScore)}` : EMPTY),
+      element("td", lost ? "lost missed" : "lost", lost ? `−${formatScore(lost)}` : measured ? "0,00" : EMPTY));
+    row.classList.toggle("unmeasured", !measured);
+    return row;
+  });
+  $(".indicators tbody", section).replaceChildren(...rows);
+}
