@@ -110,7 +110,7 @@ def event_from_json(obj: dict[str, Any]) -> Event:
     differs from the contract.
     """
     get = obj.get
-    return _compact([get(name) for name in _READ], get("reason"), get("statutory_max_hours"), parse_instant)
+    return _compact(tuple(map(get, _READ)), get("reason"), get("statutory_max_hours"), parse_instant)
 
 
 def event_from_checked(event: Any) -> Event:
@@ -143,7 +143,7 @@ def _struct_reader(struct: type) -> Callable[[Any], Event]:
 
 def _compact(values: Any, reason: str | None, statutory_hours: int | None,
              to_us: Callable[[Any], int]) -> Event:
-    event_type, occurred, event_id, channel_name, due_at, filing_id, unit_code, paid_via = values[:8]
+    event_type, occurred, event_id, channel_name, due_at, filing_id, unit_code = values[:7]
     kind = _V1_RETURNED[reason] if event_type == "returned" else _TYPE_CODE[event_type]  # type: ignore[index]
     occurred_at = to_us(occurred)
     # channel and due_at mean something on some event types only; elsewhere they are ignored and
@@ -154,13 +154,30 @@ def _compact(values: Any, reason: str | None, statutory_hours: int | None,
         due = portal_rules.due_of(None if due_at is None else to_us(due_at), occurred_at, statutory_hours)
     elif kind == SUPPLEMENT_COMPLETED:
         due = None if due_at is None else to_us(due_at)
-    flags = 0
-    for index, value in enumerate(values[8:]):
-        if value is not None:
-            flags |= flag_bits(index, value)
-    if paid_via is not None:  # paid online somewhere: online_payment true
-        flags = portal_rules.merge_flags(flags, flag_bits(ONLINE_PAYMENT, True))
+    flags = _flags_of(values[7:])  # online_payment_via and the flags
     return _new(Event, (occurred_at, kind, event_id, channel, due, flags, filing_id, unit_code))
+
+
+def _flags_of(values: Any) -> int:
+    """The flags int of an event's (online_payment_via, *FLAGS) values. Events share a few hundred
+    combinations, so each is worked out once (the packer reads every event's)."""
+    flags = _FLAGS_SEEN.get(values)
+    if flags is None:
+        paid_via, *named = values
+        flags = 0
+        for index, value in enumerate(named):
+            if value is not None:
+                flags |= flag_bits(index, value)
+        if paid_via is not None:  # paid online somewhere: online_payment true
+            flags = portal_rules.merge_flags(flags, flag_bits(ONLINE_PAYMENT, True))
+        if len(_FLAGS_SEEN) >= _FLAGS_SEEN_KEPT:
+            _FLAGS_SEEN.clear()  # never in life: a value is a bool, None or a gateway's name
+        _FLAGS_SEEN[values] = flags
+    return flags
+
+
+_FLAGS_SEEN: dict[Any, int] = {}
+_FLAGS_SEEN_KEPT = 100_000
 
 
 def event_to_json(event: Event) -> dict[str, Any]:

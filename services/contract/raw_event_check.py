@@ -20,6 +20,7 @@ so each timestamp is parsed once.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,6 +32,8 @@ import msgspec
 _ANNOTATIONS = {"description", "title", "$comment", "examples"}
 _TOP_LEVEL = _ANNOTATIONS | {"$schema", "$id", "$defs", "type", "required", "properties", "allOf"}
 _fromisoformat = datetime.fromisoformat
+# Distinct values that passed a field's pattern, kept per field, at most (then forgotten at once).
+_PATTERN_VALUES_KEPT = 100_000
 
 
 class UnsupportedSchema(ValueError):
@@ -50,13 +53,20 @@ class RawEventCheck:
         fields: list[tuple[str, Any] | tuple[str, Any, None]] = []
         self._instants: list[str] = []
         self._integers: list[str] = []
+        self._patterns: list[tuple[str, Callable[[str], Any], set[str]]] = []
         for name, node in schema["properties"].items():
-            kind, form = _field_type(_resolve(node, defs), name)
+            resolved = _resolve(node, defs)
+            kind, form = _field_type(resolved, name)
             fields.append((name, kind) if name in required else (name, kind, None))
             if form == "date-time":
                 self._instants.append(name)
             elif form == "integer":
                 self._integers.append(name)
+            if "pattern" in resolved:
+                # Checked after decoding, each distinct value once: a regex search is ~0.4 µs, two
+                # thirds of the decode's time, and unit codes, sources, filing ids and due dates
+                # come again and again.
+                self._patterns.append((name, re.compile(_ecma_end(resolved["pattern"]) or "").search, set()))
         conditions = [_condition(rule) for rule in schema.get("allOf", ())]
         # Unpacked, so that the test of whether a rule applies costs no call.
         self._conditions = [(c.field, c.value, c.met_by) for c in conditions]
@@ -78,6 +88,14 @@ class RawEventCheck:
         for field, value, met_by in self._conditions:
             if getattr(event, field) == value and not met_by(event):
                 return None
+        for name, search, seen in self._patterns:
+            text = getattr(event, name)
+            if text is not None and text not in seen:
+                if search(text) is None:
+                    return None
+                if len(seen) >= _PATTERN_VALUES_KEPT:
+                    seen.clear()
+                seen.add(text)
         for name in self._integers:
             number = getattr(event, name)
             if type(number) is float:
@@ -128,8 +146,8 @@ def _field_type(node: Mapping[str, Any], name: str) -> tuple[Any, str | None]:
     if node.get("type") == "string" and keywords <= {"type", "minLength", "maxLength", "pattern", "format"}:
         if node.get("format", "date-time") != "date-time":
             raise UnsupportedSchema(f"{name}: the raw check knows the date-time format only")
-        meta = msgspec.Meta(min_length=node.get("minLength"), max_length=node.get("maxLength"),
-                            pattern=_ecma_end(node.get("pattern")))
+        # The pattern is checked after decoding (RawEventCheck.check), each distinct value once.
+        meta = msgspec.Meta(min_length=node.get("minLength"), max_length=node.get("maxLength"))
         return Annotated[str, meta], ("date-time" if "format" in node else None)
     raise UnsupportedSchema(f"{name}: the raw check does not support {sorted(keywords)}")
 

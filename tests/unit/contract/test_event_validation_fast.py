@@ -342,3 +342,15 @@ def test_validate_with_the_raw_bytes_gives_the_same_verdicts_and_reasons() -> No
     for event in ({**VALID}, {**VALID, "channel": "fax"}, {**VALID, "event_type": "returned"}):
         raw = orjson.dumps(event)
         assert VALIDATOR.validate(event, raw) == VALIDATOR.validate(event)
+
+
+def test_a_pattern_is_checked_on_every_new_value_once_a_good_one_is_known() -> None:
+    # Patterns are checked after decoding and each good value is remembered: a value seen good
+    # stays good, and a bad one is refused however many good ones came before it.
+    check = RawEventCheck(SCHEMA_V2)
+    good = {**VALID_V2, "unit_code": "31.S03"}
+    assert check.check(json.dumps(good).encode()) is not None
+    assert check.check(json.dumps(good).encode()) is not None
+    for bad_code in ("31 S03", "31.S03\n", "Hà-Nội"):
+        assert check.check(json.dumps({**good, "unit_code": bad_code}).encode()) is None
+    assert check.check(json.dumps({**good, "due_at": "2026-11-23T17:00:00+7:00"}).encode()) is None
