@@ -32,8 +32,9 @@ import msgspec
 _ANNOTATIONS = {"description", "title", "$comment", "examples"}
 _TOP_LEVEL = _ANNOTATIONS | {"$schema", "$id", "$defs", "type", "required", "properties", "allOf"}
 _fromisoformat = datetime.fromisoformat
-# Distinct values that passed a field's pattern, kept per field, at most (then forgotten at once).
-_PATTERN_VALUES_KEPT = 100_000
+# Distinct values that passed a field's pattern, kept per field, at most: a field with more (event
+# ids, timestamps, filing ids) is searched every time, which costs less than keeping its values.
+_PATTERN_VALUES_KEPT = 10_000
 
 
 class UnsupportedSchema(ValueError):
@@ -53,7 +54,8 @@ class RawEventCheck:
         fields: list[tuple[str, Any] | tuple[str, Any, None]] = []
         self._instants: list[str] = []
         self._integers: list[str] = []
-        self._patterns: list[tuple[str, Callable[[str], Any], set[str]]] = []
+        # (field, its pattern's search, the values that passed it, or None once they are too many)
+        self._patterns: list[tuple[str, Callable[[str], Any], set[str] | None]] = []
         for name, node in schema["properties"].items():
             resolved = _resolve(node, defs)
             kind, form = _field_type(resolved, name)
@@ -64,8 +66,8 @@ class RawEventCheck:
                 self._integers.append(name)
             if "pattern" in resolved:
                 # Checked after decoding, each distinct value once: a regex search is ~0.4 µs, two
-                # thirds of the decode's time, and unit codes, sources, filing ids and due dates
-                # come again and again.
+                # thirds of the decode's time, and unit codes, sources and due dates come again
+                # and again.
                 self._patterns.append((name, re.compile(_ecma_end(resolved["pattern"]) or "").search, set()))
         conditions = [_condition(rule) for rule in schema.get("allOf", ())]
         # Unpacked, so that the test of whether a rule applies costs no call.
@@ -88,14 +90,16 @@ class RawEventCheck:
         for field, value, met_by in self._conditions:
             if getattr(event, field) == value and not met_by(event):
                 return None
-        for name, search, seen in self._patterns:
+        for index, (name, search, seen) in enumerate(self._patterns):
             text = getattr(event, name)
-            if text is not None and text not in seen:
-                if search(text) is None:
-                    return None
-                if len(seen) >= _PATTERN_VALUES_KEPT:
-                    seen.clear()
+            if text is None or (seen is not None and text in seen):
+                continue
+            if search(text) is None:
+                return None
+            if seen is not None:
                 seen.add(text)
+                if len(seen) >= _PATTERN_VALUES_KEPT:  # a field whose values hardly recur (ids, times)
+                    self._patterns[index] = (name, search, None)
         for name in self._integers:
             number = getattr(event, name)
             if type(number) is float:
