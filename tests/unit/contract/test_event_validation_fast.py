@@ -354,3 +354,11 @@ def test_a_pattern_is_checked_on_every_new_value_once_a_good_one_is_known() -> N
     for bad_code in ("31 S03", "31.S03\n", "Hà-Nội"):
         assert check.check(json.dumps({**good, "unit_code": bad_code}).encode()) is None
     assert check.check(json.dumps({**good, "due_at": "2026-11-23T17:00:00+7:00"}).encode()) is None
+
+
+def test_a_field_with_too_many_distinct_values_is_still_checked() -> None:
+    check = RawEventCheck(SCHEMA_V2)
+    for n in range(10_001):  # past the values a field keeps: its pattern is searched every time
+        assert check.check(json.dumps({**VALID_V2, "event_id": f"E-{n}"}).encode()) is not None
+    assert check.check(json.dumps({**VALID_V2, "event_id": "E 1"}).encode()) is None
+    assert check.check(json.dumps({**VALID_V2, "event_id": "E-1"}).encode()) is not None
