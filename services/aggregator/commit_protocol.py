@@ -7,7 +7,9 @@ again, and the offsets stored with the state make that exact (engine.py). The re
 therefore never reach the changelog before the writes it vouches for, and `record` goes in three
 steps:
 
-1. flush every partition with changes sent: Kafka has all of the applied packs' writes;
+1. write the records of the units the applied packs changed (Engine.unit_records: a unit's
+   record is written here, once a record, not after every batch), then flush every partition with
+   changes sent: Kafka has all of the applied packs' writes;
 2. write each applied partition's next pack (`NEXT_PACK_KEY`) to the units table;
 3. flush those partitions: Kafka has the records.
 
@@ -43,9 +45,11 @@ class ChangeWriter(Protocol):
 
 class CommitProtocol:
     def __init__(self, writer: ChangeWriter, units: Any, first_pack: Callable[[int], Awaitable[int]],
+                 unit_records: Callable[[int], dict[bytes, bytes | None]],
                  clock: Callable[[], float] = time.monotonic, every_s: float = RECORD_EVERY_S) -> None:
         self.writer = writer
         self.units = units
+        self.unit_records = unit_records  # a partition's changed units' records (Engine.unit_records)
         self.first_pack = first_pack  # the partition's first pack still in Kafka
         self.clock = clock
         self.every_s = every_s
@@ -75,6 +79,8 @@ class CommitProtocol:
     async def record(self) -> None:
         """Record each applied partition's next pack, in the three steps above."""
         self.recorded_at = self.clock()
+        for partition in self.unrecorded:
+            await self.writer.write(partition, self.units, self.unit_records(partition))
         for partition in self.writer.sending():  # the unrecorded ones, and any a failed pack left
             await self.writer.flush(partition)
         for partition, next_pack in self.unrecorded.items():

@@ -117,7 +117,6 @@ class Filing:
 @dataclass(slots=True)
 class PackResult:
     filing_changes: dict[bytes, bytes | None] = field(default_factory=dict)
-    unit_changes: dict[bytes, bytes | None] = field(default_factory=dict)
     # (source offset, event, reason): events to dead-letter
     rejected: list[tuple[int, Event, str]] = field(default_factory=list)
 
@@ -139,6 +138,8 @@ class Engine:
         self._swept_day: int | None = None
         self._next_pack: dict[int, int] = {}  # partition -> the packed offset expected next
         self.unpublishable: set[str] = set()  # units whose figures failed when last due
+        # partition -> its units changed since their table records were last made (unit_records)
+        self._unsaved: dict[int, set[str]] = {}
 
     def now(self) -> float:
         return self.clock()
@@ -243,8 +244,7 @@ class Engine:
         for key in result.filing_changes:
             result.filing_changes[key] = filings[key].to_bytes()
         self._cache_filings(partition, filings)
-        for unit_code in touched:
-            result.unit_changes[unit_code.encode()] = units[unit_code].to_bytes()
+        self._unsaved.setdefault(partition, set()).update(touched)
         self.dirty |= touched
         self.applied += len(pack)
         # Metrics per pack, not per event: a labelled counter costs about a microsecond a call.
@@ -254,6 +254,16 @@ class Engine:
                 metrics.EVENTS.labels(type=EVENT_TYPES[kind], outcome=OUTCOMES[outcome]).inc(count)
         metrics.EVENT_LAG.observe((now_us - oldest) / US_PER_SECOND)
         return result
+
+    def unit_records(self, partition: int) -> dict[bytes, bytes | None]:
+        """The table records of the partition's units changed since last asked. The commit protocol
+        writes them just before it records the next pack, about once a second: a unit's record
+        (its day rows and pending indexes) is far larger than a batch's change to it, and until the
+        record the packs since the last one are applied again after a crash anyway, which the
+        filings' stored offsets make exact (see the module's docstring)."""
+        units = self.units
+        return {code.encode(): units[code].to_bytes() for code in sorted(self._unsaved.pop(partition, ()))
+                if code in units}
 
     def _cache_filings(self, partition: int, filings: dict[bytes, Filing]) -> None:
         cache = self._filing_cache
@@ -403,6 +413,8 @@ class Engine:
         owner changes them, and should they come back, their state must be read again from the
         table."""
         gone = set(partitions)
+        for partition in gone:
+            self._unsaved.pop(partition, None)
         for code in [code for code, unit in self.units.items() if unit.partition in gone]:
             del self.units[code]
             self.dirty.discard(code)

@@ -4,7 +4,7 @@ Faust's consumer can skip packed records across rebalances (its offset-gap logic
 fetching a partition (stall_guard.py); packs before the next expected were applied already. So the
 applier keeps only the delivered packs from the next expected on, reads any pack missing in between
 back from Kafka, and applies them in batches of up to `apply_max_events` events, each batch one
-engine call and one table write per table.
+engine call and one write to the filings table (the units table is written by the commit protocol).
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ class PackApplier:
                                         self.writer.read(partition, self.units).get, pack_range)
         self.last_applied_at = self.wall_clock()
         await self.writer.write(partition, self.filings, result.filing_changes)
-        await self.writer.write(partition, self.units, result.unit_changes)
+        # The units' records go with the next record of the commit protocol (Engine.unit_records).
         for offset, event, reason in result.rejected:
             # Packed topic and source topic are co-partitioned: the event's partition is this one.
             letter = of_event(event, reason, Source(self.source_topic, partition, offset),

@@ -52,7 +52,7 @@ def build(settings: AggregatorSettings, partitions: int) -> faust.App:
     dead_letters = DeadLetterWriter(settings.kafka.dlq_topic)
     gate = PartitionGate(lambda partition: TP(settings.packed_topic, partition)
                          in app.assignor.assigned_actives())
-    commits = CommitProtocol(writer, units, reader.first)
+    commits = CommitProtocol(writer, units, reader.first, engine.unit_records)
     applier = PackApplier(engine, writer, filings, units, commits, reader, dead_letters,
                           settings.kafka.events_topic, settings.apply_max_events, settings.pack_max_bytes,
                           settle=FrozenState().settle)

@@ -57,7 +57,7 @@ class Worker:
         self.tables = tables
         self.packs = FakePacks({0: PACKS})
         self.engine: Engine = engine()
-        self.commits = protocol(tables, "units", self.packs.first, clock=Clock())
+        self.commits = protocol(tables, "units", self.packs.first, self.engine.unit_records, clock=Clock())
         self.applier = PackApplier(self.engine, tables, "filings", "units", self.commits, self.packs,
                                    DeadLetterWriter("dlq", FakeProducer()), "filing-events",
                                    apply_max_events=20000, dead_letter_max_bytes=1000)
@@ -139,13 +139,16 @@ async def test_the_crash_test_catches_a_record_made_before_the_writes_are_acknow
     assert await crash_and_take_over(RecordsBeforeTheWritesAreAcknowledged) != []
 
 
-async def test_recording_flushes_the_writes_then_writes_the_next_packs_then_flushes_them() -> None:
+async def test_recording_writes_the_units_flushes_then_writes_the_next_packs_then_flushes_them() -> None:
     tables = FakeTables()
     worker = Worker(tables)
     await worker.deliver(range(2), record_after=set())
+    assert all(not key.startswith(b"U") for key in tables.read(0, "units"))  # not after each pack
     tables.log.clear()
     await worker.commits.record()
-    assert tables.log == [("flush", None, 0), ("write", "units", 0), ("flush", None, 0)]
+    units_written, next_pack_written = ("write", "units", 0), ("write", "units", 0)
+    assert tables.log == [units_written, ("flush", None, 0), next_pack_written, ("flush", None, 0)]
+    assert tables.read(0, "units").keys() >= {b"U1"}
     assert tables.read(0, "units")[NEXT_PACK_KEY] == b"2" and tables.sending() == set()
     assert worker.commits.unrecorded == {}
 
@@ -153,7 +156,7 @@ async def test_recording_flushes_the_writes_then_writes_the_next_packs_then_flus
 async def test_the_next_pack_is_the_one_applied_else_the_recorded_one_else_the_first_in_kafka() -> None:
     tables = FakeTables()
     packs = FakePacks({0: PACKS}, first=3)
-    commits = CommitProtocol(tables, "units", packs.first)
+    commits = CommitProtocol(tables, "units", packs.first, lambda partition: {})
     assert await commits.next_pack(0) == 3
     tables.read(0, "units")[NEXT_PACK_KEY] = b"7"
     assert await commits.next_pack(0) == 7
@@ -163,7 +166,8 @@ async def test_the_next_pack_is_the_one_applied_else_the_recorded_one_else_the_f
 
 def test_records_about_once_an_interval_and_only_when_packs_wait() -> None:
     clock = Clock()
-    commits = CommitProtocol(FakeTables(), "units", FakePacks().first, clock=clock, every_s=1.0)
+    commits = CommitProtocol(FakeTables(), "units", FakePacks().first, lambda partition: {}, clock=clock,
+                             every_s=1.0)
     clock.now = 0.5
     assert not commits.due()
     clock.now = 1.0

@@ -33,7 +33,7 @@ class Setup:
         self.packs = FakePacks({0: PACKS})
         self.engine: Engine = engine()
         self.producer = FakeProducer()
-        self.commits = CommitProtocol(self.tables, "units", self.packs.first)
+        self.commits = CommitProtocol(self.tables, "units", self.packs.first, self.engine.unit_records)
         self.settled: list[int] = []
         self.applier = PackApplier(self.engine, self.tables, "filings", "units", self.commits, self.packs,
                                    DeadLetterWriter("dlq", self.producer), "filing-events",

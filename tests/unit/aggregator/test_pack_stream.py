@@ -32,7 +32,8 @@ class Setup:
         self.clock = Clock()
         self.gate = PartitionGate(lambda partition: partition in held)
         self.gate.open()
-        self.commits = CommitProtocol(self.tables, "units", self.packs.first, clock=self.clock)
+        self.commits = CommitProtocol(self.tables, "units", self.packs.first, self.engine.unit_records,
+                                      clock=self.clock)
         applier = PackApplier(self.engine, self.tables, "filings", "units", self.commits, self.packs,
                               DeadLetterWriter("dlq", FakeProducer()), "filing-events", 20000, 1000)
         self.guard = StallGuard(5.0, self.gate, self.commits, applier, self.packs, lambda: sorted(held),

@@ -23,7 +23,7 @@ class Setup:
         self.packs = FakePacks({0: [pack([(0, event(1, "submitted", "F1", T0))])]})
         self.engine = engine()
         self.gate = PartitionGate(lambda partition: True)
-        self.commits = CommitProtocol(self.tables, "units", self.packs.first)
+        self.commits = CommitProtocol(self.tables, "units", self.packs.first, self.engine.unit_records)
         self.applier = PackApplier(self.engine, self.tables, "filings", "units", self.commits, self.packs,
                                    DeadLetterWriter("dlq", FakeProducer()), "filing-events", 20000, 1000)
         self.guard = StallGuard(5.0, self.gate, self.commits, self.applier, self.packs, lambda: [0])

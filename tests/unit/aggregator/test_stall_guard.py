@@ -29,7 +29,7 @@ class Setup:
         self.clock = Clock()
         self.gate = PartitionGate(lambda partition: partition in assigned)
         self.gate.open()
-        self.commits = CommitProtocol(self.tables, "units", self.packs.first)
+        self.commits = CommitProtocol(self.tables, "units", self.packs.first, self.engine.unit_records)
         applier = PackApplier(self.engine, self.tables, "filings", "units", self.commits, self.packs,
                               DeadLetterWriter("dlq", FakeProducer()), "filing-events", 20000, 1000)
         self.guard = StallGuard(5.0, self.gate, self.commits, applier, self.packs, lambda: sorted(assigned),
