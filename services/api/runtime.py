@@ -130,9 +130,9 @@ class Runtime:
         return counts
 
     async def _seed(self) -> None:
-        """Fill an empty registry with the province's real units. Two replicas seeding at once write
+        """Fill an empty registry with the deployment's real units. Two replicas seeding at once write
         the same values, which compaction folds into one: harmless."""
-        units = seed_units(self.settings.seed_province)
+        units = seed_units(self.settings.provinces())
         written = await self.writer.write(self.settings.registry_topic,
                                           [(u.code, encode_unit(u)) for u in units])
         last: dict[int, int] = {}
@@ -140,7 +140,7 @@ class Runtime:
             last[partition] = max(offset, last.get(partition, -1))
         for partition, offset in last.items():
             await self.registry.wait_past(partition, offset, self.settings.write_timeout_s)
-        log.info("seeded the registry with %d units of province %s", len(units), self.settings.seed_province)
+        log.info("seeded the registry with %d units of provinces %s", len(units), self.settings.seed_province)
 
     def _watch_metrics(self) -> None:
         m = self.metrics

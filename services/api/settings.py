@@ -14,6 +14,7 @@ from services.contract.figures import PERIODS
 from services.contract.units import DEFAULT_PROVINCE, resolve_province
 
 ALL_PERIODS = PERIODS
+ALL_PROVINCES = "all"
 
 
 class ApiSettings(HttpServerSettings):
@@ -42,7 +43,9 @@ class ApiSettings(HttpServerSettings):
     targets_topic: str = "unit-targets"
     # The compacted topics the API owns are created at start-up when missing, with this many partitions.
     registry_partitions: int = Field(default=3, ge=1)
-    # When the registry topic is empty at start-up it is filled with this province's real units.
+    # The provinces of the deployment: one ("31" or "hai_phong"), a list ("31,01,79") or `all`. An empty
+    # registry topic is filled with their real units at start-up, under the national root `VN` when
+    # there is more than one; what /metrics exports by default depends on it too (metrics_scope).
     seed_province: str = str(DEFAULT_PROVINCE)
     seed_registry: bool = True
 
@@ -82,8 +85,22 @@ class ApiSettings(HttpServerSettings):
     @field_validator("seed_province")
     @classmethod
     def _known_province(cls, value: str) -> str:
-        resolve_province(value)  # fails fast on a province the seed could not build
+        value = value.strip()
+        if value.lower() != ALL_PROVINCES:
+            for each in value.split(","):
+                resolve_province(each)  # fails fast on a province the seed could not build
         return value
+
+    def provinces(self) -> list[str] | None:
+        """The deployment's provinces as seed_province names them; None for all 34."""
+        if self.seed_province.lower() == ALL_PROVINCES:
+            return None
+        return [each.strip() for each in self.seed_province.split(",")]
+
+    def national(self) -> bool:
+        """Whether the deployment covers more than one province (a national root above them)."""
+        chosen = self.provinces()
+        return chosen is None or len({resolve_province(p).code for p in chosen}) > 1
 
     @field_validator("metrics_periods")
     @classmethod
