@@ -62,6 +62,13 @@ class UnitTree:
             if not siblings:
                 self._children.pop(old.parent_code, None)
 
+    def has_children(self, code: str) -> bool:
+        return code in self._children
+
+    def parents(self) -> list[str]:
+        """Every code with children (a unit, or a parent known only from its children)."""
+        return list(self._children)
+
     def children(self, code: str) -> list[str]:
         return sorted(self._children.get(code, ()))
 
