@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -13,8 +14,9 @@ from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.api.figure_labels import label
-from services.api.queries import State, hcm_today, standing
+from services.api.queries import Rollup, State, hcm_today, standing
 from services.api.ranking import rank
+from services.api.settings import ApiSettings
 from services.api.tree import UnitTree
 from services.common.clock import Clock
 from services.contract.figures import COUNTERS, SNAPSHOTS
@@ -44,44 +46,119 @@ LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0
 # (unit code, its level, its record's periods): the view at the moment of a scrape.
 UnitRow = tuple[str, str, dict[str, Any]]
 
+ROLLUP_PREFIX = "onestop_rollup_"
+# The same figures over each subtree of the rollup levels (the country, each province): rates of sums.
+ROLLUP_METRICS: tuple[tuple[str, str, str, float], ...] = tuple(
+    (field, ROLLUP_PREFIX + name.removeprefix(PREFIX), f"Over the unit's subtree. {help_}", scale)
+    for field, name, help_, scale in FIGURE_METRICS)
+FIGURE_FIELDS = frozenset(field for field, *_ in FIGURE_METRICS)
+
+
+@dataclass(frozen=True)
+class ExportPlan:
+    """Which figures /metrics carries (docs/operations.md, "What /metrics exports").
+
+    Every figure of every period is 350 samples a unit: a country's 10^4 units would make millions a
+    scrape, far past what one Prometheus target should carry. So units of `detail_levels` (None: every
+    unit) export every figure of `periods`; every other unit exports only `unit_series`, the (figure,
+    period) pairs the dashboards rank and alert on; and each unit of `rollup_levels` exports every
+    figure of `periods` over its subtree (onestop_rollup_*), from which the province and country panels
+    read, instead of Prometheus summing thousands of series at every rule evaluation.
+    """
+
+    periods: tuple[str, ...]
+    detail_levels: frozenset[str] | None
+    unit_series: tuple[tuple[str, str], ...]
+    rollup_levels: frozenset[str]
+    target_periods: tuple[str, ...]
+
+    def in_detail(self, level: str) -> bool:
+        return self.detail_levels is None or level in self.detail_levels
+
+
+def export_plan(settings: ApiSettings) -> ExportPlan:
+    national = settings.national()
+    levels = settings.metrics_unit_levels
+    detail = (frozenset() if national else None) if levels is None else frozenset(levels)
+    targets = settings.metrics_target_periods
+    if targets is None:
+        targets = ("month_to_date",) if national else settings.metrics_periods
+    series = tuple((figure, period) for figure, _, period in
+                   (pair.partition(":") for pair in settings.metrics_unit_series))
+    return ExportPlan(settings.metrics_periods, detail, series, frozenset(settings.metrics_rollup_levels),
+                      targets)
+
+
+def rollup_units(tree: UnitTree, plan: ExportPlan) -> list[str]:
+    """The units whose subtree's figures are exported."""
+    return [code for code, unit in tree.units.items() if unit.level in plan.rollup_levels]
+
 
 def unit_rows(records: Mapping[str, Mapping[str, Any]], tree: UnitTree) -> list[UnitRow]:
     """The view's records with each unit's level, taken at once on the event loop; rendering them can
     then run in a thread, since a record is replaced by the view, never changed in place."""
+    units = tree.units
     rows = []
     for code, record in list(records.items()):
-        unit = tree.get(code)
+        unit = units.get(code)
         rows.append((code, unit.level if unit else "unknown", record["periods"]))
     return rows
 
 
 def render_unit_figures(rows: Sequence[UnitRow], periods: Sequence[str]) -> bytes:
-    """Per-unit gauges in the Prometheus text format (labels unit, level, period).
+    """Every figure of every unit for `periods`: render_figures with every unit in detail and no
+    rollups, as /metrics exported before ExportPlan (the benchmark's baseline)."""
+    return render_figures(rows, ExportPlan(tuple(periods), None, (), frozenset(), ()), ())
 
-    Written by hand rather than through a prometheus_client Collector: at 10,000 units, seven periods
-    and 24 figures (1.7 million samples) the client library's per-sample objects and formatting take
-    tens of seconds a scrape, this a small fraction of it (bench/api_bench.py); the text is the same
+
+def render_figures(rows: Sequence[UnitRow], plan: ExportPlan, rollups: Sequence[UnitRow]) -> bytes:
+    """Per-unit gauges (onestop_unit_*) and rollups (onestop_rollup_*), labels unit, level, period, in
+    the Prometheus text format.
+
+    Written by hand rather than through a prometheus_client Collector: the client library's per-sample
+    objects and formatting cost several times as much (bench/api_bench.py); the text is the same
     format, held to the library's own parser by the tests. Each label set is formatted once per unit
     and period, not once per sample.
     """
-    label_sets: list[tuple[str, Any]] = []  # (labels, a record's period object)
+    detail: list[tuple[str, Any]] = []  # (labels, a record's period object)
+    compact: dict[str, list[tuple[str, Any]]] = {period: [] for _, period in plan.unit_series}
     for code, level, unit_periods in rows:
         prefix = f'{{unit="{_escape(code)}",level="{_escape(level)}",period="'
-        label_sets.extend((f'{prefix}{period}"}} ', figures) for period in periods
+        if plan.in_detail(level):
+            detail.extend((f'{prefix}{period}"}} ', figures) for period in plan.periods
                           if (figures := unit_periods.get(period)))
+        else:
+            for period, sets in compact.items():
+                if figures := unit_periods.get(period):
+                    sets.append((f'{prefix}{period}"}} ', figures))
+    summed = [(f'{{unit="{_escape(code)}",level="{_escape(level)}",period="{period}"}} ', figures)
+              for code, level, periods in rollups for period in plan.periods
+              if (figures := periods.get(period))]
+    by_field: dict[str, list[list[tuple[str, Any]]]] = {}
+    for field, period in plan.unit_series:
+        by_field.setdefault(field, []).append(compact[period])
     out: list[str] = []
     for field, name, help_, scale in FIGURE_METRICS:
-        out.append(f"# HELP {name} {help_}\n# TYPE {name} gauge\n")
-        # An undefined rate (no filings) is no sample, rather than NaN on every graph; a value that
-        # is no number (a record we do not understand) is no sample either. One comprehension per
-        # family: the loop runs 1.7 million times at country scale.
+        _family(out, field, name, help_, scale, [detail, *by_field.get(field, ())])
+    if summed:
+        for field, name, help_, scale in ROLLUP_METRICS:
+            _family(out, field, name, help_, scale, [summed])
+    return "".join(out).encode()
+
+
+def _family(out: list[str], field: str, name: str, help_: str, scale: float,
+            label_sets: Sequence[Sequence[tuple[str, Any]]]) -> None:
+    out.append(f"# HELP {name} {help_}\n# TYPE {name} gauge\n")
+    # An undefined rate (no filings) is no sample, rather than NaN on every graph; a value that is no
+    # number (a record we do not understand) is no sample either. One comprehension per family and
+    # set: the loop runs once per sample.
+    for sets in label_sets:
         if scale == 1.0:
-            out += [f"{name}{labels}{value}\n" for labels, figures in label_sets
+            out += [f"{name}{labels}{value}\n" for labels, figures in sets
                     if type(value := figures.get(field)) in _NUMBERS]
         else:
-            out += [f"{name}{labels}{value * scale}\n" for labels, figures in label_sets
+            out += [f"{name}{labels}{value * scale}\n" for labels, figures in sets
                     if type(value := figures.get(field)) in _NUMBERS]
-    return "".join(out).encode()
 
 
 _NUMBERS = (int, float)
@@ -93,12 +170,15 @@ def _escape(label_value: str) -> str:
 
 class TargetStandingCollector(Collector):
     """Each unit's standing against its targets, as /v1/reports/targets judges it (the value over the
-    unit's subtree, the target of the period's month, quarter or year), for alerts on units below."""
+    unit's subtree, the target of the period's month, quarter or year), for alerts on units below.
+    `rollup` (RollupCache.get) gives the subtree's figures without summing it again."""
 
-    def __init__(self, state: State, periods: Sequence[str], clock: Clock) -> None:
+    def __init__(self, state: State, periods: Sequence[str], clock: Clock,
+                 rollup: Rollup | None = None) -> None:
         self.state = state
         self.periods = tuple(periods)
         self.clock = clock
+        self.rollup = rollup
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         labels = ["unit", "level", "figure", "period"]
@@ -115,7 +195,8 @@ class TargetStandingCollector(Collector):
         for figure in figures:
             codes = sorted(self.state.targets.units_with(figure))
             for period in self.periods:
-                for row in rank((standing(self.state, c, figure, period, today) for c in codes), figure):
+                for row in rank((standing(self.state, c, figure, period, today, self.rollup)
+                                  for c in codes), figure):
                     if row["target"] is None:
                         continue
                     values = [row["code"], row["level"] or "unknown", figure, period]

@@ -3,7 +3,7 @@ takes, their standings against targets. Plain data in, plain data out, testable 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
@@ -16,6 +16,8 @@ from services.common.clock import Clock
 from services.contract.figures import PERIODS
 
 HCM = timezone(timedelta(hours=7))
+# A subtree's figures for some periods, in subtree_rollup's shape (RollupCache.get).
+Rollup = Callable[[str, Sequence[str]], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -55,9 +57,11 @@ def ranked_units(tree: UnitTree, parent: str | None, level: str | None) -> list[
     return tree.children(parent) if parent is not None else tree.roots()
 
 
-def standing(state: State, code: str, figure: str, period: str, today: date) -> Standing:
-    """The unit's value (over its subtree, so a department includes its offices) and its target."""
-    figures = subtree_rollup(state, code, (period,))
+def standing(state: State, code: str, figure: str, period: str, today: date,
+             rollup: Rollup | None = None) -> Standing:
+    """The unit's value (over its subtree, so a department includes its offices) and its target;
+    `rollup` (RollupCache.get) gives the subtree's figures, else they are summed here."""
+    figures = rollup(code, (period,)) if rollup is not None else subtree_rollup(state, code, (period,))
     day = date.fromisoformat(figures["day"]) if figures["day"] else today
     value = figures["periods"][period][figure] if figures["units_with_figures"] else None
     target = state.targets.lookup(code, figure, period, day)
