@@ -63,6 +63,10 @@ class RollupCache:
         self._entries[code] = _Entry(self.view.version, self.tree.version, now, periods, rollup)
         return rollup
 
+    def counters(self, code: str, periods: Sequence[str]) -> dict[str, dict[str, int]]:
+        """The subtree's counters and snapshots for `periods`, now (what Decision 766's scores take)."""
+        return self.sums.counters(code, periods)
+
     def compute(self, code: str, periods: Sequence[str]) -> dict[str, Any]:
         """The rollup now, equal to queries.subtree_rollup over the view's records."""
         counters = self.sums.counters(code, periods)

@@ -36,16 +36,18 @@ _NUMBERS = frozenset({int, float})
 
 
 def _vector(figures: Mapping[str, Any] | None) -> Sequence[int]:
-    """One period object's SUMMED as a tuple; a missing counter, or a value that is no number (a record
-    not written by the aggregator), is 0, so that no record can stop the sums."""
+    """One period object's SUMMED as a tuple; a missing counter (not the aggregator's record) is 0."""
     if not figures:
         return _ZEROS
     try:
         values: tuple[int, ...] = _VECTOR(figures)
-    except KeyError:
-        values = tuple(figures.get(name, 0) for name in SUMMED)
-    if set(map(type, values)) <= _NUMBERS:
         return values
+    except KeyError:
+        return tuple(figures.get(name, 0) for name in SUMMED)
+
+
+def _numbers(values: Sequence[Any]) -> Sequence[int]:
+    """`values` with each that is no number (a record not written by the aggregator) as 0."""
     return tuple(v if type(v) in _NUMBERS else 0 for v in values)
 
 
@@ -57,7 +59,7 @@ def _total(rows: Sequence[Mapping[str, Any]]) -> Counters:
     except TypeError:
         vector = list(_ZEROS)
         for row in rows:
-            vector = list(map(add, vector, _vector(row)))
+            vector = list(map(add, vector, _numbers(_vector(row))))
         return vector
 
 
@@ -131,7 +133,10 @@ class SubtreeSums:
             before, after = _vector(was), _vector(now)
             if before == after:
                 continue
-            delta = list(map(sub, after, before))
+            try:
+                delta = list(map(sub, after, before))
+            except TypeError:  # a value that is no number counts 0, so that no record stops the sums
+                delta = list(map(sub, _numbers(after), _numbers(before)))
             for holder in holders:
                 sums = self._sums[holder]
                 kept = sums.get(period)

@@ -67,7 +67,7 @@ class Setup:
 @given(st.integers(0, 2**32))
 def test_rollups_equal_the_full_recomputation_after_any_changes(seed: int) -> None:
     s = Setup(seed)
-    codes = list(s.tree.units) + ["orphan"]  # a record of a unit the registry does not know
+    codes = [*s.tree.units, "orphan"]  # a record of a unit the registry does not know
     for step in range(30):
         roll = s.rng.random()
         if roll < 0.7:
