@@ -10,7 +10,7 @@ from starlette.types import ASGIApp
 from services.api.dashboard import install_dashboard
 from services.api.deps import ApiContext
 from services.api.errors import install_error_handlers
-from services.api.metrics import ApiMetrics, RequestObserver, TargetStandingCollector, export_plan
+from services.api.metrics import ApiMetrics, RequestObserver, export_plan
 from services.api.routes import (
     admin,
     agencies,
@@ -54,7 +54,6 @@ def create_app(settings: ApiSettings, registry: CollectorRegistry | None = None)
     runtime = Runtime(settings, metrics)
     clock = settings.now.clock()  # once: a clock started at a set instant runs from its creation
     plan = export_plan(settings)
-    registry.register(TargetStandingCollector(runtime.state, plan.target_periods, clock, runtime.rollups.get))
 
     app = ApiApp(title="onestop-live API", version="1", description=DESCRIPTION,
                  lifespan=lifespan_of(runtime), docs_url=None, redoc_url=None)

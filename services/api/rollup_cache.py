@@ -50,6 +50,8 @@ class RollupCache:
     def get(self, code: str, periods: Sequence[str]) -> dict[str, Any]:
         """The subtree's rollup of `periods` (the shape of queries.subtree_rollup), computed now or a
         moment ago."""
+        if not self.tree.has_children(code):  # a unit's own record: cheaper to answer than to keep
+            return self.compute(code, periods)
         now = self.clock()
         entry = self._entries.get(code)
         periods = tuple(periods)

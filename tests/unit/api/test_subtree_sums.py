@@ -5,13 +5,14 @@ changes move the sums by their differences, many at once or a tree edit rebuild 
 from __future__ import annotations
 
 import random
+from datetime import date
 from typing import Any
 
 import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.api.queries import State, subtree_rollup
+from services.api.queries import State, standing, subtree_rollup
 from services.api.rollup_cache import RollupCache
 from services.api.subtree_sums import REBUILD_SHARE
 from services.api.targets import TargetBook
@@ -20,6 +21,7 @@ from services.api.view import FiguresView
 from services.contract.figures import COUNTERS, PERIODS, SNAPSHOTS, rates
 
 CALENDAR = ("2026-03", "2026-Q1", "2026")
+TODAY = date(2026, 3, 10)
 
 
 def random_record(code: str, rng: random.Random) -> dict[str, Any]:
@@ -61,6 +63,15 @@ class Setup:
         state = self.cache.state
         for code in [*self.tree.parents(), *self.rng.sample(list(self.tree.units), 3), "not-a-unit"]:
             assert self.cache.compute(code, periods) == subtree_rollup(state, code, periods), code
+        # A standing (rankings, targets) reads a unit without children from its record: the same value
+        # as its one-unit rollup, and the same day.
+        for code in [c for c in self.tree.units if not self.tree.has_children(c)] + ["not-a-unit"]:
+            for figure in ("received_total", "online_rate", "on_time_rate", "pending_overdue"):
+                period = self.rng.choice(periods)
+                reference = subtree_rollup(state, code, (period,))
+                value = reference["periods"][period][figure] if reference["units_with_figures"] else None
+                found = standing(state, code, figure, period, TODAY, self.cache.get)
+                assert found.value == value, (code, figure, period)
 
 
 @settings(max_examples=60, deadline=None)
