@@ -90,6 +90,9 @@ def figures_record(code: str, rng: random.Random) -> dict[str, Any]:
                                        for r in ("rejected", "supplement_requested", "withdrawn"))
         counts["pending_within_due"] = rng.randrange(0, 30)
         counts["pending_overdue"] = rng.randrange(0, 5)
+        # Every snapshot the aggregator publishes: the textbook collector reads each figure of a record.
+        counts["portal_pending_on_time"] = rng.randrange(0, 30)
+        counts["portal_pending_overdue"] = rng.randrange(0, 5)
         periods[name] = {**counts, **rates(counts)}
     return {"unit_code": code, "as_of": "2026-11-23T14:05:00.123+07:00", "day": "2026-11-23",
             "periods": periods}
