@@ -4,10 +4,11 @@ changed since the last one rather than a sum over every unit.
 Each unit with children holds, per period, its subtree's counters and snapshots (rollup.SUMMED) as one
 list. The view tells of every changed record (`changed`, O(1)); the next read (`sync`) adds the
 difference between each changed unit's new record and the one last counted to the unit and each of its
-ancestors: about 0.1 ms a changed unit at 30 periods, however large the tree. When more than
+ancestors: about 0.15 ms a changed unit at 30 periods, however large the tree. A tree edit redoes the
+sums of the edited unit's old and new ancestors from their children (UnitTree.edits). When more than
 REBUILD_SHARE of the units changed at once (the aggregator republishing every unit after midnight, or
-the view catching up at start-up), or the tree changed, every sum is rebuilt bottom-up instead, each
-record read once: what one full national rollup cost before.
+the view catching up at start-up), or more than REBUILD_EDITS edits came at once, every sum is rebuilt
+bottom-up instead, each record read once: the cost of one full national rollup.
 
 Rollups and scores read `counters()`; `records()` gives the records as counted, so that a rollup's
 `as_of` and unit counts describe exactly what was summed.
@@ -22,8 +23,10 @@ from typing import Any
 from services.api.rollup import SUMMED, sum_counters
 from services.api.tree import UnitTree
 
-# Rebuild rather than apply differences when more than this share of the units with records changed.
+# Rebuild rather than apply differences when more than this share of the units with records changed,
+# or rather than redo the sums an edit touched when the tree had more edits than this since.
 REBUILD_SHARE = 0.25
+REBUILD_EDITS = 64
 
 _VECTOR = itemgetter(*SUMMED)
 _ZEROS = (0,) * len(SUMMED)
@@ -83,14 +86,16 @@ class SubtreeSums:
         self._dirty[code] = None
 
     def sync(self) -> None:
-        """Bring every sum up to the view's records."""
-        many = len(self._dirty) > REBUILD_SHARE * max(len(self.view_records), 1)
-        if many or self.tree.version != self._tree_version:
+        """Bring every sum up to the tree and the view's records."""
+        if len(self._dirty) > REBUILD_SHARE * max(len(self.view_records), 1):
             self._rebuild()
-        else:
-            dirty, self._dirty = self._dirty, {}
-            for code in dirty:
-                self._apply(code)
+            return
+        if self.tree.version != self._tree_version and not self._follow_tree():
+            self._rebuild()
+            return
+        dirty, self._dirty = self._dirty, {}
+        for code in dirty:
+            self._apply(code)
 
     def counters(self, code: str, periods: Sequence[str]) -> dict[str, dict[str, int]]:
         """Each of `periods`' counters and snapshots summed over the subtree at `code` (synced first)."""
@@ -156,6 +161,58 @@ class SubtreeSums:
             self._holders[code] = holders
         return holders
 
+    def _follow_tree(self) -> bool:
+        """Redo the sums of the units whose subtree an edit changed (each edited unit's old and new
+        ancestors), from their children, deepest first: a province's few hundred records rather than
+        the country's. False when the tree's edit log no longer reaches back to these sums."""
+        edits = [edit for edit in self.tree.edits if edit[0] > self._tree_version]
+        if not edits or edits[0][0] != self._tree_version + 1 or len(edits) > REBUILD_EDITS:
+            return False
+        self._tree_version = self.tree.version
+        self._holders.clear()
+        self._subtrees.clear()
+        touched: set[str] = set()
+        for _, code, old_parent in edits:
+            for start in (code, old_parent):
+                if start is not None:
+                    touched.update(self._chain(start))
+        for code in touched:
+            if not self.tree.has_children(code):
+                self._sums.pop(code, None)
+        for code in sorted((c for c in touched if self.tree.has_children(c)),
+                           key=lambda c: len(self._chain(c)), reverse=True):
+            self._sums[code] = self._sum_of(code)
+        return True
+
+    def _chain(self, code: str) -> list[str]:
+        """`code` and its ancestors in the tree as it is."""
+        chain, seen = [code], {code}
+        unit = self.tree.get(code)
+        while unit is not None and unit.parent_code is not None and unit.parent_code not in seen:
+            chain.append(unit.parent_code)
+            seen.add(unit.parent_code)
+            unit = self.tree.get(unit.parent_code)
+        return chain
+
+    def _sum_of(self, code: str) -> dict[str, Counters]:
+        """A unit's sums from its own record, its leaf children's records (summed per counter in one
+        pass of C calls, rollup.sum_counters) and its other children's sums."""
+        counted, tree = self._counted, self.tree
+        children = tree.children(code)
+        leaves = [counted[c]["periods"] for c in children if c in counted and not tree.has_children(c)]
+        if code in counted:
+            leaves.append(counted[code]["periods"])
+        inner = [self._sums[c] for c in children if c in self._sums]
+        sums: dict[str, Counters] = {}
+        for period in set().union(*leaves, *inner):
+            rows = [p[period] for p in leaves if period in p]
+            vector = _total(rows) if rows else list(_ZEROS)
+            for child in inner:
+                if period in child:
+                    vector = list(map(add, vector, child[period]))
+            sums[period] = vector
+        return sums
+
     def _rebuild(self) -> None:
         """Every sum from the records, bottom-up: a unit's own record and its leaf children's records are
         summed per counter in one pass of C calls (rollup.sum_counters), then its children's sums added."""
@@ -165,22 +222,8 @@ class SubtreeSums:
         self._subtrees.clear()
         self._dirty.clear()
         self._counted = dict(self.view_records)
-        counted, tree = self._counted, self.tree
         # Deepest first, so that a unit's children's sums are there when its own is made.
-        order = sorted(tree.parents(), key=lambda code: len(self._holders_of(code)), reverse=True)
+        order = sorted(self.tree.parents(), key=lambda code: len(self._holders_of(code)), reverse=True)
         self._sums = {}
         for code in order:
-            children = tree.children(code)
-            leaves = [counted[c]["periods"] for c in children if c in counted and not tree.has_children(c)]
-            if code in counted:
-                leaves.append(counted[code]["periods"])
-            inner = [self._sums[c] for c in children if c in self._sums]
-            sums: dict[str, Counters] = {}
-            for period in set().union(*leaves, *inner):
-                rows = [p[period] for p in leaves if period in p]
-                vector = _total(rows) if rows else list(_ZEROS)
-                for child in inner:
-                    if period in child:
-                        vector = list(map(add, vector, child[period]))
-                sums[period] = vector
-            self._sums[code] = sums
+            self._sums[code] = self._sum_of(code)

@@ -1,6 +1,7 @@
 """SubtreeSums and the rollup cache built on it: after any sequence of new, changed and deleted records
 and tree edits, every subtree's rollup equals the full recomputation (queries.subtree_rollup); a few
-changes move the sums by their differences, many at once or a tree edit rebuild them."""
+changes move the sums by their differences and a few edits redo the sums they touch; many at once
+rebuild them."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from hypothesis import strategies as st
 
 from services.api.queries import State, standing, subtree_rollup
 from services.api.rollup_cache import RollupCache
-from services.api.subtree_sums import REBUILD_SHARE
+from services.api.subtree_sums import REBUILD_EDITS, REBUILD_SHARE
 from services.api.targets import TargetBook
 from services.api.tree import UnitInfo, UnitTree
 from services.api.view import FiguresView
@@ -74,6 +75,22 @@ class Setup:
                 assert found.value == value, (code, figure, period)
 
 
+def edit_tree(s: Setup, codes: list[str]) -> None:
+    kind = s.rng.random()
+    if kind < 0.5:
+        unit = s.tree.get(s.rng.choice(list(s.tree.units)))
+        if unit is not None and unit.parent_code is not None:
+            parent = s.rng.choice(list(s.tree.units))
+            if not s.tree.would_cycle(unit.code, parent):
+                s.tree.put(UnitInfo(unit.code, unit.name, unit.level, parent))
+    elif kind < 0.8:
+        code = f"N{len(codes)}"
+        s.tree.put(UnitInfo(code, code, "office", s.rng.choice(list(s.tree.units))))
+        codes.append(code)
+    else:
+        s.tree.delete(s.rng.choice([c for c in s.tree.units if c != "VN"]))
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.integers(0, 2**32))
 def test_rollups_equal_the_full_recomputation_after_any_changes(seed: int) -> None:
@@ -85,12 +102,9 @@ def test_rollups_equal_the_full_recomputation_after_any_changes(seed: int) -> No
             s.publish(s.rng.choice(codes))
         elif roll < 0.85:
             s.view.apply(s.rng.choice(codes), None)
-        elif roll < 0.92:  # a unit moves
-            unit = s.tree.get(s.rng.choice(list(s.tree.units)))
-            if unit is not None and unit.parent_code is not None:
-                parent = s.rng.choice(list(s.tree.units))
-                if not s.tree.would_cycle(unit.code, parent):
-                    s.tree.put(UnitInfo(unit.code, unit.name, unit.level, parent))
+        elif roll < 0.92:  # the tree is edited: a unit moves, is added, or is deleted
+            for _ in range(s.rng.randrange(1, 4)):
+                edit_tree(s, codes)
         else:  # many at once
             for code in codes:
                 s.publish(code)
@@ -114,8 +128,14 @@ def test_a_few_changes_move_the_sums_by_differences_many_rebuild_them() -> None:
         s.publish(code)
     s.assert_equal_to_recomputation()
     assert sums.rebuilds == built + 1
-    s.tree.put(UnitInfo("new", "new", "commune", "VN"))  # a tree edit
+    s.tree.put(UnitInfo("new", "new", "commune", leaves[1]))  # a tree edit: a leaf gets a child
     s.publish("new")
+    s.assert_equal_to_recomputation()
+    s.tree.put(UnitInfo(leaves[2], "moved", "commune", "new"))  # and a unit moves under it
+    s.assert_equal_to_recomputation()
+    assert sums.rebuilds == built + 1  # edits redo the sums they touch, no rebuild
+    for i in range(REBUILD_EDITS + 1):
+        s.tree.put(UnitInfo(f"many{i}", "many", "office", "VN"))
     s.assert_equal_to_recomputation()
     assert sums.rebuilds == built + 2
 
