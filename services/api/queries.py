@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
+from functools import lru_cache
 from typing import Any
 
 from services.api.ranking import Standing
@@ -68,7 +69,7 @@ def standing(state: State, code: str, figure: str, period: str, today: date,
         figures = rollup(code, (period,)) if rollup is not None else subtree_rollup(state, code, (period,))
         day_text = figures["day"]
         value = figures["periods"][period][figure] if figures["units_with_figures"] else None
-    day = date.fromisoformat(day_text) if day_text else today
+    day = _day(day_text) if day_text else today
     target = state.targets.lookup(code, figure, period, day)
     unit = state.tree.get(code)
     return Standing(code, unit.name if unit else None, unit.level if unit else None, value,
@@ -92,3 +93,8 @@ def _own_figure(state: State, code: str, figure: str, period: str) -> tuple[Any,
     if value is not None and type(value) not in (int, float):
         return None
     return value, record.get("day") or None
+
+
+@lru_cache(maxsize=64)
+def _day(text: str) -> date:
+    return date.fromisoformat(text)
