@@ -51,7 +51,7 @@ from prometheus_client.registry import Collector
 from bench.stats import percentile
 from deploy.local.broker import free_port
 from deploy.local.service import Service
-from services.api.metrics import FIGURE_METRICS, UnitRow, render_unit_figures, unit_rows
+from services.api.figure_metrics import FIGURE_METRICS, UnitRow, render_unit_figures, unit_rows
 from services.api.queries import State, subtree_rollup
 from services.api.registry import encode_unit, seed_units
 from services.api.targets import TargetBook

@@ -39,8 +39,7 @@ import orjson
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from services.api.metrics import (
-    ApiMetrics,
+from services.api.figure_metrics import (
     export_plan,
     render_figures,
     render_targets,
@@ -49,6 +48,7 @@ from services.api.metrics import (
     target_rows,
     unit_rows,
 )
+from services.api.metrics import ApiMetrics
 from services.api.periods import published_periods
 from services.api.queries import State, subtree_rollup
 from services.api.registry import seed_units

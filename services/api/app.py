@@ -10,7 +10,8 @@ from starlette.types import ASGIApp
 from services.api.dashboard import install_dashboard
 from services.api.deps import ApiContext
 from services.api.errors import install_error_handlers
-from services.api.metrics import ApiMetrics, RequestObserver, export_plan
+from services.api.figure_metrics import export_plan
+from services.api.metrics import ApiMetrics, RequestObserver
 from services.api.routes import (
     admin,
     agencies,

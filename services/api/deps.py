@@ -12,7 +12,8 @@ from fastapi import Depends, Request, Response
 from fastapi.routing import APIRoute
 
 from services.api.errors import ApiError
-from services.api.metrics import ApiMetrics, ExportPlan
+from services.api.figure_metrics import ExportPlan
+from services.api.metrics import ApiMetrics
 from services.api.runtime import Runtime
 from services.api.settings import ApiSettings
 from services.common.clock import Clock

@@ -65,7 +65,7 @@ class ApiSettings(HttpServerSettings):
     # api_stream_clients_dropped_total. An idle stream waits for nothing, so this never drops it.
     stream_write_timeout_s: float = Field(default=30.0, gt=0)
 
-    # What /metrics exports of the figures (services/api/metrics.py ExportPlan; docs/operations.md):
+    # What /metrics exports of the figures (services/api/figure_metrics.py ExportPlan; docs/operations.md):
     # - metrics_periods: the periods of units in detail and of rollups;
     # - metrics_unit_levels: the levels whose units export every figure of those periods. Unset: every
     #   unit in a one-province deployment, none in a national one (350 samples a unit would make

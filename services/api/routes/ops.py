@@ -9,7 +9,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from services.api.deps import Context
 from services.api.errors import json_response
-from services.api.metrics import render_figures, render_targets, rollup_units, target_rows, unit_rows
+from services.api.figure_metrics import render_figures, render_targets, rollup_units, target_rows, unit_rows
 from services.api.models import Status
 from services.api.queries import hcm_today
 

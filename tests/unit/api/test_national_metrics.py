@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 from prometheus_client.parser import text_string_to_metric_families
 
-from services.api.metrics import (
+from services.api.figure_metrics import (
     FIGURE_METRICS,
     ROLLUP_METRICS,
     export_plan,
