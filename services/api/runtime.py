@@ -113,7 +113,10 @@ class Runtime:
     async def _keep_sums(self) -> None:
         await self.ready.wait()  # while the view catches up, one rebuild at the end beats thousands of steps
         while True:
-            self.rollups.sums.sync()
+            try:
+                self.rollups.sums.sync()
+            except Exception:  # a bug here must not stop the sums: the next rollup request syncs too
+                log.exception("taking changed records into the subtree sums failed")
             await asyncio.sleep(SUMS_INTERVAL_S)
 
     async def _ensure_topics(self) -> dict[str, int]:

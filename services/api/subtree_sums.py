@@ -94,8 +94,12 @@ class SubtreeSums:
             self._rebuild()
             return
         dirty, self._dirty = self._dirty, {}
-        for code in dirty:
-            self._apply(code)
+        try:
+            for code in dirty:
+                self._apply(code)
+        except BaseException:
+            self._tree_version = -1  # some changes are half taken in: the next sync rebuilds
+            raise
 
     def counters(self, code: str, periods: Sequence[str]) -> dict[str, dict[str, int]]:
         """Each of `periods`' counters and snapshots summed over the subtree at `code` (synced first)."""
