@@ -13,8 +13,10 @@ provinces), waits until the API's view holds them all, then measures over HTTP:
       baseline: the cost of HTTP and the framework with no work, measured the same way; then, in this
       process, what a rollup costs when it is computed (a cache miss), for the province and the
       country (`VN`, all 10,000 units);
-  (b) one `/metrics` scrape with every unit in the view (all seven periods), and the same on a second
-      API process exporting three periods (`API_METRICS_PERIODS`), as operators would at country scale;
+  (b) one `/metrics` scrape with every unit in the view (all seven periods: a one-province
+      deployment's defaults, every figure of every unit), and the same on a second API process with a
+      national deployment's defaults (`API_SEED_PROVINCE=all`: every figure over the country and
+      each province, four figure:period pairs per unit; docs/operations.md);
   (c) in this process, on the same 10,000 records and three periods: rendering the per-unit gauges
       against the textbook way, a prometheus_client Collector yielding GaugeMetricFamily objects
       through `generate_latest` (what the API did first).
@@ -49,7 +51,7 @@ from prometheus_client.registry import Collector
 from bench.stats import percentile
 from deploy.local.broker import free_port
 from deploy.local.service import Service
-from services.api.metrics import FIGURE_METRICS, UnitRow, render_unit_figures, unit_rows
+from services.api.figure_metrics import FIGURE_METRICS, UnitRow, render_unit_figures, unit_rows
 from services.api.queries import State, subtree_rollup
 from services.api.registry import encode_unit, seed_units
 from services.api.targets import TargetBook
@@ -88,6 +90,9 @@ def figures_record(code: str, rng: random.Random) -> dict[str, Any]:
                                        for r in ("rejected", "supplement_requested", "withdrawn"))
         counts["pending_within_due"] = rng.randrange(0, 30)
         counts["pending_overdue"] = rng.randrange(0, 5)
+        # Every snapshot the aggregator publishes: the textbook collector reads each figure of a record.
+        counts["portal_pending_on_time"] = rng.randrange(0, 30)
+        counts["portal_pending_overdue"] = rng.randrange(0, 5)
         periods[name] = {**counts, **rates(counts)}
     return {"unit_code": code, "as_of": "2026-11-23T14:05:00.123+07:00", "day": "2026-11-23",
             "periods": periods}
@@ -368,7 +373,8 @@ def main() -> None:
                     "API_TARGETS_TOPIC": f"api-targets-{suffix}", "API_SEED_REGISTRY": "false",
                     "PYTHONUNBUFFERED": "1"}
             urls = {}
-            apis = (("all 7 periods", {}), ("3 periods", {"API_METRICS_PERIODS": NARROW_PERIODS}))
+            apis: tuple[tuple[str, dict[str, str]], ...] = (
+                ("all 7 periods", {}), ("national defaults", {"API_SEED_PROVINCE": "all"}))
             for label, extra in apis:
                 port = free_port()
                 urls[label] = f"http://127.0.0.1:{port}"

@@ -10,7 +10,8 @@ from starlette.types import ASGIApp
 from services.api.dashboard import install_dashboard
 from services.api.deps import ApiContext
 from services.api.errors import install_error_handlers
-from services.api.metrics import ApiMetrics, RequestObserver, TargetStandingCollector
+from services.api.figure_metrics import export_plan
+from services.api.metrics import ApiMetrics, RequestObserver
 from services.api.routes import (
     admin,
     agencies,
@@ -54,12 +55,12 @@ def create_app(settings: ApiSettings, registry: CollectorRegistry | None = None)
     metrics = ApiMetrics(registry)
     runtime = Runtime(settings, metrics)
     clock = settings.now.clock()  # once: a clock started at a set instant runs from its creation
-    registry.register(TargetStandingCollector(runtime.state, settings.metrics_periods, clock))
+    plan = export_plan(settings)
 
     app = ApiApp(title="onestop-live API", version="1", description=DESCRIPTION,
                  lifespan=lifespan_of(runtime), docs_url=None, redoc_url=None)
     admin_limiter = RateLimiter(settings.admin_rate_per_s, settings.admin_rate_burst)
-    app.state.api = ApiContext(settings, runtime, metrics, admin_limiter, clock)
+    app.state.api = ApiContext(settings, runtime, metrics, admin_limiter, clock, plan)
     for module in (units, agencies, daily, scores, trends, reporting, rankings, stream, admin, allocation,
                    ops):
         app.include_router(module.router)

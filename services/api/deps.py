@@ -12,6 +12,7 @@ from fastapi import Depends, Request, Response
 from fastapi.routing import APIRoute
 
 from services.api.errors import ApiError
+from services.api.figure_metrics import ExportPlan
 from services.api.metrics import ApiMetrics
 from services.api.runtime import Runtime
 from services.api.settings import ApiSettings
@@ -26,6 +27,7 @@ class ApiContext:
     metrics: ApiMetrics
     admin_limiter: RateLimiter  # admin requests per client address
     clock: Clock  # the calendar's "today" (settings.now)
+    export: ExportPlan  # what /metrics carries of the figures
 
 
 def get_context(request: Request) -> ApiContext:

@@ -1,129 +1,16 @@
-"""The API's Prometheus metrics: per-unit figures rendered from the view at scrape time, and the service's
-own requests, view progress and stream clients on a registry the caller owns."""
+"""The API's own Prometheus metrics: requests, view progress and stream clients, on a registry the caller
+owns. The figures on /metrics are figure_metrics.py's."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.api.figure_labels import label
-from services.api.queries import State, hcm_today, standing
-from services.api.ranking import rank
-from services.api.tree import UnitTree
-from services.common.clock import Clock
-from services.contract.figures import COUNTERS, SNAPSHOTS
-
-PREFIX = "onestop_unit_"
-# Every figure of a period object as (its field, metric name, help, scale). Windowed counts go up
-# and down (a day leaves the window), so all are gauges. Names follow Prometheus conventions: base
-# units (seconds, not hours), `_ratio` for 0..1, `_filings` for counts of filings.
-# The help texts are figure_labels' sentences: press-style figures say so, and the on-time rate says
-# it is Decision 766's 2.1.
-_SECONDS = ("resolution_seconds", "portal_processing_seconds")
-FIGURE_METRICS: tuple[tuple[str, str, str, float], ...] = (
-    *((c, f"{PREFIX}{c.removesuffix('_total').removesuffix('_filings')}_filings", label(c), 1.0)
-      for c in (*COUNTERS, *SNAPSHOTS) if c not in _SECONDS),
-    *((c, f"{PREFIX}{c}", label(c), 1.0) for c in _SECONDS),
-    ("online_rate", f"{PREFIX}online_rate_ratio", label("online_rate"), 1.0),
-    ("on_time_rate", f"{PREFIX}on_time_rate_ratio", label("on_time_rate"), 1.0),
-    ("avg_resolution_hours", f"{PREFIX}resolution_average_seconds", label("avg_resolution_hours"), 3600.0),
-    ("online_payment_share", f"{PREFIX}online_payment_ratio", label("online_payment_share"), 1.0),
-    ("digitised_share", f"{PREFIX}digitised_ratio", label("digitised_share"), 1.0),
-)
 # Seconds: reads answer from memory in well under a millisecond; a subtree rollup of a country or a
 # metrics scrape takes longer.
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
-
-
-# (unit code, its level, its record's periods): the view at the moment of a scrape.
-UnitRow = tuple[str, str, dict[str, Any]]
-
-
-def unit_rows(records: Mapping[str, Mapping[str, Any]], tree: UnitTree) -> list[UnitRow]:
-    """The view's records with each unit's level, taken at once on the event loop; rendering them can
-    then run in a thread, since a record is replaced by the view, never changed in place."""
-    rows = []
-    for code, record in list(records.items()):
-        unit = tree.get(code)
-        rows.append((code, unit.level if unit else "unknown", record["periods"]))
-    return rows
-
-
-def render_unit_figures(rows: Sequence[UnitRow], periods: Sequence[str]) -> bytes:
-    """Per-unit gauges in the Prometheus text format (labels unit, level, period).
-
-    Written by hand rather than through a prometheus_client Collector: at 10,000 units, seven periods
-    and 24 figures (1.7 million samples) the client library's per-sample objects and formatting take
-    tens of seconds a scrape, this a small fraction of it (bench/api_bench.py); the text is the same
-    format, held to the library's own parser by the tests. Each label set is formatted once per unit
-    and period, not once per sample.
-    """
-    label_sets: list[tuple[str, Any]] = []  # (labels, a record's period object)
-    for code, level, unit_periods in rows:
-        prefix = f'{{unit="{_escape(code)}",level="{_escape(level)}",period="'
-        label_sets.extend((f'{prefix}{period}"}} ', figures) for period in periods
-                          if (figures := unit_periods.get(period)))
-    out: list[str] = []
-    for field, name, help_, scale in FIGURE_METRICS:
-        out.append(f"# HELP {name} {help_}\n# TYPE {name} gauge\n")
-        # An undefined rate (no filings) is no sample, rather than NaN on every graph; a value that
-        # is no number (a record we do not understand) is no sample either. One comprehension per
-        # family: the loop runs 1.7 million times at country scale.
-        if scale == 1.0:
-            out += [f"{name}{labels}{value}\n" for labels, figures in label_sets
-                    if type(value := figures.get(field)) in _NUMBERS]
-        else:
-            out += [f"{name}{labels}{value * scale}\n" for labels, figures in label_sets
-                    if type(value := figures.get(field)) in _NUMBERS]
-    return "".join(out).encode()
-
-
-_NUMBERS = (int, float)
-
-
-def _escape(label_value: str) -> str:
-    return label_value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
-
-
-class TargetStandingCollector(Collector):
-    """Each unit's standing against its targets, as /v1/reports/targets judges it (the value over the
-    unit's subtree, the target of the period's month, quarter or year), for alerts on units below."""
-
-    def __init__(self, state: State, periods: Sequence[str], clock: Clock) -> None:
-        self.state = state
-        self.periods = tuple(periods)
-        self.clock = clock
-
-    def collect(self) -> Iterator[GaugeMetricFamily]:
-        labels = ["unit", "level", "figure", "period"]
-        target = GaugeMetricFamily(
-            f"{PREFIX}target", "The target judging the unit's figure over the period (rates as 0..1, "
-            "average resolution in hours, counts as counts).", labels=labels)
-        gap = GaugeMetricFamily(
-            f"{PREFIX}target_gap", "Value over the unit's subtree minus its target.", labels=labels)
-        met = GaugeMetricFamily(
-            f"{PREFIX}target_met", "1 when the unit meets its target (at or under it for a lower-is-better "
-            "figure), 0 when below; no sample without filings.", labels=labels)
-        today = hcm_today(self.clock)
-        figures = sorted({t.figure for t in self.state.targets.by_key.values()})
-        for figure in figures:
-            codes = sorted(self.state.targets.units_with(figure))
-            for period in self.periods:
-                for row in rank((standing(self.state, c, figure, period, today) for c in codes), figure):
-                    if row["target"] is None:
-                        continue
-                    values = [row["code"], row["level"] or "unknown", figure, period]
-                    target.add_metric(values, row["target"])
-                    if row["met"] is not None:
-                        gap.add_metric(values, row["gap"])
-                        met.add_metric(values, 1.0 if row["met"] else 0.0)
-        yield from (target, gap, met)
 
 
 class ApiMetrics:

@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 
 from services.api.tree import UnitInfo, UnitTree
-from services.contract.units import province_units
+from services.contract.units import deployment_units
 
 # Any code the event contract takes (`unit_code` of schemas/filing-event.v1.json): a unit has figures
 # under it, so the read endpoints take it. ASCII only: no `\w` or `\d`, which match other scripts.
@@ -44,7 +44,9 @@ def apply_unit(tree: UnitTree, code: str, value: bytes | None) -> None:
         tree.put(decode_unit(code, value))
 
 
-def seed_units(province: str) -> list[UnitInfo]:
-    """The province's real units (province, departments, communes and wards), parents first."""
-    return [UnitInfo(u.code, u.name, u.level, u.parent_code) for u in province_units(province)]
+def seed_units(provinces: str | list[str] | None) -> list[UnitInfo]:
+    """The real units (provinces, departments, communes and wards) of one province, of a list of them,
+    or of all 34 (None), parents first; more than one province hang from the national root `VN`."""
+    scope = [provinces] if isinstance(provinces, str) else provinces
+    return [UnitInfo(u.code, u.name, u.level, u.parent_code) for u in deployment_units(scope)]
 

@@ -33,6 +33,9 @@ from services.contract.agencies import AgencyBook
 log = logging.getLogger(__name__)
 
 BOOT_RETRY_S = (0.5, 10.0)  # first and longest pause between start-up attempts while Kafka is away
+# How often the subtree sums take in the records changed since (services/api/subtree_sums.py), so that a
+# rollup asked for right after a change finds at most this long's changes left to add.
+SUMS_INTERVAL_S = 0.1
 
 
 class Runtime:
@@ -59,17 +62,20 @@ class Runtime:
         self.writer = Writer(kafka, settings.write_timeout_s)
         self.ready = asyncio.Event()
         self._boot_task: asyncio.Task[None] | None = None
+        self._sums_task: asyncio.Task[None] | None = None
         self._started: list[TopicMirror] = []
         self._watch_metrics()
 
     async def start(self) -> None:
         self.feed.start()
         self._boot_task = asyncio.create_task(self._boot(), name="api boot")
+        self._sums_task = asyncio.create_task(self._keep_sums(), name="api subtree sums")
 
     async def stop(self) -> None:
-        if self._boot_task is not None:
-            self._boot_task.cancel()
-            await asyncio.gather(self._boot_task, return_exceptions=True)
+        for task in (self._boot_task, self._sums_task):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         for mirror in self._started:
             await mirror.stop()
         await self.writer.stop()
@@ -104,6 +110,15 @@ class Runtime:
         log.info("view ready: %d units with figures, %d units registered, %d targets",
                  len(self.view.records), len(self.tree), len(self.targets.by_key))
 
+    async def _keep_sums(self) -> None:
+        await self.ready.wait()  # while the view catches up, one rebuild at the end beats thousands of steps
+        while True:
+            try:
+                self.rollups.sums.sync()
+            except Exception:  # a bug here must not stop the sums: the next rollup request syncs too
+                log.exception("taking changed records into the subtree sums failed")
+            await asyncio.sleep(SUMS_INTERVAL_S)
+
     async def _ensure_topics(self) -> dict[str, int]:
         """Create the topics that are missing; the partition count of each topic the mirrors read."""
         kafka = self.settings.kafka
@@ -130,9 +145,9 @@ class Runtime:
         return counts
 
     async def _seed(self) -> None:
-        """Fill an empty registry with the province's real units. Two replicas seeding at once write
+        """Fill an empty registry with the deployment's real units. Two replicas seeding at once write
         the same values, which compaction folds into one: harmless."""
-        units = seed_units(self.settings.seed_province)
+        units = seed_units(self.settings.provinces())
         written = await self.writer.write(self.settings.registry_topic,
                                           [(u.code, encode_unit(u)) for u in units])
         last: dict[int, int] = {}
@@ -140,7 +155,7 @@ class Runtime:
             last[partition] = max(offset, last.get(partition, -1))
         for partition, offset in last.items():
             await self.registry.wait_past(partition, offset, self.settings.write_timeout_s)
-        log.info("seeded the registry with %d units of province %s", len(units), self.settings.seed_province)
+        log.info("seeded the registry with %d units of provinces %s", len(units), self.settings.seed_province)
 
     def _watch_metrics(self) -> None:
         m = self.metrics

@@ -239,3 +239,26 @@ class Periods(BaseModel):
     months: list[str] = Field(examples=[["2026-12", "2026-11"]], description="newest first")
     quarters: list[str] = Field(examples=[["2026-Q4", "2026-Q3"]], description="newest first")
     years: list[str] = Field(examples=[["2026", "2025"]], description="newest first")
+
+
+class ScoreRankingRow(BaseModel):
+    rank: int | None = Field(description="equal scores share a rank; null when no filing was received")
+    code: str
+    name: str | None
+    level: str | None
+    score: float = Field(description="Decision 766's total over the unit's subtree")
+    maxScore: int = Field(description="the points of the indicators measured")
+    points: int
+    onTimeRatio: float | None = Field(description="2.1, percent; null without filings")
+    received: int
+    noFilings: bool
+
+
+class ScoreRanking(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "period": "month_to_date", "parent": "VN", "units": [
+            {"rank": 1, "code": "31", "name": "Thành phố Hải Phòng", "level": "province", "score": 71.4,
+             "maxScore": 88, "points": 100, "onTimeRatio": 93.1, "received": 18204, "noFilings": False}]}]})
+    period: str
+    parent: str | None
+    units: list[ScoreRankingRow]

@@ -7,6 +7,7 @@ import re
 from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from services.api.rollup import FIGURES
 from services.common.clock import ClockSettings
 from services.common.http_settings import KIB, HttpServerSettings
 from services.common.kafka_settings import KafkaSettings
@@ -14,6 +15,7 @@ from services.contract.figures import PERIODS
 from services.contract.units import DEFAULT_PROVINCE, resolve_province
 
 ALL_PERIODS = PERIODS
+ALL_PROVINCES = "all"
 
 
 class ApiSettings(HttpServerSettings):
@@ -42,7 +44,9 @@ class ApiSettings(HttpServerSettings):
     targets_topic: str = "unit-targets"
     # The compacted topics the API owns are created at start-up when missing, with this many partitions.
     registry_partitions: int = Field(default=3, ge=1)
-    # When the registry topic is empty at start-up it is filled with this province's real units.
+    # The provinces of the deployment: one ("31" or "hai_phong"), a list ("31,01,79") or `all`. An empty
+    # registry topic is filled with their real units at start-up, under the national root `VN` when
+    # there is more than one; what /metrics exports by default depends on it too (metrics_scope).
     seed_province: str = str(DEFAULT_PROVINCE)
     seed_registry: bool = True
 
@@ -61,9 +65,21 @@ class ApiSettings(HttpServerSettings):
     # api_stream_clients_dropped_total. An idle stream waits for nothing, so this never drops it.
     stream_write_timeout_s: float = Field(default=30.0, gt=0)
 
-    # Periods exported per unit on /metrics: every one by default; a country's 10^4 units times seven
-    # periods is too many series, so narrow this there (e.g. ["today","month_to_date","year_to_date"]).
+    # What /metrics exports of the figures (services/api/figure_metrics.py ExportPlan; docs/operations.md):
+    # - metrics_periods: the periods of units in detail and of rollups;
+    # - metrics_unit_levels: the levels whose units export every figure of those periods. Unset: every
+    #   unit in a one-province deployment, none in a national one (350 samples a unit would make
+    #   millions a scrape);
+    # - metrics_unit_series: the `figure:period` pairs every other unit exports;
+    # - metrics_rollup_levels: the levels whose units export every figure over their subtree;
+    # - metrics_target_periods: the periods of the target standing series. Unset: metrics_periods in a
+    #   one-province deployment, month_to_date (what the alert judges) in a national one.
     metrics_periods: tuple[str, ...] = ALL_PERIODS
+    metrics_unit_levels: tuple[str, ...] | None = None
+    metrics_unit_series: tuple[str, ...] = ("received_total:month_to_date", "online_rate:month_to_date",
+                                            "on_time_rate:month_to_date", "pending_overdue:all_time")
+    metrics_rollup_levels: tuple[str, ...] = ("country", "province")
+    metrics_target_periods: tuple[str, ...] | None = None
     # How long an admin write waits for Kafka's acknowledgement and for this replica to see it.
     write_timeout_s: float = Field(default=10.0, gt=0)
 
@@ -82,13 +98,37 @@ class ApiSettings(HttpServerSettings):
     @field_validator("seed_province")
     @classmethod
     def _known_province(cls, value: str) -> str:
-        resolve_province(value)  # fails fast on a province the seed could not build
+        value = value.strip()
+        if value.lower() != ALL_PROVINCES:
+            for each in value.split(","):
+                resolve_province(each)  # fails fast on a province the seed could not build
         return value
 
-    @field_validator("metrics_periods")
+    def provinces(self) -> list[str] | None:
+        """The deployment's provinces as seed_province names them; None for all 34."""
+        if self.seed_province.lower() == ALL_PROVINCES:
+            return None
+        return [each.strip() for each in self.seed_province.split(",")]
+
+    def national(self) -> bool:
+        """Whether the deployment covers more than one province (a national root above them)."""
+        chosen = self.provinces()
+        return chosen is None or len({resolve_province(p).code for p in chosen}) > 1
+
+    @field_validator("metrics_periods", "metrics_target_periods")
     @classmethod
-    def _known_periods(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        unknown = sorted(set(value) - set(ALL_PERIODS))
+    def _known_periods(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        unknown = sorted(set(value or ()) - set(ALL_PERIODS))
         if unknown:
             raise ValueError(f"unknown periods {unknown}; known: {', '.join(ALL_PERIODS)}")
+        return value
+
+    @field_validator("metrics_unit_series")
+    @classmethod
+    def _known_series(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for pair in value:
+            figure, _, period = pair.partition(":")
+            if figure not in FIGURES or period not in ALL_PERIODS:
+                raise ValueError(f"{pair!r} is not `figure:period` with a figure of docs/figures.md and one "
+                                 f"of {', '.join(ALL_PERIODS)}")
         return value

@@ -13,6 +13,7 @@ import math
 import re
 from dataclasses import asdict, dataclass
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -74,6 +75,7 @@ def target_key(unit_code: str, figure: str, period: str) -> str:
     return f"{unit_code}/{figure}/{period}"
 
 
+@lru_cache(maxsize=4096)  # a country's standings ask the same few (period, day) pairs 10^4 times a scrape
 def covering_periods(period: str, day: date) -> tuple[str, ...]:
     """The target periods that judge figure `period` ending on `day`, the preferred first. A calendar
     period is judged by its own target, then its quarter's and year's, whatever `day` is."""

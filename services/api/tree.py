@@ -3,11 +3,16 @@ communes, and districts in pre-2025 history). Pure: the registry feeds it from K
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import orjson
+
+# Edits kept for readers that follow the tree by its changes (SubtreeSums); one further behind
+# rebuilds what it derived from the tree.
+EDIT_LOG = 1024
 
 # The most levels a tree may have, a root at level 1: real trees have 3 or 4 (province, department,
 # office; district and commune before 2025). Clients walk the nested tree recursively (the
@@ -34,6 +39,8 @@ class UnitTree:
         self.units: dict[str, UnitInfo] = {}
         self._children: dict[str, dict[str, None]] = {}  # a dict keeps insertion order, unlike a set
         self.version = 0  # counts the changes, as FiguresView.version does
+        # (the version a change made, the unit's code, its parent before the change): one per change.
+        self.edits: deque[tuple[int, str, str | None]] = deque(maxlen=EDIT_LOG)
         for unit in units:
             self.put(unit)
 
@@ -49,6 +56,7 @@ class UnitTree:
     def put(self, unit: UnitInfo) -> None:
         self.delete(unit.code)
         self.version += 1
+        self.edits.append((self.version, unit.code, None))
         self.units[unit.code] = unit
         if unit.parent_code is not None:
             self._children.setdefault(unit.parent_code, {})[unit.code] = None
@@ -56,11 +64,19 @@ class UnitTree:
     def delete(self, code: str) -> None:
         old = self.units.pop(code, None)
         self.version += 1
+        self.edits.append((self.version, code, old.parent_code if old is not None else None))
         if old is not None and old.parent_code is not None:
             siblings = self._children.get(old.parent_code, {})
             siblings.pop(code, None)
             if not siblings:
                 self._children.pop(old.parent_code, None)
+
+    def has_children(self, code: str) -> bool:
+        return code in self._children
+
+    def parents(self) -> list[str]:
+        """Every code with children (a unit, or a parent known only from its children)."""
+        return list(self._children)
 
     def children(self, code: str) -> list[str]:
         return sorted(self._children.get(code, ()))

@@ -1,22 +1,30 @@
-"""The units of one province: the province itself, its departments, and its communes and wards.
+"""The units of a province (the province itself, its departments, its communes and wards) and of the
+country (every province's, under one national root).
 
-Communes, wards and special zones (đặc khu) are the real post-July-2025 ones with their official
-codes, from the `vietnam-provinces` package. Departments (sở, ban, ngành) are a fixed list that
-every province has in some form; their codes are `<province>.S01`, `<province>.S02`, ...
+Provinces, communes, wards and special zones (đặc khu) are the real post-July-2025 ones (34 and
+3,321) with their official codes, from the `vietnam-provinces` package (`Province.iter_all()`,
+`Ward.iter_by_province()`). Departments (sở, ban, ngành) are a fixed list, the same in every province;
+their codes are `<province>.S01`, `<province>.S02`, ... (`_DEPARTMENT_TABLE` says where it comes from).
 
-`province_units()` is the public entry point: the simulator feeds these units, and the API's
-unit registry can be seeded from the same list.
+`province_units()` and `deployment_units()` are the public entry points: the simulator feeds a
+province's units, and the API's unit registry is seeded with a deployment's.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 from vietnam_provinces import Province, VietNamDivisionType, Ward
 
 DEFAULT_PROVINCE = 31  # Thành phố Hải Phòng: the domain's worked example of online-rate targets.
 
+# The root above the provinces of a deployment that covers more than one.
+NATIONAL_ROOT = "VN"
+NATIONAL_NAME = "Việt Nam"
+
 # Levels, as plain strings so that any registry can store them.
+COUNTRY = "country"
 PROVINCE = "province"
 DEPARTMENT = "department"
 OFFICE = "office"  # a body under a department that runs its own one-stop desk
@@ -49,10 +57,14 @@ class Department:
     parent_suffix: str | None = None
 
 
-# After the 2025 merger of departments: Tài chính took Kế hoạch và Đầu tư, Nội vụ took Lao động,
-# Nông nghiệp và Môi trường took Tài nguyên, Xây dựng took Giao thông, Khoa học và Công nghệ took
-# Thông tin và Truyền thông. `{of}` becomes e.g. "thành phố Hải Phòng" or "tỉnh Cao Bằng". Sizes
-# are rough guesses from which bodies handle high-volume procedures (identity cards, land,
+# S01-S12: the specialised agencies every province keeps under Decree 45/2025/NĐ-CP (the organisation of
+# the provincial people's committees' specialised agencies after the 2025 merger; agencies only some
+# provinces have, such as Sở Dân tộc và Tôn giáo or Sở Ngoại vụ, are left out). S13-S16: the provincial
+# bodies outside the committee that run one-stop desks (industrial zones board, police, social
+# insurance, tax). After the 2025 merger of departments: Tài chính took Kế hoạch và Đầu tư, Nội vụ
+# took Lao động, Nông nghiệp và Môi trường took Tài nguyên, Xây dựng took Giao thông, Khoa học và
+# Công nghệ took Thông tin và Truyền thông. `{of}` becomes e.g. "thành phố Hải Phòng" or "tỉnh Cao
+# Bằng". Sizes are rough guesses from which bodies handle high-volume procedures (identity cards, land,
 # driving licences).
 # suffix, size, the suffix of the department it belongs to ("-": none), name.
 _DEPARTMENT_TABLE = """
@@ -120,6 +132,20 @@ def province_units(province: int | str = DEFAULT_PROVINCE) -> list[Unit]:
     # Sorted by code so that the list, and every seeded feed over it, is the same on every machine.
     for ward in sorted(Ward.iter_by_province(prov.code), key=lambda w: int(w.code)):
         units.append(Unit(f"{int(ward.code):05d}", ward.name, _WARD_LEVELS[ward.division_type], root))
+    return units
+
+
+def deployment_units(scope: Sequence[int | str] | None = None) -> list[Unit]:
+    """The units of a deployment, parents first: one province's tree as `province_units` gives it, or
+    for several (None: all 34) the national root `VN` with each province's tree under it."""
+    chosen = [resolve_province(p) for p in scope] if scope is not None else provinces()
+    if len({p.code for p in chosen}) == 1:
+        return province_units(chosen[0].codename)
+    units = [Unit(NATIONAL_ROOT, NATIONAL_NAME, COUNTRY, None)]
+    for prov in sorted({p.code: p for p in chosen}.values(), key=lambda p: int(p.code)):
+        tree = province_units(prov.codename)
+        units.append(replace(tree[0], parent_code=NATIONAL_ROOT))
+        units += tree[1:]
     return units
 
 

@@ -9,8 +9,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from services.api.deps import Context
 from services.api.errors import json_response
-from services.api.metrics import render_unit_figures, unit_rows
+from services.api.figure_metrics import render_figures, render_targets, rollup_units, target_rows, unit_rows
 from services.api.models import Status
+from services.api.queries import hcm_today
 
 router = APIRouter(tags=["ops"])
 
@@ -36,9 +37,16 @@ async def readyz(context: Context) -> Response:
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response,
             responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}})
 async def metrics(context: Context) -> Response:
-    """Per-unit figures (onestop_unit_*) and the service's own metrics, in the text exposition format."""
-    runtime = context.runtime
+    """Per-unit figures (onestop_unit_*), subtree figures (onestop_rollup_*), units' standing against
+    their targets and the service's own metrics, in the text exposition format (docs/operations.md says
+    which series)."""
+    runtime, plan = context.runtime, context.export
+    # What the live state says, taken on the event loop; the text is written in a thread (tens of
+    # milliseconds at country scale), so that the loop keeps answering meanwhile.
     rows = unit_rows(runtime.view.records, runtime.tree)
-    # Seconds of work at country scale: in a thread, so that the event loop keeps answering meanwhile.
-    units = await asyncio.to_thread(render_unit_figures, rows, context.settings.metrics_periods)
-    return Response(generate_latest(context.metrics.registry) + units, media_type=CONTENT_TYPE_LATEST)
+    rollups = [(code, unit.level, runtime.rollups.get(code, plan.periods)["periods"])
+               for code in rollup_units(runtime.tree, plan) if (unit := runtime.tree.get(code))]
+    targets = target_rows(runtime.state, plan.target_periods, hcm_today(context.clock), runtime.rollups.get)
+    own = generate_latest(context.metrics.registry)
+    text = await asyncio.to_thread(lambda: render_figures(rows, plan, rollups) + render_targets(targets))
+    return Response(own + text, media_type=CONTENT_TYPE_LATEST)

@@ -14,6 +14,8 @@ from services.api.queries import hcm_today, ranked_units, standing
 from services.api.ranking import rank, report_csv, target_report
 from services.api.report_xlsx import XLSX, report_xlsx
 from services.api.routes.units import code_query
+from services.api.score_models import ScoreRanking
+from services.api.scores import ranked_scores
 
 router = APIRouter(prefix="/v1", tags=["rankings"])
 
@@ -45,9 +47,29 @@ async def rankings(
     today = hcm_today(context.clock)
     require_published(period, today)
     codes = ranked_units(state.tree, parent, level)
-    rows = rank((standing(state, c, figure, period, today) for c in codes), figure)
+    rollup = context.runtime.rollups.get
+    rows = rank((standing(state, c, figure, period, today, rollup) for c in codes), figure)
     return json_response(200, {"figure": figure, "period": period, "parent": parent, "level": level,
                                "units": rows})
+
+
+@router.get("/rankings/scores", summary="Units ranked by Decision 766's score", response_model=ScoreRanking,
+            responses=NOT_FOUND)
+async def score_rankings(
+    context: Context,
+    period: Annotated[str, period_query("month_to_date")] = "month_to_date",
+    parent: Annotated[str | None, code_query("rank the units directly below this one (e.g. VN: the "
+                                             "provinces)")] = None,
+) -> Response:
+    """`parent`'s direct children (or the roots), each scored over its subtree as
+    /v1/units/{code}/score scores it, highest total first; units without filings in the period last."""
+    runtime = context.runtime
+    if parent is not None and parent not in runtime.tree:
+        raise not_found(parent)
+    require_published(period, hcm_today(context.clock))
+    codes = ranked_units(runtime.tree, parent, None)
+    return json_response(200, {"period": period, "parent": parent,
+                               "units": ranked_scores(runtime.tree, runtime.rollups.counters, codes, period)})
 
 
 @router.get("/reports/targets", summary="Units above and below their targets", response_model=TargetReport,

@@ -15,7 +15,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from services.api.changes import ChangeFeed
-from services.api.metrics import FIGURE_METRICS, render_unit_figures, unit_rows
+from services.api.figure_metrics import FIGURE_METRICS, render_unit_figures, unit_rows
 from services.api.queries import State, ranked_units, standing, subtree_rollup
 from services.api.ranking import Standing, rank, report_csv, target_report
 from services.api.registry import seed_units

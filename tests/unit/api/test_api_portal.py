@@ -16,7 +16,7 @@ from prometheus_client import CollectorRegistry
 
 from services.api.app import create_app
 from services.api.models import Rollup
-from services.api.score_models import PortalAnswer, UnitScore
+from services.api.score_models import PortalAnswer, ScoreRanking, UnitScore
 from services.api.settings import ApiSettings
 from services.api.targets import covering_periods
 from services.contract.figures import COUNTERS, PERIODS, SNAPSHOTS, calendar_periods, rates
@@ -117,7 +117,8 @@ async def test_rankings_take_a_calendar_period(client: httpx.AsyncClient, today:
     assert values["31.S03"] is None and answer.json()["period"] == this_month(today)
 
 
-@pytest.mark.parametrize("path", ["/v1/rankings", "/v1/units/31/score", "/v1/reports/targets"])
+@pytest.mark.parametrize("path", ["/v1/rankings", "/v1/units/31/score", "/v1/reports/targets",
+                                  "/v1/rankings/scores"])
 async def test_a_period_not_published_or_malformed_is_refused_naming_it(client: httpx.AsyncClient,
                                                                        today: date, path: str) -> None:
     too_old = f"{today.year - 2}-01"
@@ -127,6 +128,24 @@ async def test_a_period_not_published_or_malformed_is_refused_naming_it(client: 
     for malformed in ("2026-13", "last_week", "2026-Q5"):
         bad = await client.get(path, params={"period": malformed})
         assert bad.status_code == 422 and bad.json()["errors"][0]["parameter"] == "period"
+
+
+async def test_units_ranked_by_their_score_as_the_score_endpoint_scores_them(client: httpx.AsyncClient,
+                                                                             today: date) -> None:
+    answer = await client.get("/v1/rankings/scores", params={"parent": "31", "period": this_month(today)})
+    assert answer.status_code == 200
+    body = ScoreRanking.model_validate(answer.json()).model_dump()
+    rows = body["units"]
+    assert [r["code"] for r in rows][:2] == ["11311", "31.S06"] and {r["code"] for r in rows[2:]} == {
+        "11312", "31.S03"}
+    assert [r["rank"] for r in rows] == [1, 2, None, None]  # no filings this month: unranked, last
+    for row in rows:
+        path = f"/v1/units/{row['code']}/score"
+        scored = (await client.get(path, params={"period": this_month(today)})).json()
+        assert (row["score"], row["maxScore"], row["noFilings"]) == (
+            scored["total"]["score"], scored["total"]["maxScore"], scored["noFilings"])
+    assert rows[0]["onTimeRatio"] == 90.63 and rows[0]["received"] == 32
+    assert (await client.get("/v1/rankings/scores", params={"parent": "nope"})).status_code == 404
 
 
 def test_a_calendar_period_is_judged_by_its_own_targets_whatever_the_day() -> None:

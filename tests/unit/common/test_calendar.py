@@ -6,9 +6,11 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import orjson
 import pytest
 from prometheus_client import CollectorRegistry
+from prometheus_client.parser import text_string_to_metric_families
 
 from services.api.app import create_app
 from services.api.settings import ApiSettings
@@ -38,16 +40,19 @@ def test_the_simulators_default_range_ends_where_the_shared_clock_is(
 
 
 @at_each_instant
-def test_a_unit_without_figures_is_judged_by_the_shared_clocks_month(suite_now: datetime) -> None:
+async def test_a_unit_without_figures_is_judged_by_the_shared_clocks_month(suite_now: datetime) -> None:
     """The target standing on /metrics (and the rankings) take the period's target from the record's
     day, or, before a unit has figures, from the API's today: the shared clock's."""
-    registry = CollectorRegistry()
-    app = create_app(ApiSettings(), registry)
+    app = create_app(ApiSettings(seed_province="31"), CollectorRegistry())
     targets = app.state.api.runtime.state.targets
     this_month = f"{suite_now:%Y-%m}"
     last_month = f"{suite_now.replace(day=1) - timedelta(days=1):%Y-%m}"
     targets.put(Target("U.NOW", "online_rate", this_month, 0.8))
     targets.put(Target("U.BEFORE", "online_rate", last_month, 0.8))
-    labels = {"level": "unknown", "figure": "online_rate", "period": "month_to_date"}
-    assert registry.get_sample_value("onestop_unit_target", {"unit": "U.NOW", **labels}) == 0.8
-    assert registry.get_sample_value("onestop_unit_target", {"unit": "U.BEFORE", **labels}) is None
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://api") as http:
+        text = (await http.get("/metrics")).text
+    found = {(s.labels["unit"], s.labels["level"], s.labels["figure"], s.labels["period"]): s.value
+             for family in text_string_to_metric_families(text) if family.name == "onestop_unit_target"
+             for s in family.samples}
+    assert found == {("U.NOW", "unknown", "online_rate", period): 0.8
+                     for period in ("today", "last_7_days", "last_30_days", "month_to_date", "all_time")}
