@@ -11,8 +11,8 @@ from playwright.async_api import Browser, Locator, Page
 
 from services.common.kafka_settings import KafkaSettings
 from services.contract.units import province_units
-from tests.integration.api.test_dashboard_browser import browser, shows  # noqa: F401 (the fixture)
 from tests.support.api import api_settings, figures_producer, figures_record, running_api
+from tests.support.browser import shows
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
@@ -33,7 +33,7 @@ async def ranked(page: Page) -> list[str | None]:
 
 
 async def test_national_view_ranks_provinces_and_drills_down(kafka_settings: KafkaSettings,
-                                                             browser: Browser) -> None:  # noqa: F811
+                                                             browser: Browser) -> None:
     async with figures_producer(kafka_settings) as publish:
         await publish(*RECORDS)
         async with running_api(api_settings(kafka_settings, seed_province="31,01")) as api:
