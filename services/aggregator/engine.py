@@ -273,8 +273,10 @@ class Engine:
                 unit.state.apply(change)
             filing.state, filing.fold = state, fold
             filing.offsets[event.event_id] = offset
-            if event[1] == SUBMITTED and len(event) > 8:
-                filing.procedure = first_procedure(state, event, filing.procedure)
+            if event[1] == SUBMITTED and len(event) > 8:  # (packs written before it have no procedure)
+                # Its first submission's: usually this event, the filing's first.
+                filing.procedure = event[8] if state[0][2] == event[2] else \
+                    first_procedure(state, event, filing.procedure)
             # Its late-filings entry is set again at publishing when its portal summary changed
             # (a new object): one dict write here (late_filings.py).
             if fold is not None and (old is None or fold.portal is not old.portal):
@@ -395,6 +397,7 @@ class Engine:
                 fold = filing.known_fold()
                 ledger.put(filing_id, entry_of(fold.portal, fold.portal_pending, filing.procedure))
             unit.noted = {}
+            ledger.prune(hcm_day(now_us))
             return filings_record(unit_code, ledger, now_us, spans(now_us))
         except Exception as exc:  # noqa: BLE001  (as in publish_due)
             self._cannot_publish(unit_code, exc)

@@ -184,6 +184,14 @@ class FilingLedger:
         month = self._month_of.get(filing_id)
         return None if month is None else self._months[month].entries[filing_id]
 
+    def prune(self, today: int) -> None:
+        """Drop the late entries of receipt months before January of last year (no published
+        period holds them); open filings stay, whatever their age."""
+        oldest = (date.fromordinal(today).year - 1) * 12
+        for month in [month for month in self._months if month < oldest]:
+            for filing_id in [f for f, e in self._months[month].entries.items() if e[0] == LATE]:
+                self._drop(filing_id, month)
+
     def rebuild(self, entries: Iterable[tuple[str, Entry | None]]) -> None:
         """Set the entries of every filing of the unit (read from the filings table)."""
         for filing_id, entry in entries:
@@ -241,11 +249,18 @@ class FilingLedger:
         return count, found
 
 
-def item(over: int | None, filing_id: str, entry: Entry, reason: str | None = None) -> dict[str, Any]:
+def item(over: int | None, filing_id: str, entry: Entry, reason: str | None = None,
+         shown: dict[int, str] | None = None) -> dict[str, Any]:
     """One listed filing as the `unit-filings` record has it (no applicant data: the filing's id,
-    its procedure and its dates)."""
-    return {"filing_id": filing_id, "procedure_code": entry[5], "received_at": format_as_of(entry[1]),
-            "due_at": format_as_of(entry[2]), "days_over": days_over(over),
+    its procedure and its dates); `shown` keeps instants already written (periods share filings)."""
+    shown = {} if shown is None else shown
+    received, due = shown.get(entry[1]), shown.get(entry[2])
+    if received is None:
+        received = shown[entry[1]] = format_as_of(entry[1])
+    if due is None:
+        due = shown[entry[2]] = format_as_of(entry[2])
+    return {"filing_id": filing_id, "procedure_code": entry[5], "received_at": received,
+            "due_at": due, "days_over": days_over(over),
             "reason": reason if reason is not None else entry[4] if entry[0] == LATE else OPEN_PAST_DUE}
 
 
@@ -256,18 +271,21 @@ def filings_record(unit_code: str, ledger: FilingLedger, now_us: int,
                    periods: dict[str, tuple[int, int, int]]) -> dict[str, Any]:
     """The unit's record on `unit-filings` at `now_us`; `periods` maps each published period to
     its first day, last day and cutoff (figures.py)."""
+    shown: dict[int, str] = {}
     count, found = ledger.overdue_now(now_us)
     until = next_working_day_end(now_us)
     soon_count, soon = ledger.due_soon(now_us, until)
     late: dict[str, Any] = {}
     for name, (first, last, cutoff) in periods.items():
         period_count, period_found = ledger.late_in(first, last, cutoff)
-        late[name] = {"count": period_count, "filings": [item(*x) for x in period_found]}
+        late[name] = {"count": period_count,
+                      "filings": [item(over, fid, e, None, shown) for over, fid, e in period_found]}
     return {
         "unit_code": unit_code, "as_of": format_as_of(now_us), "bound": LIST_BOUND,
-        "overdue_now": {"count": count, "filings": [item(*x) for x in found]},
+        "overdue_now": {"count": count,
+                        "filings": [item(over, fid, e, None, shown) for over, fid, e in found]},
         "due_soon": {"count": soon_count, "until": format_as_of(until),
-                     "filings": [{**item(None, filing_id, e), "reason": None, "days_over": None,
+                     "filings": [{**item(None, filing_id, e, None, shown), "reason": None, "days_over": None,
                                   "hours_left": left // _HOUR_US} for left, filing_id, e in soon]},
         "late": late,
     }

@@ -90,6 +90,17 @@ def test_the_ledger_sets_replaces_and_drops_entries() -> None:
     assert len(ledger) == 0 and ledger.get("A") is None
 
 
+def test_late_entries_before_january_of_last_year_are_dropped_open_ones_kept() -> None:
+    ledger = FilingLedger()
+    old = instant_us(datetime.fromisoformat("2024-12-31T10:00:00+07:00"))
+    kept = instant_us(datetime.fromisoformat("2025-01-01T10:00:00+07:00"))
+    ledger.put("old-late", (LATE, old, old + HOUR, HOUR, PAST_DUE, None))
+    ledger.put("old-open", (OPEN, old, old + HOUR, None, None, None))
+    ledger.put("kept-late", (LATE, kept, kept + HOUR, HOUR, PAST_DUE, None))
+    ledger.prune(day_from_iso("2026-11-23"))
+    assert (ledger.get("old-late"), len(ledger)) == (None, 2)
+
+
 def test_a_period_lists_late_and_open_past_due_filings_most_overdue_first() -> None:
     ledger = FilingLedger()
     day = (T0 + late_filings.DAY_SHIFT_US) // DAY_US
