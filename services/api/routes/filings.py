@@ -57,7 +57,7 @@ async def filings(
     have had to go the other way (late to on time, offline to online, ...) for full marks, and for
     2.1 to reach the unit's on_time_rate target."""
     runtime = context.runtime
-    record = runtime.filings.records.get(code)
+    record = runtime.filings.get(code)
     figures = runtime.view.records.get(code)
     if code not in runtime.tree and figures is None and record is None:
         raise not_found(code)

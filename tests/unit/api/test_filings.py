@@ -204,7 +204,7 @@ def test_the_view_keeps_the_latest_record_and_refuses_others() -> None:
     view = FilingsView()
     view.apply("a", orjson.dumps({"overdue_now": {"count": 1}, "due_soon": {}, "late": {}}))
     view.apply("a", orjson.dumps({"overdue_now": {"count": 2}, "due_soon": {}, "late": {}}))
-    assert view.records["a"]["overdue_now"]["count"] == 2
+    assert view.get("a") == {"overdue_now": {"count": 2}, "due_soon": {}, "late": {}}
     with pytest.raises(ValueError, match="not a unit-filings record"):
         view.apply("b", orjson.dumps({"overdue_now": []}))
     view.apply("a", None)
