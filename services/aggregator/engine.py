@@ -29,10 +29,12 @@ import orjson
 from services.aggregator import metrics
 from services.aggregator.figures import FIRST_DAY, LAST_DAY, day_record, figures
 from services.aggregator.hcm_time import US_PER_SECOND, hcm_day
+from services.aggregator.late_filings import FilingLedger, entry_of, filings_record, first_procedure, spans
 from services.aggregator.portal_rules import PortalFiling
 from services.aggregator.rules import (
     EMPTY_FILING,
     EVENT_TYPES,
+    SUBMITTED,
     Event,
     FilingState,
     Fold,
@@ -65,6 +67,10 @@ class Unit:
     last_offset: int = -1
     published_overdue: tuple[int, int] | None = None  # (press-style, 766) overdue now, when published
     published_at: float = float("-inf")  # monotonic time of the last record published
+    # Its open and late filings (late_filings.py); None until rebuilt from the filings table, for
+    # a unit read from its record. The filings whose entries to set again when next published:
+    filings: FilingLedger | None = field(default_factory=FilingLedger)
+    noted: dict[str, Filing] = field(default_factory=dict)
 
     def to_bytes(self) -> bytes:
         return orjson.dumps({"p": self.partition, "o": self.last_offset, "u": self.state.to_json()})
@@ -72,7 +78,7 @@ class Unit:
     @classmethod
     def from_bytes(cls, data: bytes) -> Unit:
         obj = orjson.loads(data)
-        return cls(obj["p"], UnitState.from_json(obj["u"]), obj["o"])
+        return cls(obj["p"], UnitState.from_json(obj["u"]), obj["o"], filings=None)
 
 
 @dataclass(slots=True)
@@ -82,27 +88,28 @@ class Filing:
     # Where the fold of `state` ends (None: not known, computed when needed). Stored with the
     # filing, so that an event coming after all the others (most do) is applied without a fold.
     fold: Fold | None = None
+    procedure: str | None = None  # its first submission's procedure code (late_filings.py)
 
     def to_bytes(self) -> bytes:
-        # [offsets, events, fold]: what the filing holds, as it holds it, with no list built per
-        # event (one record is written for most events applied), in MessagePack: its integers are
-        # binary, where JSON's spell out each microsecond timestamp in decimal digits (2.0 against
-        # 2.5 µs a record and 256 against 391 bytes on the benchmark's filings). msgspec takes the
-        # Fold (a NamedTuple) as it is.
-        return _encode((self.offsets, self.state, self.fold))
+        # [offsets, events, fold, procedure]: what the filing holds, as it holds it, with no list
+        # built per event (one record is written for most events applied), in MessagePack: its
+        # integers are binary, where JSON's spell out each microsecond timestamp in decimal digits
+        # (2.0 against 2.5 µs a record and 256 against 391 bytes on the benchmark's filings).
+        # msgspec takes the Fold (a NamedTuple) as it is.
+        return _encode((self.offsets, self.state, self.fold, self.procedure))
 
     @classmethod
     def from_bytes(cls, data: bytes | None) -> Filing:
         if data is None:
             return cls(EMPTY_FILING, {})
-        offsets, events, fold = _decode(data)
+        offsets, events, fold, *procedure = _decode(data)  # no procedure: written before it was kept
         if fold is not None:
             pending, portal_pending, closed_at, paused, portal = fold
             fold = _new(Fold, (None if pending is None else tuple(pending),
                                None if portal_pending is None else tuple(portal_pending), closed_at,
                                None if paused is None else tuple(paused),
                                None if portal is None else _new(PortalFiling, portal)))
-        return cls(tuple(map(tuple, events)), offsets, fold)
+        return cls(tuple(map(tuple, events)), offsets, fold, procedure[0] if procedure else None)
 
     def known_fold(self) -> Fold:
         if self.fold is None:
@@ -216,7 +223,8 @@ class Engine:
                 if event[2] in filing.offsets:
                     outcome = self._apply_again(unit, filing, event, offset)
                 else:  # the usual event: new to its filing (inline, as it runs for nearly every event)
-                    state, change, fold = step(filing.state, event, filing.fold, known_new=True)
+                    old = filing.fold
+                    state, change, fold = step(filing.state, event, old, known_new=True)
                     # When the unit's record already covers this offset, only the filing write was
                     # lost. The unit first: `apply` raises before changing anything or not at all,
                     # so a failure leaves the filing and the unit as they were.
@@ -224,6 +232,14 @@ class Engine:
                         unit.state.apply(change)
                     filing.state, filing.fold = state, fold
                     filing.offsets[event[2]] = offset
+                    if event[1] == SUBMITTED and len(event) > 8:  # (packs written before it have none)
+                        # Its first submission's procedure: usually this event, the filing's first.
+                        filing.procedure = event[8] if state[0][2] == event[2] else \
+                            first_procedure(state, event, filing.procedure)
+                    # Its late-filings entry is set again at publishing when its portal summary
+                    # changed (a new object): one dict write here (late_filings.py).
+                    if fold is not None and (old is None or fold.portal is not old.portal):
+                        unit.noted[event[6]] = filing
                     result.filing_changes[key] = b""  # serialised once, after the pack
                     outcome = APPLIED
             except Exception as exc:  # noqa: BLE001  (any bug: see below)
@@ -284,6 +300,7 @@ class Engine:
         if unit.last_offset < offset:
             earlier = contribution(filing.up_to(offset, inclusive=False))
             unit.state.apply(delta(earlier, contribution(filing.up_to(offset, inclusive=True))))
+            unit.noted[event[6]] = filing
         return REPLAYED
 
     # -- retention --------------------------------------------------------------------------------
@@ -362,6 +379,42 @@ class Engine:
             unit.published_overdue = (everything["pending_overdue"], everything["portal_pending_overdue"])
             unit.published_at = tick
             yield unit_code, record
+
+    def unknown_ledgers(self) -> list[tuple[str, int]]:
+        """(unit, partition) of the units whose late-filings ledger is to be rebuilt."""
+        return [(code, unit.partition) for code, unit in self.units.items() if unit.filings is None]
+
+    def rebuild_ledger(self, unit_code: str, stored: Iterable[tuple[bytes, bytes]]) -> None:
+        """The unit's ledger from its filings' table records (keys `<unit>\x1f<filing id>`)."""
+        unit = self.units.get(unit_code)
+        if unit is None:
+            return
+        ledger = FilingLedger()
+        for key, value in stored:
+            filing = Filing.from_bytes(value)
+            fold = filing.known_fold()
+            ledger.put(key.decode().split(KEY_SEPARATOR, 1)[1],
+                       entry_of(fold.portal, fold.portal_pending, filing.procedure))
+        unit.filings = ledger
+
+    def filings_due(self, unit_code: str, now: float) -> dict[str, Any] | None:
+        """The unit's record on `unit-filings` (late_filings.py), made with its figures' record;
+        None while its ledger is not rebuilt."""
+        unit = self.units.get(unit_code)
+        if unit is None or unit.filings is None:
+            return None
+        now_us = round(now * US_PER_SECOND)
+        try:
+            ledger = unit.filings
+            for filing_id, filing in unit.noted.items():
+                fold = filing.known_fold()
+                ledger.put(filing_id, entry_of(fold.portal, fold.portal_pending, filing.procedure))
+            unit.noted = {}
+            ledger.prune(hcm_day(now_us))
+            return filings_record(unit_code, ledger, now_us, spans(now_us))
+        except Exception as exc:  # noqa: BLE001  (as in publish_due)
+            self._cannot_publish(unit_code, exc)
+            return None
 
     def days_due(self, unit_code: str) -> dict[int, tuple[str, dict[str, Any]]]:
         """The unit's day rows changed since last asked, by day, each with its `unit-days` key

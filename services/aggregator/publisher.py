@@ -11,14 +11,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Protocol
 
 import orjson
 from aiokafka.errors import KafkaError
 
 from services.aggregator import metrics
-from services.aggregator.engine import Engine
+from services.aggregator.engine import KEY_SEPARATOR, Engine
 
 log = logging.getLogger(__name__)
 # The longest tick between rounds.
@@ -33,16 +33,41 @@ class Send(Protocol):
 
 class Publisher:
     def __init__(self, engine: Engine, send: Send, figures_topic: str, days_topic: str,
-                 interval_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+                 interval_s: float, clock: Callable[[], float] = time.monotonic,
+                 filings_topic: str | None = None,
+                 scan: Callable[[int, bytes], Iterable[tuple[bytes, bytes]]] | None = None) -> None:
         self.engine = engine
         self.send = send
         self.figures_topic = figures_topic
         self.days_topic = days_topic
         self.interval_s = interval_s
         self.clock = clock  # monotonic: apart from the figures' clock, which replays freeze
+        # `unit-filings` and, for a unit read from its record, its filings' records (partition,
+        # key prefix) to rebuild its late-filings ledger from; None: no such records published.
+        self.filings_topic = filings_topic
+        self.scan = scan
+        self._unreadable: set[str] = set()
+
+    def rebuild_ledgers(self) -> None:
+        """Units read from their records get their late-filings ledgers back from the filings
+        table (late_filings.py); a partition that cannot be read now is tried again next round."""
+        if self.scan is None:
+            return
+        for unit_code, partition in self.engine.unknown_ledgers():
+            prefix = f"{unit_code}{KEY_SEPARATOR}".encode()
+            try:
+                self.engine.rebuild_ledger(unit_code, self.scan(partition, prefix))
+            except Exception as exc:  # noqa: BLE001  (a partition moving away: retried next round)
+                if unit_code not in self._unreadable:
+                    log.warning("unit %s: its filings could not be read (%r); retried each round",
+                                unit_code, exc)
+                self._unreadable.add(unit_code)
+            else:
+                self._unreadable.discard(unit_code)
 
     async def publish_round(self) -> None:
         engine = self.engine
+        self.rebuild_ledgers()
         sends = []
         days_by_unit: dict[str, list[int]] = {}
         try:
@@ -50,6 +75,10 @@ class Publisher:
                 days = engine.days_due(unit_code)
                 days_by_unit[unit_code] = list(days)
                 sends.append(await self.send(self.figures_topic, unit_code.encode(), orjson.dumps(record)))
+                filings = engine.filings_due(unit_code, engine.now()) if self.filings_topic else None
+                if filings is not None:
+                    sends.append(await self.send(self.filings_topic,  # type: ignore[arg-type]
+                                                 unit_code.encode(), orjson.dumps(filings)))
                 for key, row in days.values():
                     sends.append(await self.send(self.days_topic, key.encode(), orjson.dumps(row)))
             await asyncio.gather(*sends)

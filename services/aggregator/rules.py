@@ -95,6 +95,9 @@ class Event(NamedTuple):
     flags: int  # portal_rules.flag_bits of every flag the event carries
     filing_id: str
     unit_code: str
+    # submitted only: the national procedure code (mã TTHC), for the lists of late filings
+    # (late_filings.py). Packs written before it was carried have no such field.
+    procedure: str | None = None
 
 
 StoredEvent = tuple[int, int, str, int | None, int | None, int]
@@ -125,7 +128,7 @@ def event_from_checked(event: Any) -> Event:
 # The fields every contract version has that the rules read, in _compact's order; the flags (in
 # FLAGS order) come last. `reason` is v1's only, `statutory_max_hours` v2's only.
 _READ = ("event_type", "occurred_at", "event_id", "channel", "due_at", "filing_id", "unit_code",
-         "online_payment_via", *FLAGS)
+         "online_payment_via", *FLAGS, "procedure_code")
 _read_common = attrgetter(*_READ)
 _STRUCT_READERS: dict[type, Callable[[Any], Event]] = {}
 
@@ -148,14 +151,15 @@ def _compact(values: Any, reason: str | None, statutory_hours: int | None,
     occurred_at = to_us(occurred)
     # channel and due_at mean something on some event types only; elsewhere they are ignored and
     # not stored, so that a filing's state stays small.
-    channel = due = None
+    channel = due = procedure = None
     if kind == SUBMITTED:
         channel = _CHANNEL_CODE[channel_name]
+        procedure = values[-1]
         due = portal_rules.due_of(None if due_at is None else to_us(due_at), occurred_at, statutory_hours)
     elif kind == SUPPLEMENT_COMPLETED:
         due = None if due_at is None else to_us(due_at)
-    flags = _flags_of(values[7:])  # online_payment_via and the flags
-    return _new(Event, (occurred_at, kind, event_id, channel, due, flags, filing_id, unit_code))
+    flags = _flags_of(values[7:-1])  # online_payment_via and the flags
+    return _new(Event, (occurred_at, kind, event_id, channel, due, flags, filing_id, unit_code, procedure))
 
 
 def _flags_of(values: Any) -> int:
@@ -191,6 +195,8 @@ def event_to_json(event: Event) -> dict[str, Any]:
         obj["channel"] = CHANNELS[event.channel]
     if event.due_at is not None:
         obj["due_at"] = format_instant(event.due_at)
+    if len(event) > 8 and event.procedure is not None:
+        obj["procedure_code"] = event.procedure
     for index, name in _FLAG_FIELDS:
         value = flag(event.flags, index)
         if value is not None:

@@ -4,7 +4,7 @@ does is in its own module; nothing here decides anything."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterator
 from typing import Any
 
 import faust
@@ -60,8 +60,16 @@ def build(settings: AggregatorSettings, partitions: int) -> faust.App:
     stream = PackStream(gate, applier, commits, stall_guard)
     rebalance = Rebalance(engine, gate, commits, stall_guard)
     retention = RetentionSweep(engine, writer, filings, gate)
+    def scan_filings(partition: int, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
+        """The filings table's records of one unit (keys `<unit>\x1f<filing id>`), from the store."""
+        for key, value in writer.read(partition, filings).items(from_key=prefix):
+            if not key.startswith(prefix):
+                return
+            yield key, value
+
     publisher = Publisher(engine, send, settings.kafka.figures_topic, settings.kafka.days_topic,
-                          settings.publish_interval_s)
+                          settings.publish_interval_s, filings_topic=settings.kafka.filings_topic,
+                          scan=scan_filings)
 
     @units.on_recover
     async def recovered() -> None:

@@ -17,6 +17,7 @@ from services.api.routes import (
     agencies,
     allocation,
     daily,
+    filings,
     ops,
     rankings,
     reporting,
@@ -61,8 +62,8 @@ def create_app(settings: ApiSettings, registry: CollectorRegistry | None = None)
                  lifespan=lifespan_of(runtime), docs_url=None, redoc_url=None)
     admin_limiter = RateLimiter(settings.admin_rate_per_s, settings.admin_rate_burst)
     app.state.api = ApiContext(settings, runtime, metrics, admin_limiter, clock, plan)
-    for module in (units, agencies, daily, scores, trends, reporting, rankings, stream, admin, allocation,
-                   ops):
+    for module in (units, agencies, daily, filings, scores, trends, reporting, rankings, stream, admin,
+                   allocation, ops):
         app.include_router(module.router)
     install_dashboard(app)
     install_docs(app)

@@ -17,6 +17,7 @@ from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from services.api.changes import ChangeFeed
 from services.api.daily import DailyView
+from services.api.filings import FilingsView
 from services.api.metrics import ApiMetrics
 from services.api.queries import State
 from services.api.registry import apply_unit, encode_unit, seed_units
@@ -56,9 +57,12 @@ class Runtime:
                                          lambda k, v: apply_target(self.targets, k, v))
         self.days = DailyView()
         self.day_mirror = TopicMirror(kafka, kafka.days_topic, self.days.apply)
+        self.filings = FilingsView()
+        self.filing_mirror = TopicMirror(kafka, kafka.filings_topic, self.filings.apply)
         self.agencies = AgencyBook()
         self.agency_mirror = TopicMirror(kafka, kafka.agencies_topic, self.agencies.apply)
-        self.mirrors = (self.figures, self.registry, self.target_mirror, self.day_mirror, self.agency_mirror)
+        self.mirrors = (self.figures, self.registry, self.target_mirror, self.day_mirror, self.agency_mirror,
+                        self.filing_mirror)
         self.writer = Writer(kafka, settings.write_timeout_s)
         self.ready = asyncio.Event()
         self._boot_task: asyncio.Task[None] | None = None

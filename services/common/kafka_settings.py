@@ -30,6 +30,8 @@ class KafkaSettings(BaseSettings):
     dlq_topic: str = "filing-events-dlq"
     figures_topic: str = "unit-figures"
     days_topic: str = "unit-days"
+    # Compacted, keyed by unit: its open, overdue and late filings (aggregator/late_filings.py).
+    filings_topic: str = "unit-filings"
     # Compacted: agency code (the national portal's sync, `madonvi`) -> unit code. The API's admin
     # writes it; ingest reads it to place the dossiers it is sent.
     agencies_topic: str = "unit-agencies"

@@ -36,6 +36,12 @@ def topic_specs(settings: KafkaSettings, replication_factor: int = 1) -> list[Ne
                            "segment.ms": "600000"},
         ),
         NewTopic(
+            # Compacted, keyed by unit: the latest lists of its overdue, late and due-soon filings.
+            settings.filings_topic, settings.events_partitions, replication_factor,
+            topic_configs={"cleanup.policy": "compact", "min.cleanable.dirty.ratio": "0.1",
+                           "segment.ms": "600000"},
+        ),
+        NewTopic(
             # Compacted, keyed by agency code: the latest unit each agency's dossiers count for.
             settings.agencies_topic, 3, replication_factor,
             topic_configs={"cleanup.policy": "compact", "min.cleanable.dirty.ratio": "0.1"},

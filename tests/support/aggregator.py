@@ -36,6 +36,7 @@ class Worker(Service):
             "KAFKA_DLQ_TOPIC": kafka.dlq_topic,
             "KAFKA_FIGURES_TOPIC": kafka.figures_topic,
             "KAFKA_DAYS_TOPIC": kafka.days_topic,
+            "KAFKA_FILINGS_TOPIC": kafka.filings_topic,
             "AGGREGATOR_APP_ID": app_id,
             "AGGREGATOR_DATA_DIR": str(data_dir),
             "AGGREGATOR_WEB_PORT": str(self.port),

@@ -39,6 +39,7 @@ def unique_settings(bootstrap: str, partitions: int = 4) -> KafkaSettings:
         dlq_topic=f"filing-events-dlq-{suffix}",
         figures_topic=f"unit-figures-{suffix}",
         days_topic=f"unit-days-{suffix}",
+        filings_topic=f"unit-filings-{suffix}",
         agencies_topic=f"unit-agencies-{suffix}",
         events_partitions=partitions,
     )

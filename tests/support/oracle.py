@@ -118,6 +118,8 @@ class OracleResult:
     duplicates: int = 0  # accepted lines whose event_id the filing already had
     # (event_id, "bounds" or "too_late") of each schema-valid line skipped: the aggregator's DLQ holds these
     refused: list[tuple[str, str]] = field(default_factory=list)
+    # unit code -> its filings behind 2.1 (`filing_lists`), every one of them, not only the bound
+    filings: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def _validators(schema_dir: Path) -> dict[int, Draft202012Validator]:
@@ -212,6 +214,7 @@ def recompute(path: str | Path, as_of: datetime, retention_days: int = 400,
     periods = all_periods(as_of)
     for unit_code, filings in histories.items():
         walks = [walk_filing(list(events.values())) for events in filings.values()]
+        result.filings[unit_code] = filing_lists(dict(zip(filings, walks, strict=True)), periods, as_of)
         facts: Facts = Counter()
         for walk in walks:
             facts.update(walk.facts)
@@ -282,6 +285,8 @@ class Verdict:
     limit: datetime
     completed: bool  # an ending status is present
     processing_seconds: int  # E - S - first submission, for a completed filing; else 0
+    end: datetime | None = None  # E: the end time (the unanswered request's, else the ending's)
+    requests: int = 0  # supplement requests before the first ending status
 
 
 @dataclass
@@ -290,6 +295,8 @@ class Walk:
     pending: tuple[datetime, bool] | None  # press-style: (due, marked) when the final state is pending
     receipt_day: date | None = None  # None: held (no submission)
     verdict: Verdict | None = None
+    received_at: datetime | None = None  # the first submission's time
+    procedure: str | None = None  # the first submission's procedure_code
 
 
 def walk_filing(events: list[dict[str, Any]]) -> Walk:
@@ -362,7 +369,8 @@ def walk_filing(events: list[dict[str, Any]]) -> Walk:
     for fact, amount in dossier_facts(flags_of(history), first.get("channel")).items():
         if amount:
             facts[received_day, fact] += amount
-    return Walk(facts, (due, marked) if status == "pending" else None, received_day, verdict)
+    return Walk(facts, (due, marked) if status == "pending" else None, received_day, verdict, start,
+                first.get("procedure_code"))
 
 
 def portal_verdict(readings: list[Reading], start: datetime, due: datetime) -> Verdict:
@@ -411,7 +419,7 @@ def portal_verdict(readings: list[Reading], start: datetime, due: datetime) -> V
         assert end is not None
         # DECISION 7: whole seconds rounded down, 0 if negative.
         processing = max(0, (end - paused - start) // timedelta(seconds=1))
-    return Verdict(fixed, due + supplement, completed, processing)
+    return Verdict(fixed, due + supplement, completed, processing, end, len(requests))
 
 
 def flags_of(history: list[dict[str, Any]]) -> dict[str, bool | None]:
@@ -677,3 +685,118 @@ def _period_order(name: str) -> tuple[int, str]:
 
 def _figure_order(name: str) -> tuple[int, str]:
     return (FIGURE_ORDER.index(name) if name in FIGURE_ORDER else len(FIGURE_ORDER), name)
+
+
+# ---------------------------------------------------------------------------------------------
+# The filings behind 2.1 (docs/figures.md, "The filings behind a figure")
+
+
+def next_working_day_end(as_of: datetime) -> datetime:
+    """00:00 (Ho Chi Minh) after the first Monday-to-Friday day after as_of's day."""
+    day = _local_day(as_of) + timedelta(days=1)
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    return datetime.combine(day + timedelta(days=1), time(), HCM)
+
+
+def _days_over(over: timedelta | None) -> int | None:
+    if over is None:
+        return None
+    return max(0, math.ceil(over / timedelta(days=1)))
+
+
+def _listed(filing_id: str, walk: Walk, over: timedelta | None, reason: str | None) -> dict[str, Any]:
+    assert walk.verdict is not None and walk.received_at is not None
+    return {"filing_id": filing_id, "procedure_code": walk.procedure,
+            "received_at": walk.received_at, "due_at": walk.verdict.limit,
+            "days_over": _days_over(over), "reason": reason, "over": over}
+
+
+def _by_most_over(item: dict[str, Any]) -> tuple[int, timedelta, str]:
+    over = item["over"]
+    return (1, timedelta(0), item["filing_id"]) if over is None else (0, -over, item["filing_id"])
+
+
+def filing_lists(walks: dict[str, Walk], periods: list[Period], as_of: datetime) -> dict[str, Any]:
+    """One unit's lists, every filing in them, most overdue first (ties by filing id): the open
+    filings past due at as_of, the open ones due from as_of to the end of the next working day
+    (earliest due first), and per period but all_time the filings 2.1 counts overdue: late by their
+    own events (past due, or two supplement requests) or open and past due at the period's cutoff."""
+    received = {fid: w for fid, w in walks.items() if w.verdict is not None}
+    opened = {fid: w for fid, w in received.items() if w.verdict.on_time is None}  # type: ignore[union-attr]
+    overdue = [_listed(fid, w, as_of - w.verdict.limit, "open_past_due")  # type: ignore[union-attr]
+               for fid, w in opened.items() if as_of > w.verdict.limit]  # type: ignore[union-attr]
+    until = next_working_day_end(as_of)
+    soon = sorted(((w.verdict.limit, fid, w) for fid, w in opened.items()  # type: ignore[union-attr]
+                   if as_of <= w.verdict.limit < until), key=lambda x: (x[0], x[1]))  # type: ignore[union-attr]
+    late: dict[str, Any] = {}
+    for period in periods:
+        if period.name == "all_time":
+            continue
+        items = []
+        for fid, w in received.items():
+            v = w.verdict
+            assert v is not None and w.receipt_day is not None
+            if not period.includes(w.receipt_day):
+                continue
+            if v.on_time is False:
+                over = None if v.end is None else v.end - v.limit
+                reason = "second_supplement_request" if v.requests >= 2 else "past_due"
+                items.append(_listed(fid, w, over, reason))
+            elif v.on_time is None and period.cutoff > v.limit:
+                items.append(_listed(fid, w, period.cutoff - v.limit, "open_past_due"))
+        late[period.name] = sorted(items, key=_by_most_over)
+    return {
+        "overdue_now": sorted(overdue, key=_by_most_over),
+        "due_soon": [{**_listed(fid, w, None, None), "hours_left": (limit - as_of) // timedelta(hours=1)}
+                     for limit, fid, w in soon],
+        "due_soon_until": until,
+        "late": late,
+    }
+
+
+def _ms(moment: datetime) -> str:
+    """An instant as the records write it: Ho Chi Minh time, milliseconds truncated."""
+    local = moment.astimezone(HCM)
+    return local.replace(microsecond=local.microsecond // 1000 * 1000).isoformat(timespec="milliseconds")
+
+
+def _shown(item: dict[str, Any]) -> dict[str, Any]:
+    shown = {"filing_id": item["filing_id"], "procedure_code": item["procedure_code"],
+             "received_at": _ms(item["received_at"]), "due_at": _ms(item["due_at"]),
+             "days_over": item["days_over"], "reason": item["reason"]}
+    if "hours_left" in item:
+        shown["hours_left"] = item["hours_left"]
+    return shown
+
+
+def compare_filings(expected: dict[str, dict[str, Any]], actual: dict[str, dict[str, Any]],
+                    bound: int) -> list[str]:
+    """Differences between the oracle's lists (`OracleResult.filings`) and `unit-filings` records:
+    each list's count, and its first `bound` filings, filing by filing."""
+    out: list[str] = []
+    for unit, lists in sorted(expected.items()):
+        record = actual.get(unit)
+        if record is None:
+            out.append(f"{unit}: no record")
+            continue
+        pairs = [("overdue_now", lists["overdue_now"], record["overdue_now"]),
+                 ("due_soon", lists["due_soon"], record["due_soon"]),
+                 *((f"late.{name}", items, record["late"].get(name, {"count": None, "filings": []}))
+                   for name, items in lists["late"].items())]
+        until = _ms(lists["due_soon_until"])
+        if record["due_soon"]["until"] != until:
+            out.append(f"{unit} due_soon until: {record['due_soon']['until']} != {until}")
+        for name, items, got in pairs:
+            if got["count"] != len(items):
+                out.append(f"{unit} {name} count: {got['count']} != {len(items)}")
+            want = [_shown(item) for item in items[:bound]]
+            have = [{k: v for k, v in item.items() if k in want[0]} for item in got["filings"]] if want else \
+                got["filings"]
+            if have != want:
+                first = next((i for i, (a, b) in enumerate(zip(have, want, strict=False)) if a != b),
+                             min(len(have), len(want)))
+                out.append(f"{unit} {name} differs at {first}: "
+                           f"{have[first] if first < len(have) else None} != "
+                           f"{want[first] if first < len(want) else None}")
+    return out

@@ -7,9 +7,10 @@ from typing import Any
 
 import httpx
 
+from services.aggregator.late_filings import LIST_BOUND
 from services.contract.portal_scores import score_period
 from tests.support.aggregator import Worker
-from tests.support.oracle import OracleResult, compare, subtree_periods
+from tests.support.oracle import OracleResult, compare, compare_filings, subtree_periods
 from tests.support.waiting import eventually
 
 SUBTREES = ("31", "31.S06", "31.S03")  # the province, a department with its office, a department alone
@@ -56,6 +57,40 @@ async def assert_api_equals_oracle(client: httpx.AsyncClient, oracle: OracleResu
         served[code] = {"unit_code": code, "periods": answer["figures"]["periods"]}
         assert answer["figures"]["as_of"].startswith("2026-11-23T12:00:00")
     assert compare(oracle.units, served) == []
+    await assert_api_filings_equal_oracle(client, oracle)
+
+
+async def served_lists(client: httpx.AsyncClient, code: str, late_periods: list[str]) -> dict[str, Any]:
+    """A unit's lists as GET /v1/units/{code}/filings serves them, in the unit-filings record's shape."""
+    async def one(which: str, period: str = "month_to_date") -> dict[str, Any]:
+        answer = await client.get(f"/v1/units/{code}/filings",
+                                  params={"list": which, "period": period, "per_page": LIST_BOUND})
+        assert answer.status_code == 200, (code, which, period, answer.text)
+        body = answer.json()
+        assert body["kept"] == len(body["filings"]) == min(body["count"], LIST_BOUND)
+        return {"count": body["count"], "until": body["until"], "filings": body["filings"]}
+    return {"overdue_now": await one("overdue_now"), "due_soon": await one("due_soon"),
+            "late": {period: await one("late", period) for period in late_periods}}
+
+
+async def assert_api_filings_equal_oracle(client: httpx.AsyncClient, oracle: OracleResult) -> None:
+    """Every unit's lists, as the API serves them from unit-filings, equal the oracle's filing by filing
+    (the first 100 of each, and each list's exact count)."""
+    last: list[str] = []
+
+    async def settled() -> bool:
+        served = {code: await served_lists(client, code, list(lists["late"]))
+                  for code, lists in oracle.filings.items()}
+        last[:] = compare_filings(oracle.filings, served, LIST_BOUND)
+        return not last
+
+    # Something to compare: filings overdue now and counted late, in the oracle's lists.
+    assert any(lists["overdue_now"] for lists in oracle.filings.values())
+    assert any(items for lists in oracle.filings.values() for items in lists["late"].values())
+    try:
+        await eventually(settled, SETTLE_S, "the API's filing lists to equal the oracle's")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; still different: {last[:10]}") from None
 
 
 def find(node: dict[str, Any], code: str) -> dict[str, Any] | None:

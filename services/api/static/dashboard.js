@@ -6,6 +6,7 @@ import { renderSpread, renderTrends } from "./charts.js";
 import {
   EMPTY, formatAsOf, formatCount, formatGap, formatPercent, formatPeriod, formatRate, formatScore,
 } from "./format.js";
+import { installFilings, showFilings } from "./filings766.js";
 import { renderScore } from "./score766.js";
 
 const PERIODS = ["today", "last_7_days", "last_30_days", "month_to_date", "quarter_to_date", "year_to_date"];
@@ -205,6 +206,7 @@ function render() {
   renderRanking("#rank-online", online, true);
   renderRanking("#rank-on-time", onTime, false);
   renderOverdue(overdue);
+  showFilings(state.root, state.period);
 }
 
 function setCard(figure, value, note, alert = false) {
@@ -394,4 +396,5 @@ async function navigate() {
 }
 
 wireControls();
+installFilings();
 navigate();

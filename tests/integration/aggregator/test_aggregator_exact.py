@@ -20,6 +20,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 
 from deploy.local.broker import LocalKafka
+from services.aggregator.late_filings import LIST_BOUND
 from services.common.topics import ensure_topics
 from services.simulator.delivery import DeliveryRates
 from services.simulator.feed import FeedConfig, generate
@@ -27,7 +28,7 @@ from services.simulator.ndjson_file import write_file
 from services.simulator.replay import produce_file
 from tests.support.aggregator import FiguresReader, Worker
 from tests.support.broker import unique_settings
-from tests.support.oracle import OracleResult, compare, compare_days, recompute
+from tests.support.oracle import OracleResult, compare, compare_days, compare_filings, recompute
 
 pytestmark = pytest.mark.integration
 
@@ -129,6 +130,16 @@ async def assert_days_settle(settings: Any, oracle: OracleResult, workers: list[
                                  f"first: {differences[:10]}")
 
 
+async def assert_filings_settle(settings: Any, oracle: OracleResult, workers: list[Worker]) -> None:
+    """Every unit's lists on `unit-filings` equal the oracle's, filing by filing."""
+    async with FiguresReader(settings, settings.filings_topic) as filings:
+        if not await filings.wait_for(lambda latest: not compare_filings(oracle.filings, latest, LIST_BOUND),
+                                      60, workers):
+            differences = compare_filings(oracle.filings, filings.latest, LIST_BOUND)
+            raise AssertionError(f"unit-filings differ from the oracle: {len(differences)} differences, "
+                                 f"first: {differences[:10]}")
+
+
 async def test_figures_equal_the_oracle(kafka_broker: LocalKafka, event_log: Path, oracle: OracleResult,
                                         expected: dict[str, dict[str, Any]], tmp_path: Path) -> None:
     settings = await start_topics(kafka_broker, event_log)
@@ -138,6 +149,7 @@ async def test_figures_equal_the_oracle(kafka_broker: LocalKafka, event_log: Pat
             await assert_settles(reader, expected, [worker])
             assert all(record["as_of"].startswith("2026-11-23T12:00:00") for record in reader.latest.values())
         await assert_days_settle(settings, oracle, [worker])
+        await assert_filings_settle(settings, oracle, [worker])
         # Every record the oracle skipped is in the DLQ with its reason, and nothing else is.
         reasons = await dlq_reasons(settings, sum(oracle.skipped.values()) + 1, deadline_s=10)
         assert reasons == {"not_json": oracle.skipped["not_json"], "schema": oracle.skipped["invalid"],
@@ -157,7 +169,8 @@ async def wait_progress(worker: Worker, at_least: int, deadline_s: float = 120) 
 
 
 async def test_sigkill_mid_stream_then_restart(kafka_broker: LocalKafka, event_log: Path,
-                                               expected: dict[str, dict[str, Any]], tmp_path: Path) -> None:
+                                               oracle: OracleResult, expected: dict[str, dict[str, Any]],
+                                               tmp_path: Path) -> None:
     settings = await start_topics(kafka_broker, event_log)
     app_id = f"agg-{settings.events_topic}"
     worker = Worker(settings, tmp_path / "w1", app_id, FROZEN_NOW).start()
@@ -168,6 +181,8 @@ async def test_sigkill_mid_stream_then_restart(kafka_broker: LocalKafka, event_l
         restarted = Worker(settings, tmp_path / "w1", app_id, FROZEN_NOW).start()
         async with FiguresReader(settings) as reader:
             await assert_settles(reader, expected, [restarted])
+        # The restarted worker rebuilt its units' ledgers from the filings table.
+        await assert_filings_settle(settings, oracle, [restarted])
     finally:
         worker.kill()
         if restarted is not None:
@@ -194,6 +209,7 @@ async def test_takeover_when_one_of_two_workers_dies(kafka_broker: LocalKafka, e
         async with FiguresReader(settings) as reader:
             await assert_settles(reader, expected, [second])
         await assert_days_settle(settings, oracle, [second])
+        await assert_filings_settle(settings, oracle, [second])
     finally:
         first.kill()
         second.stop()
