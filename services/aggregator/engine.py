@@ -401,7 +401,12 @@ class Engine:
         """The unit's record on `unit-filings` (late_filings.py), made with its figures' record;
         None while its ledger is not rebuilt."""
         unit = self.units.get(unit_code)
-        if unit is None or unit.filings is None:
+        if unit is None:
+            return None
+        if unit.filings is None:
+            # Read back from its record (a rebalance can do that between two of a round's units)
+            # and not rebuilt yet: published again once it is, or its lists would wait for a change.
+            self.dirty.add(unit_code)
             return None
         now_us = round(now * US_PER_SECOND)
         try:

@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 from services.aggregator import late_filings
-from services.aggregator.engine import Engine
+from services.aggregator.engine import Engine, Unit
 from services.aggregator.hcm_time import DAY_US, day_from_iso, instant_us
 from services.aggregator.late_filings import (
     LATE,
@@ -180,3 +180,12 @@ def test_the_engine_lists_equal_the_oracle_filing_by_filing(feed: Path) -> None:
         fresh.rebuild_ledger(code, ((k, v) for k, v in tables["filings"].items() if k.startswith(prefix)))
     assert records(fresh) == actual
     assert day_from_iso(actual[next(iter(actual))]["as_of"][:10])  # the record is dated
+
+
+def test_a_unit_published_before_its_ledger_is_rebuilt_is_published_again() -> None:
+    # A unit read back from its record has no ledger until the publisher rebuilds it; a round that
+    # publishes its figures meanwhile must leave it due, or its lists wait for its next change.
+    engine = Engine(400, clock=lambda: 0.0)
+    engine.units["U1"] = Unit(0, filings=None)
+    assert engine.filings_due("U1", 0.0) is None
+    assert "U1" in engine.dirty
