@@ -19,7 +19,7 @@ async def test_topics_command_is_idempotent_and_compacts_figures(kafka_broker: L
     first = await ensure_topics(settings)
     again = await ensure_topics(settings)
     assert sorted(first) == sorted([settings.events_topic, settings.dlq_topic, settings.figures_topic,
-                                    settings.days_topic, settings.agencies_topic])
+                                    settings.days_topic, settings.filings_topic, settings.agencies_topic])
     assert again == []
 
     admin = AIOKafkaAdminClient(**settings.client_kwargs())
