@@ -1,10 +1,24 @@
-"""Reading a page in the dashboard tests: an element's text, waited for with a deadline."""
+"""The dashboard tests' pages: opened with the console watched, and an element's text, waited for
+with a deadline."""
 
 from __future__ import annotations
 
-from playwright.async_api import Page
+from playwright.async_api import Browser, BrowserContext, Page, ViewportSize
 
 from tests.support.waiting import eventually
+
+
+async def watched_page(browser: Browser, viewport: ViewportSize,
+                       scale: float = 1) -> tuple[BrowserContext, Page, list[str]]:
+    """A page in a new Vietnamese-locale context, and the list its console errors and warnings and
+    its script errors go to (a CSP violation, a failed request or a script error shows there)."""
+    context = await browser.new_context(viewport=viewport, device_scale_factor=scale, locale="vi-VN")
+    page = await context.new_page()
+    page.set_default_timeout(10_000)
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type in ("error", "warning") else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    return context, page, problems
 
 
 async def text_of(page: Page, selector: str) -> str | None:

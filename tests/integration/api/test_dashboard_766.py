@@ -18,7 +18,7 @@ from playwright.async_api import Browser, Page, ViewportSize
 from services.common.kafka_settings import KafkaSettings
 from services.contract.figures import COUNTERS, PERIODS
 from tests.support.api import WARD_A, WARD_B, api_settings, figures_producer, period, running_api
-from tests.support.browser import shows, text_of
+from tests.support.browser import shows, text_of, watched_page
 from tests.support.paths import ROOT
 from tests.support.waiting import eventually
 
@@ -104,12 +104,7 @@ async def test_the_766_view_and_its_charts_on_a_desktop_and_a_phone(kafka_settin
 
 async def on_screen(browser: Browser, name: str, viewport: ViewportSize, client: httpx.AsyncClient, url: str,
                     publish: Any) -> None:
-    context = await browser.new_context(viewport=viewport, device_scale_factor=1, locale="vi-VN")
-    page = await context.new_page()
-    page.set_default_timeout(10_000)
-    problems: list[str] = []
-    page.on("console", lambda m: problems.append(m.text) if m.type in ("error", "warning") else None)
-    page.on("pageerror", lambda e: problems.append(str(e)))
+    context, page, problems = await watched_page(browser, viewport)
     try:
         await check_766_view(page, client, url, viewport)
         if name == "desktop":

@@ -24,7 +24,7 @@ from tests.support.api import (
     figures_record,
     running_api,
 )
-from tests.support.browser import shows, text_of
+from tests.support.browser import shows, text_of, watched_page
 from tests.support.paths import ROOT
 from tests.support.waiting import eventually
 
@@ -105,12 +105,7 @@ async def test_dashboard_shows_the_api_figures_live_on_a_phone(kafka_settings: K
                 answer = await client.put(f"/v1/admin/targets/{unit}/online_rate/2026", json={"value": value},
                                           headers=ADMIN)
                 assert answer.status_code == 200, answer.text
-            context = await browser.new_context(viewport=PHONE, device_scale_factor=2, locale="vi-VN")
-            page = await context.new_page()
-            page.set_default_timeout(10_000)
-            problems: list[str] = []
-            page.on("console", lambda m: problems.append(m.text) if m.type in ("error", "warning") else None)
-            page.on("pageerror", lambda e: problems.append(str(e)))
+            context, page, problems = await watched_page(browser, PHONE, scale=2)
             try:
                 await check_dashboard(page, client, api.url, publish)
             finally:

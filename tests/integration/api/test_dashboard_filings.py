@@ -30,7 +30,7 @@ from services.api.periods import published_periods
 from services.common.kafka_settings import KafkaSettings
 from tests.support import suite_clock
 from tests.support.api import WARD_A, api_settings, figures_producer, period, running_api
-from tests.support.browser import shows
+from tests.support.browser import shows, watched_page
 from tests.support.paths import ROOT
 from tests.support.waiting import eventually
 
@@ -92,12 +92,7 @@ async def test_the_filings_section_on_a_desktop_and_a_phone(kafka_settings: Kafk
 
 async def on_screen(browser: Browser, name: str, viewport: ViewportSize, client: httpx.AsyncClient,
                     url: str) -> None:
-    context = await browser.new_context(viewport=viewport, device_scale_factor=1, locale="vi-VN")
-    page = await context.new_page()
-    page.set_default_timeout(10_000)
-    problems: list[str] = []
-    page.on("console", lambda m: problems.append(m.text) if m.type in ("error", "warning") else None)
-    page.on("pageerror", lambda e: problems.append(str(e)))
+    context, page, problems = await watched_page(browser, viewport)
     try:
         await check_section(page, client, url)
     finally:
