@@ -59,7 +59,8 @@ async def has_figures(client: httpx.AsyncClient) -> bool:
 async def check_national_view(page: Page, client: httpx.AsyncClient, url: str) -> None:
     await page.goto(url + "/")
     await shows(page, "h1", "Việt Nam")  # the largest subtree: the country
-    assert await page.locator("#national").is_visible()
+    # The national section comes with its own two requests, after the dashboard's title.
+    await eventually(lambda: page.locator("#national").is_visible(), 10, "the national section shown")
     options = page.locator("#province-picker option")
     await eventually(lambda: _count_is(options, 3), 5, "the picker's options")
     assert [await options.nth(i).text_content() for i in range(3)] == [
