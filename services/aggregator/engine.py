@@ -67,6 +67,7 @@ class Unit:
     last_offset: int = -1
     published_overdue: tuple[int, int] | None = None  # (press-style, 766) overdue now, when published
     published_at: float = float("-inf")  # monotonic time of the last record published
+    lists_published_at: float = float("-inf")  # the same, of its `unit-filings` record
     # Its open and late filings (late_filings.py); None until rebuilt from the filings table, for
     # a unit read from its record. The filings whose entries to set again when next published:
     filings: FilingLedger | None = field(default_factory=FilingLedger)
@@ -142,6 +143,8 @@ class Engine:
         self.filing_cache_size = filing_cache_size
         self.units: dict[str, Unit] = {}
         self.dirty: set[str] = set()
+        # Units whose figures went out since their lists last did (filings_due).
+        self.lists_due: set[str] = set()
         self.applied = 0
         self._published_day: int | None = None
         self._swept_day: int | None = None
@@ -378,6 +381,7 @@ class Engine:
             everything = record["periods"]["all_time"]
             unit.published_overdue = (everything["pending_overdue"], everything["portal_pending_overdue"])
             unit.published_at = tick
+            self.lists_due.add(unit_code)
             yield unit_code, record
 
     def unknown_ledgers(self) -> list[tuple[str, int]]:
@@ -397,29 +401,39 @@ class Engine:
                        entry_of(fold.portal, fold.portal_pending, filing.procedure))
         unit.filings = ledger
 
-    def filings_due(self, unit_code: str, now: float) -> dict[str, Any] | None:
-        """The unit's record on `unit-filings` (late_filings.py), made with its figures' record;
-        None while its ledger is not rebuilt."""
-        unit = self.units.get(unit_code)
-        if unit is None:
-            return None
-        if unit.filings is None:
-            # Read back from its record (a rebalance can do that between two of a round's units)
-            # and not rebuilt yet: published again once it is, or its lists would wait for a change.
-            self.dirty.add(unit_code)
-            return None
+    def filings_due(self, now: float, min_gap_s: float = 0.0,
+                    tick: float = 0.0) -> Iterator[tuple[str, dict[str, Any]]]:
+        """The `unit-filings` records (late_filings.py) to publish now: of the units whose figures
+        went out since their lists last did, at most one per unit per `min_gap_s` (as publish_due).
+        A unit read back from its record waits until its ledger is rebuilt.
+
+        The lists go out less often than the figures: a record lists up to 100 filings for each of
+        some thirty periods (tens of kilobytes), and building it costs more than the figures do.
+        """
         now_us = round(now * US_PER_SECOND)
-        try:
-            ledger = unit.filings
-            for filing_id, filing in unit.noted.items():
-                fold = filing.known_fold()
-                ledger.put(filing_id, entry_of(fold.portal, fold.portal_pending, filing.procedure))
-            unit.noted = {}
-            ledger.prune(hcm_day(now_us))
-            return filings_record(unit_code, ledger, now_us, spans(now_us))
-        except Exception as exc:  # noqa: BLE001  (as in publish_due)
-            self._cannot_publish(unit_code, exc)
-            return None
+        periods = None
+        for unit_code in sorted(self.lists_due):
+            unit = self.units.get(unit_code)
+            if unit is None:
+                self.lists_due.discard(unit_code)
+                continue
+            if unit.filings is None or tick - unit.lists_published_at < min_gap_s:
+                continue
+            self.lists_due.discard(unit_code)
+            try:
+                ledger = unit.filings
+                for filing_id, filing in unit.noted.items():
+                    fold = filing.known_fold()
+                    ledger.put(filing_id, entry_of(fold.portal, fold.portal_pending, filing.procedure))
+                unit.noted = {}
+                ledger.prune(hcm_day(now_us))
+                periods = spans(now_us) if periods is None else periods
+                record = filings_record(unit_code, ledger, now_us, periods)
+            except Exception as exc:  # noqa: BLE001  (as in publish_due)
+                self._cannot_publish(unit_code, exc)
+                continue
+            unit.lists_published_at = tick
+            yield unit_code, record
 
     def days_due(self, unit_code: str) -> dict[int, tuple[str, dict[str, Any]]]:
         """The unit's day rows changed since last asked, by day, each with its `unit-days` key

@@ -11,14 +11,15 @@ Nothing of it is done per event: the engine only notes which filings' portal sum
 stored: it is a function of the filings table, and a unit loaded from the units table (a restart,
 a rebalance) has its ledger rebuilt from its filings' records before its first list is published.
 The entries are grouped by receipt month, each month's sorted views kept until it changes, so that
-a period's list merges a few sorted months.
+a period's list merges a few sorted months; a period whose months and cutoff did not change since
+the unit's last record (a past month, quarter or year) keeps its list.
 """
 
 from __future__ import annotations
 
 import heapq
 from bisect import bisect_left
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date
 from itertools import islice
 from typing import Any
@@ -119,10 +120,11 @@ def next_working_day_end(now_us: int) -> int:
 class _Month:
     """One receipt month's entries, and their sorted views, kept until the month changes."""
 
-    __slots__ = ("entries", "late", "open")
+    __slots__ = ("entries", "late", "open", "version")
 
-    def __init__(self, entries: dict[str, Entry]) -> None:
+    def __init__(self, entries: dict[str, Entry], version: int) -> None:
         self.entries = entries
+        self.version = version  # the ledger's change count when the month last changed
         self.late: list[tuple[int, str, Entry]] | None = None  # (-over, id, entry): most over first
         self.open: list[tuple[int, str, Entry]] | None = None  # (due, id, entry), earliest due first
 
@@ -144,11 +146,22 @@ class _Month:
 class FilingLedger:
     """A unit's open and late filings by receipt month (see the module's docstring)."""
 
-    __slots__ = ("_month_of", "_months")
+    __slots__ = ("_changes", "_month_of", "_months", "_period_lists")
 
     def __init__(self) -> None:
         self._months: dict[int, _Month] = {}
         self._month_of: dict[str, int] = {}  # filing id -> its entry's month
+        self._changes = 0
+        # The last record's period lists by (first day, last day, cutoff), each with the versions
+        # of the months it read: a period whose months and cutoff did not change since (a past
+        # month, quarter or year, in a unit whose new filings are all this month's) is not listed
+        # again. Replaced at every record, so it holds one record's periods at most.
+        self._period_lists: dict[tuple[int, int, int], tuple[tuple[tuple[int, int], ...], Any]] = {}
+
+    def _changed(self, held: _Month) -> None:
+        self._changes += 1
+        held.version = self._changes
+        held.late = held.open = None
 
     def __len__(self) -> int:
         return len(self._month_of)
@@ -165,17 +178,17 @@ class FilingLedger:
             self._drop(filing_id, old)
         held = self._months.get(month)
         if held is None:
-            held = self._months[month] = _Month({})
+            held = self._months[month] = _Month({}, 0)
         elif held.entries.get(filing_id) == entry:
             return
         held.entries[filing_id] = entry
-        held.late = held.open = None
+        self._changed(held)
         self._month_of[filing_id] = month
 
     def _drop(self, filing_id: str, month: int) -> None:
         held = self._months[month]
         del held.entries[filing_id]
-        held.late = held.open = None
+        self._changed(held)
         del self._month_of[filing_id]
         if not held.entries:
             del self._months[month]
@@ -198,6 +211,23 @@ class FilingLedger:
             self.put(filing_id, entry)
 
     # -- the lists --------------------------------------------------------------------------------
+
+    def period_lists(self, periods: dict[str, tuple[int, int, int]],
+                     make: Callable[[int, int, int], Any]) -> dict[str, Any]:
+        """`make(first, last, cutoff)` for each period, made again only where the period's months
+        or cutoff changed since the last call (periods with the same span share one)."""
+        kept, self._period_lists = self._period_lists, {}
+        out = {}
+        for name, span in periods.items():
+            first, last = month_key(span[0]), month_key(span[1])
+            versions = tuple((month, held.version) for month, held in self._months.items()
+                             if first <= month <= last)
+            made = self._period_lists.get(span) or kept.get(span)
+            if made is None or made[0] != versions:
+                made = (versions, make(*span))
+            self._period_lists[span] = made
+            out[name] = made[1]
+        return out
 
     def overdue_now(self, now_us: int) -> tuple[int, list[tuple[int | None, str, Entry]]]:
         """The open filings past due at `now_us` (the count, then the most overdue first, at most
@@ -275,11 +305,13 @@ def filings_record(unit_code: str, ledger: FilingLedger, now_us: int,
     count, found = ledger.overdue_now(now_us)
     until = next_working_day_end(now_us)
     soon_count, soon = ledger.due_soon(now_us, until)
-    late: dict[str, Any] = {}
-    for name, (first, last, cutoff) in periods.items():
+
+    def late_list(first: int, last: int, cutoff: int) -> dict[str, Any]:
         period_count, period_found = ledger.late_in(first, last, cutoff)
-        late[name] = {"count": period_count,
-                      "filings": [item(over, fid, e, None, shown) for over, fid, e in period_found]}
+        return {"count": period_count,
+                "filings": [item(over, fid, e, None, shown) for over, fid, e in period_found]}
+
+    late = ledger.period_lists(periods, late_list)
     return {
         "unit_code": unit_code, "as_of": format_as_of(now_us), "bound": LIST_BOUND,
         "overdue_now": {"count": count,

@@ -1,4 +1,5 @@
-"""Publishes changed units' figures to `unit-figures` and their changed days to `unit-days`.
+"""Publishes changed units' figures to `unit-figures`, their changed days to `unit-days`, and, at a
+longer gap, their filing lists to `unit-filings`.
 
 A tick well inside the publish interval: a unit that changes after a quiet spell goes out within a
 tick, while one that keeps changing still gets one record per interval (Engine.publish_due). A
@@ -35,7 +36,8 @@ class Publisher:
     def __init__(self, engine: Engine, send: Send, figures_topic: str, days_topic: str,
                  interval_s: float, clock: Callable[[], float] = time.monotonic,
                  filings_topic: str | None = None,
-                 scan: Callable[[int, bytes], Iterable[tuple[bytes, bytes]]] | None = None) -> None:
+                 scan: Callable[[int, bytes], Iterable[tuple[bytes, bytes]]] | None = None,
+                 filings_interval_s: float = 5.0) -> None:
         self.engine = engine
         self.send = send
         self.figures_topic = figures_topic
@@ -46,6 +48,7 @@ class Publisher:
         # key prefix) to rebuild its late-filings ledger from; None: no such records published.
         self.filings_topic = filings_topic
         self.scan = scan
+        self.filings_interval_s = filings_interval_s  # the lists' own gap (Engine.filings_due)
         self._unreadable: set[str] = set()
 
     def rebuild_ledgers(self) -> None:
@@ -75,12 +78,13 @@ class Publisher:
                 days = engine.days_due(unit_code)
                 days_by_unit[unit_code] = list(days)
                 sends.append(await self.send(self.figures_topic, unit_code.encode(), orjson.dumps(record)))
-                filings = engine.filings_due(unit_code, engine.now()) if self.filings_topic else None
-                if filings is not None:
-                    sends.append(await self.send(self.filings_topic,  # type: ignore[arg-type]
-                                                 unit_code.encode(), orjson.dumps(filings)))
                 for key, row in days.values():
                     sends.append(await self.send(self.days_topic, key.encode(), orjson.dumps(row)))
+            if self.filings_topic is not None:
+                due = engine.filings_due(engine.now(), self.filings_interval_s, self.clock())
+                for unit_code, lists in due:
+                    days_by_unit.setdefault(unit_code, [])  # refused: its figures and lists are due again
+                    sends.append(await self.send(self.filings_topic, unit_code.encode(), orjson.dumps(lists)))
             await asyncio.gather(*sends)
         except KafkaError as exc:
             engine.unpublished(days_by_unit)

@@ -24,6 +24,9 @@ class AggregatorSettings(BaseSettings):
     web_port: int = 6066
     # At most one unit-figures record per unit per interval: coalesces bursts of events.
     publish_interval_s: float = Field(default=0.5, gt=0)
+    # At most one unit-filings record (the filings behind the figures) per unit per interval: a
+    # record lists up to 100 filings for each of some thirty periods, and costs more than the figures.
+    filings_interval_s: float = Field(default=5.0, gt=0)
     # How often the overdue clock looks for pending filings whose due time passed.
     overdue_check_interval_s: float = Field(default=15.0, gt=0)
     retention_days: int = Field(default=400, ge=1)

@@ -69,7 +69,7 @@ def build(settings: AggregatorSettings, partitions: int) -> faust.App:
 
     publisher = Publisher(engine, send, settings.kafka.figures_topic, settings.kafka.days_topic,
                           settings.publish_interval_s, filings_topic=settings.kafka.filings_topic,
-                          scan=scan_filings)
+                          scan=scan_filings, filings_interval_s=settings.filings_interval_s)
 
     @units.on_recover
     async def recovered() -> None:

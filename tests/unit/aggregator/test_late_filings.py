@@ -153,11 +153,9 @@ def applied(engine: Engine, tables: dict[str, dict[bytes, bytes]], lines: list[b
 
 def records(engine: Engine) -> dict[str, dict[str, Any]]:
     now = AS_OF.timestamp()
-    out = {}
-    for code, _ in list(engine.publish_due(now)):
-        record = engine.filings_due(code, now)
-        assert record is not None
-        out[code] = record
+    published = {code for code, _ in engine.publish_due(now)}
+    out = dict(engine.filings_due(now))
+    assert set(out) == published
     return out
 
 
@@ -182,10 +180,29 @@ def test_the_engine_lists_equal_the_oracle_filing_by_filing(feed: Path) -> None:
     assert day_from_iso(actual[next(iter(actual))]["as_of"][:10])  # the record is dated
 
 
-def test_a_unit_published_before_its_ledger_is_rebuilt_is_published_again() -> None:
+def test_a_unit_whose_ledger_is_not_rebuilt_keeps_its_lists_due() -> None:
     # A unit read back from its record has no ledger until the publisher rebuilds it; a round that
-    # publishes its figures meanwhile must leave it due, or its lists wait for its next change.
+    # publishes its figures meanwhile must leave its lists due, or they wait for its next change.
     engine = Engine(400, clock=lambda: 0.0)
     engine.units["U1"] = Unit(0, filings=None)
-    assert engine.filings_due("U1", 0.0) is None
-    assert "U1" in engine.dirty
+    assert [code for code, _ in engine.publish_due(0.0)] == []  # not dirty: nothing changed
+    engine.dirty.add("U1")
+    assert [code for code, _ in engine.publish_due(0.0)] == ["U1"]
+    assert list(engine.filings_due(0.0)) == []
+    assert "U1" in engine.lists_due
+    engine.rebuild_ledger("U1", [])
+    assert [code for code, _ in engine.filings_due(0.0)] == ["U1"]
+    assert "U1" not in engine.lists_due
+
+
+def test_a_units_lists_go_out_at_most_once_per_gap_and_then_follow_its_figures() -> None:
+    engine = Engine(400, clock=lambda: 0.0)
+    engine.units["U1"] = Unit(0)
+    engine.dirty.add("U1")
+    assert [code for code, _ in engine.publish_due(0.0, 0.5, tick=10.0)] == ["U1"]
+    assert [code for code, _ in engine.filings_due(0.0, 5.0, tick=10.0)] == ["U1"]
+    engine.dirty.add("U1")
+    assert [code for code, _ in engine.publish_due(0.0, 0.5, tick=11.0)] == ["U1"]
+    assert list(engine.filings_due(0.0, 5.0, tick=11.0)) == []  # within the gap: kept due
+    assert [code for code, _ in engine.filings_due(0.0, 5.0, tick=15.0)] == ["U1"]
+    assert list(engine.filings_due(0.0, 5.0, tick=30.0)) == []  # its figures did not go out again
