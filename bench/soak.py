@@ -4,10 +4,11 @@
     python -m bench.soak --events 200000 --minutes 4      # a shorter run
 
 Starts its own Kafka (KRaft, in a temp dir), then ingest, one aggregator worker and one API replica
-as deployed (tests/support/pipeline.py). The simulated feeds of several provinces (merged in delivery
-order, duplicates, reordering, late and malformed deliveries included) are posted through ingest as
-NDJSON batches by several concurrent clients, paced to spread `--events` over `--minutes`; a 503 is
-retried after its Retry-After as a real sender does.
+as deployed (tests/support/pipeline.py), the API's registry seeded with the same provinces. The
+simulated feeds of all 34 provinces, or of `--provinces` (merged in delivery order, duplicates,
+reordering, late and malformed deliveries included) are posted through ingest as NDJSON batches by
+several concurrent clients, paced to spread `--events` over `--minutes`; a 503 is retried after its
+Retry-After as a real sender does.
 
 Afterwards the oracle (tests/support/oracle.py) recomputes every unit's figures from exactly the lines
 answered `accepted` in a 202, and the run fails unless unit-figures and the API's answers equal
@@ -39,6 +40,7 @@ import orjson
 
 from bench.freshness_bench import freshness
 from bench.stats import add_sender_options, keep_logs, percentile, print_rows
+from services.contract.units import province_code, provinces
 from services.simulator.feed import FeedConfig, generate_provinces
 from services.simulator.ndjson_file import line_bytes
 from tests.support.broker import running_broker
@@ -48,13 +50,20 @@ from tests.support.pipeline import FiguresFollower, Pipeline, SendStats, send_li
 # A Friday: the day's feed runs from Thursday 17:30 to Friday 17:30 (Ho Chi Minh time), so it is
 # mostly one working day's office hours; the aggregator's clock is pinned to its end, as the oracle's.
 DAY_END = "2026-11-20T17:30:00+07:00"
-# Hà Nội, Hải Phòng, Đà Nẵng, Hồ Chí Minh, Cần Thơ, Nghệ An: big and small, north to south.
-PROVINCES = "01,31,48,79,92,40"
+# The whole country by default: every province's communes, wards and departments (3,321 communes).
+ALL = "all"
 # Lines per filing in one day's window, measured on the simulator's feed: about 1.5 (a filing
 # received late in the day is still open at its end). A little less here, so that the feed is
 # long enough and `--events` cuts it, near the day's end.
 EVENTS_PER_FILING = 1.4
 PROBE_UNITS = [f"soak-probe-{i:02d}" for i in range(16)]
+
+
+def province_codes(names: str) -> list[str]:
+    """`--provinces`: "all", or comma-separated official codes."""
+    if names.strip().lower() == ALL:
+        return [province_code(p) for p in provinces()]
+    return [name.strip() for name in names.split(",") if name.strip()]
 
 
 def feed_lines(events: int, provinces: list[str], seed: int) -> Iterator[bytes]:
@@ -120,7 +129,8 @@ async def soak(args: argparse.Namespace, pipeline: Pipeline, workdir: Path) -> l
 
         background = [asyncio.create_task(follow()), asyncio.create_task(watch_load())]
         started = time.time()
-        lines = with_probes(feed_lines(args.events, args.provinces.split(","), args.seed), args.batch_size)
+        feed = feed_lines(args.events, province_codes(args.provinces), args.seed)
+        lines = with_probes(feed, args.batch_size)
         await send_lines(pipeline.ingest_url, pipeline.key, lines, stats, args.batch_size, args.clients, rate)
         sent_s = time.time() - started
         assert stats.other == [], stats.other[:5]
@@ -152,7 +162,7 @@ async def soak(args: argparse.Namespace, pipeline: Pipeline, workdir: Path) -> l
                   if not u.startswith("soak-probe-"))
     return [
         ("scale", f"{stats.accepted + stats.rejected - probes:,} feed lines (of {args.events:,} asked) of "
-                  f"{len(args.provinces.split(','))} provinces ({args.provinces}) + {probes:,} probes, "
+                  f"{len(province_codes(args.provinces))} provinces ({args.provinces}) + {probes:,} probes, "
                   f"over {args.minutes:g} min planned, sent in {sent_s:.0f} s"),
         ("events accepted (202) / refused inside 202s", f"{stats.accepted:,} / {stats.rejected:,} "
                                                        "(refused: the feed's deliberately malformed lines)"),
@@ -176,7 +186,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.soak", description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=1_200_000, help="feed lines to send")
     parser.add_argument("--minutes", type=float, default=10, help="spread them over this long")
-    parser.add_argument("--provinces", default=PROVINCES, help="comma-separated province codes")
+    parser.add_argument("--provinces", default=ALL,
+                        help='"all" (the default: the whole country), or comma-separated province codes')
     add_sender_options(parser, clients=6, batch_size=500, batch_help="events per NDJSON request", drain=600,
                        seed=20261120)
     args = parser.parse_args()
@@ -186,7 +197,7 @@ def main() -> None:
         try:
             with running_broker(workdir / "kafka") as broker:
                 pipeline = Pipeline(broker.bootstrap, workdir / "pipeline", DAY_END,
-                                    partitions=args.partitions)
+                                    partitions=args.partitions, province=args.provinces)
                 try:
                     asyncio.run(pipeline.start())
                     rows = asyncio.run(soak(args, pipeline, workdir))
