@@ -97,6 +97,7 @@ async function show() {
     showError("Chưa có đơn vị nào trong danh mục.");
     return;
   }
+  const moved = state.root !== null && root !== state.root;
   if (root !== state.root) {
     state.root = root;
     state.expanded.clear();
@@ -104,6 +105,9 @@ async function show() {
   }
   renderFrame();
   await refresh();
+  // A unit reached from a link (a ranking's row, a crumb) redraws that link away, which leaves the
+  // keyboard's focus nowhere: it goes to the new unit's name, where Tab then follows the page's order.
+  if (moved && document.activeElement === document.body) $("#unit-name").focus();
 }
 
 function renderFrame() {
@@ -315,6 +319,7 @@ function fillList(selector, items, emptyText, remark = "") {
   list.replaceChildren(...shown);
   const more = $(".more", section);
   more.hidden = items.length <= SHOWN_ROWS;
+  more.setAttribute("aria-expanded", String(expanded));
   more.textContent = expanded ? "Thu gọn" : `Xem tất cả (${formatCount(items.length)})`;
 }
 

@@ -40,7 +40,10 @@ function url(format) {
 function render(answer) {
   const section = $("#filings766");
   for (const tab of section.querySelectorAll(".filing-tabs button")) {
-    tab.setAttribute("aria-selected", String(tab.dataset.list === state.list));
+    const selected = tab.dataset.list === state.list;
+    tab.setAttribute("aria-selected", String(selected));
+    tab.tabIndex = selected ? 0 : -1; // Tab stops at the list shown; the arrow keys reach the others
+    if (selected) $("#filings-panel").setAttribute("aria-labelledby", tab.id);
   }
   const where = state.list === "late" ? ` (${ROLLING[state.period] ?? formatPeriod(state.period)})` : "";
   $(".filing-count", section).textContent = `${formatCount(answer.count)} hồ sơ ${LABELS[state.list]}${where}`
@@ -73,8 +76,13 @@ function render(answer) {
   const pages = $(".filing-pages", section);
   pages.hidden = answer.pages <= 1;
   $(".page", pages).textContent = `Trang ${formatCount(state.page)}/${formatCount(Math.max(1, answer.pages))}`;
-  $(".prev", pages).disabled = state.page <= 1;
-  $(".next", pages).disabled = state.page >= answer.pages;
+  const [prev, next] = [$(".prev", pages), $(".next", pages)];
+  // A button disabled under the keyboard's focus would drop it to the page's top: it goes to the other.
+  const focused = document.activeElement;
+  prev.disabled = state.page <= 1;
+  next.disabled = state.page >= answer.pages;
+  if (focused === next && next.disabled && !prev.disabled) prev.focus();
+  if (focused === prev && prev.disabled && !next.disabled) next.focus();
   $(".csv", section).href = url("csv");
   $(".xlsx", section).href = url("xlsx");
 }
@@ -109,13 +117,23 @@ export function showFilings(code, period) {
 
 export function installFilings() {
   const section = $("#filings766");
-  for (const tab of section.querySelectorAll(".filing-tabs button")) {
+  const tabs = [...section.querySelectorAll(".filing-tabs button")];
+  for (const tab of tabs) {
     tab.addEventListener("click", () => {
       state.list = tab.dataset.list;
       state.page = 1;
       load();
     });
   }
+  // Left and right arrows move between the tabs (round), Home and End to the first and last; Enter
+  // or Space, a button's own keys, pick the one focused.
+  $(".filing-tabs", section).addEventListener("keydown", (event) => {
+    const at = tabs.indexOf(document.activeElement);
+    const to = { ArrowLeft: at - 1, ArrowRight: at + 1, Home: 0, End: tabs.length - 1 }[event.key];
+    if (at < 0 || to === undefined) return;
+    event.preventDefault();
+    tabs[(to + tabs.length) % tabs.length].focus();
+  });
   $(".prev", section).addEventListener("click", () => { state.page = Math.max(1, state.page - 1); load(); });
   $(".next", section).addEventListener("click", () => { state.page = Math.min(state.pages, state.page + 1); load(); });
 }
