@@ -66,6 +66,26 @@ def test_on_time_and_held_filings_have_no_entry() -> None:
     assert entry_of(None, None, None) is None
 
 
+def test_a_periods_list_is_made_again_only_when_its_months_or_cutoff_change() -> None:
+    ledger = FilingLedger()
+    october = T0 - 30 * DAY_US  # received in October, ended late
+    ledger.put("OCT-1", (LATE, october, october + 48 * HOUR, HOUR, PAST_DUE, "P"))
+    ledger.put("NOV-1", (OPEN, T0, T0 + 48 * HOUR, None, None, "P"))
+    now = T0 + 60 * HOUR
+    first = late_filings.filings_record("U", ledger, now, late_filings.spans(now))
+    ledger.put("NOV-2", (OPEN, T0, T0 + 49 * HOUR, None, None, "P"))  # November changes, October not
+    second = late_filings.filings_record("U", ledger, now, late_filings.spans(now))
+    assert second["late"]["2026-10"] is first["late"]["2026-10"]  # kept, not made again
+    assert second["late"]["2026-11"]["count"] == first["late"]["2026-11"]["count"] + 1
+    ledger.put("OCT-2", (LATE, october, october + 48 * HOUR, 2 * HOUR, PAST_DUE, "P"))
+    third = late_filings.filings_record("U", ledger, now, late_filings.spans(now))
+    assert [f["filing_id"] for f in third["late"]["2026-10"]["filings"]] == ["OCT-2", "OCT-1"]
+    later = now + HOUR  # a current period's cutoff moves: made again; a past one's does not
+    fourth = late_filings.filings_record("U", ledger, later, late_filings.spans(later))
+    assert fourth["late"]["2026-10"] is third["late"]["2026-10"]
+    assert fourth["late"]["month_to_date"] is not third["late"]["month_to_date"]
+
+
 def test_days_over_round_up_and_never_go_below_zero() -> None:
     assert [days_over(x) for x in (1, DAY_US, DAY_US + 1, -5, None)] == [1, 1, 2, 0, None]
 
