@@ -174,7 +174,7 @@ async function refresh() {
   const unitPath = (code) => `/v1/units/${encodeURIComponent(code)}`;
   const childScores = (code, p) => getJson(`${unitPath(code)}/children/scores`, { period: p });
   try {
-    const [rollup, online, onTime, overdue, siblings, score, children, scoreSiblings, trends, spread] =
+    const [rollup, online, onTime, overdue, siblings, score, children, scoreSiblings, trends, spread, filings] =
       await Promise.all([
         getJson(`${unitPath(root)}/rollup`),
         ranking("online_rate", root),
@@ -186,11 +186,13 @@ async function refresh() {
         parent === null ? null : childScores(parent, period),
         getJson(`${unitPath(root)}/trends`),
         period === THIS_MONTH ? null : childScores(root, THIS_MONTH),
+        // For its shortfalls only (the filings section pages its lists itself).
+        getJson(`${unitPath(root)}/filings`, { period, per_page: 1 }),
       ]);
     if (generation !== state.generation) return;
     const own = siblings.units.find((row) => row.code === root) ?? null;
     state.data = { rollup, own, online: online.units, onTime: onTime.units, overdue: overdue.units,
-      score, children, scoreSiblings, trends, spread: spread ?? children };
+      score, children, scoreSiblings, trends, spread: spread ?? children, shortfalls: filings.shortfalls };
     render();
     hideError();
   } catch (error) {
@@ -201,9 +203,10 @@ async function refresh() {
 }
 
 function render() {
-  const { rollup, own, online, onTime, overdue, score, children, scoreSiblings, trends, spread } = state.data;
+  const { rollup, own, online, onTime, overdue, score, children, scoreSiblings, trends, spread, shortfalls } =
+    state.data;
   renderHeadline(rollup, own);
-  renderScore(score, scoreSiblings, state.root);
+  renderScore(score, scoreSiblings, state.root, shortfalls);
   renderScoreRanking(children.units);
   renderTrends(trends);
   renderSpread(spread);

@@ -1,5 +1,6 @@
 // The 766 view: a unit's Decision 766 score over the points its filings measure, a bar per group,
-// each indicator with its ratio, points and the points it loses, and its rank among its siblings.
+// each indicator with its ratio, points and the points it loses and, under it, how many filings
+// short of full marks and of its target it is (the API's `shortfalls`), and its rank among its siblings.
 
 import { EMPTY, formatCount, formatPercent, formatRate, formatScore } from "./format.js";
 
@@ -26,8 +27,38 @@ function bar(share) {
   return outer;
 }
 
-// `siblings`: the parent's children ranked (null at the top of the tree).
-export function renderScore(score, siblings, root) {
+// Which way a filing must go to raise each indicator (services/contract/portal_scores.py INDICATORS).
+const WAYS = {
+  "2.1": "đúng hạn",
+  "3.3": "nộp trực tuyến",
+  "full-online": "trực tuyến toàn trình",
+  "3.6": "thanh toán trực tuyến",
+  "4.1": "có kết quả điện tử",
+  "4.2": "được số hóa",
+  "4.3": "tái sử dụng dữ liệu số hóa",
+  "4.4": "đồng bộ Kho dữ liệu cá nhân",
+  "4.5b": "khai thác CSDL quốc gia về dân cư",
+  "5.4": "được đánh giá hài lòng",
+};
+
+// One indicator's shortfall (a row of GET /v1/units/{code}/filings's `shortfalls`) as a line. The
+// shortfalls count the unit's own filings; where they differ from the row's (a unit whose children
+// have filings too), the line says whose they are.
+function shortfallText(short, indicator) {
+  const way = WAYS[short.indicator] ? ` ${WAYS[short.indicator]}` : "";
+  const full = short.to_full_marks === 0 ? "đạt điểm tối đa"
+    : `cần thêm ${formatCount(short.to_full_marks)} hồ sơ${way} để đạt điểm tối đa`;
+  const target = short.to_target === null ? ""
+    : short.to_target === 0 ? " · đã đạt mục tiêu" : ` · ${formatCount(short.to_target)} hồ sơ để đạt mục tiêu`;
+  const same = short.numerator === indicator.numerator && short.denominator === indicator.denominator;
+  const text = full + target;
+  return same ? text[0].toUpperCase() + text.slice(1)
+    : `Riêng hồ sơ của đơn vị (${formatCount(short.numerator)}/${formatCount(short.denominator)}): ${text}`;
+}
+
+// `siblings`: the parent's children ranked (null at the top of the tree); `shortfalls`: the API's,
+// for the same unit and period.
+export function renderScore(score, siblings, root, shortfalls = []) {
   const section = $("#score766");
   const total = score.total;
   $(".score-total .value", section).textContent = formatScore(total.score);
@@ -55,7 +86,8 @@ export function renderScore(score, siblings, root) {
   });
   $(".groups", section).replaceChildren(...groups);
 
-  const rows = score.indicators.map((indicator) => {
+  const shortOf = new Map(shortfalls.map((short) => [short.indicator, short]));
+  const rows = score.indicators.flatMap((indicator) => {
     const row = element("tr");
     row.dataset.indicator = indicator.indicator;
     const name = element("th", "", `${indicator.indicator === "full-online" ? "3.x" : indicator.indicator} `
@@ -69,7 +101,17 @@ export function renderScore(score, siblings, root) {
       element("td", "points", measured ? `${formatScore(indicator.score)} / ${formatCount(indicator.maxScore)}` : EMPTY),
       element("td", lost ? "lost missed" : "lost", lost ? `−${formatScore(lost)}` : measured ? "0,00" : EMPTY));
     row.classList.toggle("unmeasured", !measured);
-    return row;
+    const short = shortOf.get(indicator.indicator);
+    if (!short || short.to_full_marks === null) return [row];
+    // A line under the row, its row header spanning both: read with the indicator's name.
+    name.rowSpan = 2;
+    const line = element("tr", "shortfall");
+    line.dataset.shortfall = indicator.indicator;
+    const text = element("td");
+    text.colSpan = 3;
+    text.append(element("span", "", shortfallText(short, indicator)));
+    line.append(text);
+    return [row, line];
   });
   $(".indicators tbody", section).replaceChildren(...rows);
 }

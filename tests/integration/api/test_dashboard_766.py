@@ -1,6 +1,7 @@
 """The 766 view and the trend charts in a real headless Chromium, against the real broker and API, as
 a person uses them: on a desktop and on a 390-pixel phone, the page shows the API's Decision 766
-score, groups, indicators, rank and ranked children, its charts hold the API's series, a calendar
+score, groups, indicators (each with the filings it is short of full marks and of its target, as
+the API's shortfalls say), rank and ranked children, its charts hold the API's series, a calendar
 period is picked from the list, and a new figure reaches the page without a reload. Screenshots go
 to tests/artifacts/ and docs/ (the README shows them)."""
 
@@ -17,7 +18,7 @@ from playwright.async_api import Browser, Page, ViewportSize
 
 from services.common.kafka_settings import KafkaSettings
 from services.contract.figures import COUNTERS, PERIODS
-from tests.support.api import WARD_A, WARD_B, api_settings, figures_producer, period, running_api
+from tests.support.api import ADMIN, WARD_A, WARD_B, api_settings, figures_producer, period, running_api
 from tests.support.browser import shows, text_of, watched_page
 from tests.support.paths import ROOT
 from tests.support.waiting import eventually
@@ -33,6 +34,10 @@ THIS_MONTH, LAST_MONTH = "2026-12", "2026-11"  # the suite's clock: Sunday 6 Dec
 
 def vi_score(x: float | None) -> str:
     return "—" if x is None else f"{x:.2f}".replace(".", ",")
+
+
+def vi_count(n: int) -> str:
+    return f"{n:,}".replace(",", ".")
 
 
 def vi_percent(x: float | None) -> str:
@@ -98,6 +103,15 @@ async def test_the_766_view_and_its_charts_on_a_desktop_and_a_phone(kafka_settin
                 days = (await client.get("/v1/units/31/trends")).json()["days"]
                 return bool(days[2]["received_total"] == 11)
             await eventually(days_served, 20, "the API to read unit-days")
+            # 2.1's target for the ward: 34/40 this month is 2 filings short of 90 %, November's 27/30 on it.
+            answer = await client.put(f"/v1/admin/targets/{WARD_A}/on_time_rate/2026", json={"value": 0.9},
+                                      headers=ADMIN)
+            assert answer.status_code == 200, answer.text
+
+            async def target_served() -> bool:
+                answer = await client.get(f"/v1/units/{WARD_A}/filings", params={"period": "month_to_date"})
+                return any(s["target"] == 0.9 for s in answer.json()["shortfalls"])
+            await eventually(target_served, 10, "the API to read the target")
             await on_screen(browser, "phone", PHONE, client, api.url, publish)
             await on_screen(browser, "desktop", DESKTOP, client, api.url, publish)
 
@@ -123,6 +137,7 @@ async def check_766_view(page: Page, client: httpx.AsyncClient, url: str, viewpo
     await shows(page, "h1", "Thành phố Hải Phòng")
     score = (await client.get("/v1/units/31/score", params={"period": "month_to_date"})).json()
     await score_matches(page, score)
+    assert await shortfalls_match(page, client, "31", "month_to_date", score) == []  # no filings of its own
     await shows(page, "#score766 .score-rank", "Đơn vị cấp cao nhất: không xếp hạng")
     href = await page.locator("#report-xlsx").get_attribute("href")
     assert href == "/v1/reports/targets?figure=online_rate&period=month_to_date&unit=31&format=xlsx"
@@ -166,10 +181,22 @@ async def check_766_view(page: Page, client: httpx.AsyncClient, url: str, viewpo
     width = await page.evaluate("document.documentElement.scrollWidth")
     assert width <= viewport["width"], "nothing wider than the screen"
 
+    # A department whose office has filings too: its own filings' shortfalls, said to be its own.
+    await page.evaluate("location.hash = 'u=31.S06&p=month_to_date'")
+    department = (await client.get("/v1/units/31.S06/score", params={"period": "month_to_date"})).json()
+    await score_matches(page, department)
+    own = await shortfalls_match(page, client, "31.S06", "month_to_date", department)
+    assert [(s["indicator"], s["numerator"], s["denominator"]) for s in own] == \
+        [("2.1", 60, 100), ("3.3", 80, 100)]  # of 79/120 and 100/120 with the office's
+
     # A ward: its own score, and its rank among the province's units as the API ranks it.
     await page.evaluate(f"location.hash = 'u={WARD_A}&p=month_to_date'")
     ward = (await client.get(f"/v1/units/{WARD_A}/score", params={"period": "month_to_date"})).json()
     await score_matches(page, ward)
+    # Under each indicator with filings, the API's shortfalls: 2.1 short of both, 3.3 at full marks.
+    short = await shortfalls_match(page, client, WARD_A, "month_to_date", ward)
+    assert {s["indicator"]: (s["to_full_marks"], s["to_target"]) for s in short} == \
+        {"2.1": (6, 2), "3.3": (0, None), "3.6": (3, None), "5.4": (1, None)}
     assert ward["total"] == {"score": 26.53, "maxScore": 32, "points": 100}  # 17.00 + 4.20 + 5.33
     await shows(page, "#score766 .score-rank",
                 f"Hạng {first['rank']}/{len(children['units'])} trong các đơn vị cùng cấp")
@@ -183,6 +210,10 @@ async def check_calendar_period_and_live(page: Page, client: httpx.AsyncClient, 
     november = (await client.get(f"/v1/units/{WARD_A}/score", params={"period": LAST_MONTH})).json()
     await score_matches(page, november)
     assert november["progress"]["ratio"] == 90.0
+    # 3.6 and 5.4 are measured but had no filings in November: no line.
+    short = await shortfalls_match(page, client, WARD_A, LAST_MONTH, november)
+    assert {s["indicator"]: (s["to_full_marks"], s["to_target"]) for s in short} == \
+        {"2.1": (3, 0), "3.3": (0, None)}
     await shows(page, "#calendar-period option:checked", "Tháng 11/2026")
 
     # Live: a new record for the ward reaches the page through the stream, without a reload.
@@ -222,6 +253,45 @@ async def score_matches(page: Page, score: dict[str, Any]) -> None:
         await shows(page, f"{row} .ratio", vi_percent(indicator["ratio"]))
         await shows(page, f"{row} .points", f"{vi_score(indicator['score'])} / {indicator['maxScore']}")
         await shows(page, f"{row} .lost", f"{MINUS}{vi_score(lost)}" if lost else "0,00")
+
+
+# Which way a filing must go for each indicator, as the page says it (score766.js WAYS).
+WAYS = {"2.1": "đúng hạn", "3.3": "nộp trực tuyến", "full-online": "trực tuyến toàn trình",
+        "3.6": "thanh toán trực tuyến", "4.1": "có kết quả điện tử", "4.2": "được số hóa",
+        "4.3": "tái sử dụng dữ liệu số hóa", "4.4": "đồng bộ Kho dữ liệu cá nhân",
+        "4.5b": "khai thác CSDL quốc gia về dân cư", "5.4": "được đánh giá hài lòng"}
+
+
+def shortfall_line(short: dict[str, Any], indicator: dict[str, Any]) -> str:
+    """The line the page shows under `indicator` for the API's shortfall `short`."""
+    way = WAYS[short["indicator"]]
+    text = ("đạt điểm tối đa" if short["to_full_marks"] == 0 else
+            f"cần thêm {vi_count(short['to_full_marks'])} hồ sơ {way} để đạt điểm tối đa")
+    if short["to_target"] is not None:
+        text += (" · đã đạt mục tiêu" if short["to_target"] == 0
+                 else f" · {vi_count(short['to_target'])} hồ sơ để đạt mục tiêu")
+    if (short["numerator"], short["denominator"]) == (indicator["numerator"], indicator["denominator"]):
+        return text[0].upper() + text[1:]
+    return f"Riêng hồ sơ của đơn vị ({vi_count(short['numerator'])}/{vi_count(short['denominator'])}): {text}"
+
+
+async def shortfalls_match(page: Page, client: httpx.AsyncClient, unit: str, period_name: str,
+                           score: dict[str, Any]) -> list[dict[str, Any]]:
+    """Under each indicator of the 766 view, the API's shortfall for the unit and period, and no line
+    under the others; the API's shortfalls returned."""
+    answer = await client.get(f"/v1/units/{unit}/filings", params={"period": period_name})
+    shortfalls: list[dict[str, Any]] = answer.json()["shortfalls"]
+    indicators = {row["indicator"]: row for row in score["indicators"]}
+    for short in shortfalls:
+        await shows(page, f'#score766 tr[data-indicator="{short["indicator"]}"] + tr.shortfall td',
+                    shortfall_line(short, indicators[short["indicator"]]))
+
+    async def only_those() -> bool:
+        lines = await page.eval_on_selector_all("#score766 tr.shortfall",
+                                                "rows => rows.map(r => r.dataset.shortfall)")
+        return bool(lines == [s["indicator"] for s in shortfalls])
+    await eventually(only_those, 10, f"lines under {[s['indicator'] for s in shortfalls]} only")
+    return shortfalls
 
 
 def percent(rate: float | None) -> float | None:
