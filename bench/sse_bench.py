@@ -262,6 +262,7 @@ class Changes:
 
     produced: dict[str, tuple[int, str, float]] = field(default_factory=dict)
     acked: list[float] = field(default_factory=list)  # produce -> broker's acknowledgement, seconds
+    rss_kib: list[int] = field(default_factory=list)  # the API's RSS as each change was produced
 
 
 @dataclass
@@ -325,7 +326,7 @@ class Floor:
 
 
 async def produce_changes(kafka: KafkaSettings, units: Sequence[str], count: int, spacing_s: float,
-                          phase: int) -> Changes:
+                          phase: int, pid: int) -> Changes:
     """`count` changes, one every `spacing_s`, to units[0], units[1], ... in turn; each record's as_of
     is its marker."""
     producer = AIOKafkaProducer(**kafka.client_kwargs(), acks="all", linger_ms=0)
@@ -344,6 +345,7 @@ async def produce_changes(kafka: KafkaSettings, units: Sequence[str], count: int
             await sent
             changes.acked.append(time.monotonic() - produced)
             changes.produced[record["as_of"]] = (k, unit, produced)
+            changes.rss_kib.append(rss_kib(pid))  # the previous change's fan-out is over by now
     finally:
         await producer.stop()
     return changes
@@ -408,7 +410,7 @@ async def phase(kafka: KafkaSettings, port: int, groups: list[list[str]], cycle:
         out["rss_connected"] = rss_kib(pid)
         cpu_before, wall_before = cpu_s(pid), time.monotonic()
         client_cpu_before = [r["cpu_s"] for r in await asyncio.gather(*(p.report() for p in processes))]
-        changes = await produce_changes(kafka, cycle, args.changes, args.spacing, number)
+        changes = await produce_changes(kafka, cycle, args.changes, args.spacing, number, pid)
         await asyncio.sleep(args.settle)  # the last change's fan-out, counted in the CPU window too
         out["api_cpu_s"] = cpu_s(pid) - cpu_before
         out["api_cpu"] = out["api_cpu_s"] / (time.monotonic() - wall_before)
@@ -455,6 +457,7 @@ async def measure(args: argparse.Namespace, kafka: KafkaSettings, api: Service, 
     on_province = subscribed.count(PROVINCE)
     met = sum(p <= GOAL_S for p in m.per_change_p99)
     per_client = (many["rss_connected"] - many["rss_before"]) / many["clients"]
+    rss = many["changes"].rss_kib
     rows = [
         ("clients", f"{many['clients']:,} from {len(groups)} processes: {on_province:,} on the province "
                     f"{PROVINCE}, {many['clients'] - on_province:,} each on one of {len(others)} other "
@@ -478,6 +481,8 @@ async def measure(args: argparse.Namespace, kafka: KafkaSettings, api: Service, 
          f"{many['rss_before'] / 1024:,.1f} / {many['rss_connected'] / 1024:,.1f} / "
          f"{many['rss_after'] / 1024:,.1f} MiB"),
         ("API RSS per client (connected − before)", f"{per_client:,.1f} KiB"),
+        ("API RSS at changes 1 / half / last",
+         " / ".join(f"{rss[i] / 1024:,.1f}" for i in (0, len(rss) // 2, -1)) + " MiB"),
         ("API CPU during the changes",
          f"{many['api_cpu']:.0%} of a core ({base['api_cpu']:.0%} with 1 client); "
          f"{many['api_cpu_s'] / args.changes * 1000:.0f} ms a change "

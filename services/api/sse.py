@@ -38,14 +38,26 @@ SERVER_SEND = "onestop.server_send"
 
 def pieces(frames: Iterable[bytes], max_bytes: int) -> Iterator[bytes]:
     """The frames' bytes, concatenated and cut into pieces of at most `max_bytes`; frames are made
-    only as the pieces are taken."""
+    only as the pieces are taken. A lone frame under `max_bytes` (a live change, shared by every
+    stream: routes/stream.py) is handed on as it is, not copied for each stream."""
     pending = bytearray()
+    held: bytes | None = None  # the first frame, while it is all there is
     for frame in frames:
+        if not frame:
+            continue
+        if held is None and not pending and len(frame) < max_bytes:
+            held = frame
+            continue
+        if held is not None:
+            pending += held
+            held = None
         pending += frame
         while len(pending) >= max_bytes:
             yield bytes(pending[:max_bytes])
             del pending[:max_bytes]
-    if pending:
+    if held is not None:
+        yield held
+    elif pending:
         yield bytes(pending)
 
 

@@ -245,6 +245,10 @@ def test_pieces_are_bounded_and_made_only_as_taken() -> None:
     rest = list(out)
     assert all(len(p) == 1024 for p in rest[:-1]) and b"".join(rest) == b"x" * (30_000 - 1024)
     assert list(pieces(iter([b"", b""]), 10)) == []
+    lone = b"y" * 100
+    assert next(pieces(iter([b"", lone, b""]), 1024)) is lone  # not copied per stream (issue 17)
+    assert list(pieces(iter([lone, lone]), 150)) == [b"y" * 150, b"y" * 50]
+    assert list(pieces(iter([b"z" * 10, b"w" * 5]), 10)) == [b"z" * 10, b"w" * 5]
 
 
 async def test_a_stream_whose_client_takes_nothing_is_aborted_and_counted() -> None:
