@@ -11,7 +11,7 @@ lets us tell, and send that client a fresh snapshot instead of a wrong replay.
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import math
 import re
 import time
 from collections import deque
@@ -20,6 +20,10 @@ from dataclasses import dataclass
 from typing import Any
 
 TICK_S = 0.05  # how often delayed changes are looked at: small against the 0.5 s interval
+# A stream's wait for a change ends at the latest on this grid after its deadline (its next
+# heartbeat): waits that end in the same slot share one event, which the feed's tick sets, instead
+# of a timer each. With 2,000 streams, a timer per stream per change cost as much as writing it.
+WAIT_SLOT_S = 0.25
 
 
 # ASCII digits, and few enough for int(): str.isdigit() also passes "²", which int() refuses, and
@@ -27,11 +31,14 @@ TICK_S = 0.05  # how often delayed changes are looked at: small against the 0.5 
 _SEQ = re.compile(r"[0-9]{1,18}")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Change:
     seq: int
     unit_code: str
     record: dict[str, Any] | None  # None: the unit's figures were removed
+    # Its event as sent, encoded by the first stream that sends it: every other stream sends these
+    # same bytes (services/api/routes/stream.py), so a change is encoded once, not once per client.
+    frame: bytes | None = None
 
 
 class ChangeFeed:
@@ -44,7 +51,9 @@ class ChangeFeed:
         self.seq = 0
         self._last_sent: dict[str, float] = {}
         self._pending: dict[str, dict[str, Any] | None] = {}
-        self._wakeup = asyncio.Event()
+        # Waiting streams by the slot (of WAIT_SLOT_S) their wait ends in at the latest; a change
+        # wakes them all.
+        self._waits: dict[int, asyncio.Event] = {}
         self._task: asyncio.Task[None] | None = None
 
     def event_id(self, seq: int) -> str:
@@ -82,13 +91,21 @@ class ChangeFeed:
         return [self.ring[i] for i in range(start, len(self.ring))]
 
     async def wait_after(self, seq: int, wait_s: float) -> None:
-        """Return when a change after `seq` exists, or after `wait_s` seconds."""
-        if self.seq > seq:
+        """Return when a change after `seq` exists, or after `wait_s` seconds, rounded up to the next
+        WAIT_SLOT_S (plus up to a TICK_S: the feed's task ends the waits, so it must be started)."""
+        if self.seq > seq or wait_s <= 0:
             return
-        wakeup = self._wakeup
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(wait_s):
-                await wakeup.wait()
+        slot = math.ceil((self.clock() + wait_s) / WAIT_SLOT_S)
+        event = self._waits.get(slot)
+        if event is None:
+            event = self._waits[slot] = asyncio.Event()
+        await event.wait()
+
+    def end_waits(self) -> None:
+        """End the waits whose slot has begun."""
+        now = math.floor(self.clock() / WAIT_SLOT_S)
+        for slot in [slot for slot in self._waits if slot <= now]:
+            self._waits.pop(slot).set()
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._tick(), name="change feed")
@@ -102,11 +119,13 @@ class ChangeFeed:
         while True:
             await asyncio.sleep(TICK_S)
             self.flush_due()
+            self.end_waits()
 
     def _send(self, unit_code: str, record: dict[str, Any] | None, now: float) -> None:
         self.seq += 1
         self.ring.append(Change(self.seq, unit_code, record))
         self._last_sent[unit_code] = now
-        # Wake every waiting stream at once, then arm a fresh event for the next change.
-        self._wakeup.set()
-        self._wakeup = asyncio.Event()
+        # Wake every waiting stream at once; each waits again on a fresh event.
+        waits, self._waits = self._waits, {}
+        for event in waits.values():
+            event.set()

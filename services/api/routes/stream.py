@@ -91,16 +91,17 @@ async def _events(runtime: Runtime, metrics: ApiMetrics, unit: str | None, last_
 
 
 def _changes(changes: list[Change], runtime: Runtime, unit: str | None) -> Iterator[bytes]:
-    feed = runtime.feed
-    return (_event(feed.event_id(c.seq), c, runtime, unit) for c in changes)
+    return (_event(c, runtime, unit) for c in changes)
 
 
-def _event(event_id: str, change: Change, runtime: Runtime, unit: str | None) -> bytes:
+def _event(change: Change, runtime: Runtime, unit: str | None) -> bytes:
     if unit is not None and not runtime.tree.is_within(change.unit_code, unit):
         return b""
-    if change.record is None:
-        return _frame(event_id, "removed", {"unit_code": change.unit_code})
-    return _frame(event_id, "figures", {"unit_code": change.unit_code, **change.record})
+    if change.frame is None:  # the first stream to send it: the others reuse the bytes
+        event_id = runtime.feed.event_id(change.seq)
+        change.frame = (_frame(event_id, "removed", {"unit_code": change.unit_code}) if change.record is None
+                        else _frame(event_id, "figures", {"unit_code": change.unit_code, **change.record}))
+    return change.frame
 
 
 def _snapshot(runtime: Runtime, unit: str | None, reason: str) -> Iterator[bytes]:

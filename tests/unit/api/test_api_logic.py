@@ -8,20 +8,22 @@ import csv
 import io
 from collections.abc import AsyncGenerator
 from datetime import date
+from types import SimpleNamespace
 from typing import Any
 
 import orjson
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from services.api.changes import ChangeFeed
+from services.api.changes import WAIT_SLOT_S, ChangeFeed
 from services.api.figure_metrics import FIGURE_METRICS, render_unit_figures, unit_rows
 from services.api.queries import State, ranked_units, standing, subtree_rollup
 from services.api.ranking import Standing, rank, report_csv, target_report
 from services.api.registry import seed_units
 from services.api.rollup import rollup, sum_counters
 from services.api.rollup_cache import MAX_AGE_S, RollupCache
-from services.api.sse import ABORT, EventStreamResponse, pieces
+from services.api.routes.stream import _event
+from services.api.sse import ABORT, SERVER_SEND, TRANSPORT, EventStreamResponse, pieces
 from services.api.targets import Target, TargetBook, covering_periods
 from services.api.tree import UnitInfo, UnitTree
 from services.api.view import FiguresView
@@ -243,6 +245,10 @@ def test_pieces_are_bounded_and_made_only_as_taken() -> None:
     rest = list(out)
     assert all(len(p) == 1024 for p in rest[:-1]) and b"".join(rest) == b"x" * (30_000 - 1024)
     assert list(pieces(iter([b"", b""]), 10)) == []
+    lone = b"y" * 100
+    assert next(pieces(iter([b"", lone, b""]), 1024)) is lone  # not copied per stream (issue 17)
+    assert list(pieces(iter([lone, lone]), 150)) == [b"y" * 150, b"y" * 50]
+    assert list(pieces(iter([b"z" * 10, b"w" * 5]), 10)) == [b"z" * 10, b"w" * 5]
 
 
 async def test_a_stream_whose_client_takes_nothing_is_aborted_and_counted() -> None:
@@ -270,6 +276,102 @@ async def test_a_stream_whose_client_takes_nothing_is_aborted_and_counted() -> N
     scope = {"type": "http", "asgi": {"spec_version": "2.4"}, ABORT: lambda: aborted.append(1)}
     await asyncio.wait_for(response(scope, receive, send), 5)
     assert dropped == [1] and aborted == [1] and ended.is_set()
+
+
+async def test_waits_end_in_their_slot_or_at_a_change_without_a_timer_each() -> None:
+    """Issue 17: a stream's wait ends at the first tick of the slot its deadline falls in, or at once
+    on a change; waits are events shared per slot, set by the feed's tick."""
+    clock = Clock()
+    feed = ChangeFeed(0.5, 10, clock, epoch="e")
+    late = asyncio.create_task(feed.wait_after(0, 1.0))  # deadline 101.0: the slot beginning there
+    early = asyncio.create_task(feed.wait_after(0, 0.3))  # deadline 100.3: the slot at 100.5
+    same_slot = asyncio.create_task(feed.wait_after(0, 0.4))
+    await asyncio.sleep(0)  # the tasks start waiting
+    assert len(feed._waits) == 2  # the two waits ending in the same slot share its event
+    clock.now = 100.49
+    feed.end_waits()
+    await asyncio.sleep(0)
+    assert not (late.done() or early.done() or same_slot.done())
+    clock.now = 100.5
+    feed.end_waits()
+    await asyncio.wait_for(asyncio.gather(early, same_slot), 1)
+    assert not late.done()
+    feed.offer("a", {"v": 1})  # a change ends every wait at once
+    await asyncio.wait_for(late, 1)
+    await asyncio.wait_for(feed.wait_after(0, 60), 1)  # already behind: returns at once
+    assert WAIT_SLOT_S <= 0.25  # heartbeats late by at most a slot and a tick
+
+
+def test_a_change_is_encoded_once_for_every_stream_it_goes_to() -> None:
+    """Issue 17: 2,000 streams send one change as the same bytes, encoded by the first; a stream
+    whose subtree does not hold the unit sends nothing."""
+    feed = ChangeFeed(0.5, 10, Clock(), epoch="e")
+    feed.offer("31.S06.01", record("31.S06.01", received_total=3))
+    feed.offer("11311", None)
+    office, removed = feed.since(0) or []
+    runtime: Any = SimpleNamespace(tree=sample_tree(), feed=feed)
+    first = _event(office, runtime, "31.S06")
+    assert _event(office, runtime, "31") is first and _event(office, runtime, None) is first
+    assert _event(office, runtime, "31.S03") == b"" and _event(office, runtime, "11311") == b""
+    head, data = first.split(b"\ndata: ")
+    assert head == b"id: e-1\nevent: figures" and data.endswith(b"\n\n")
+    assert orjson.loads(data) == {"unit_code": "31.S06.01", **record("31.S06.01", received_total=3)}
+    assert _event(removed, runtime, "31") == b'id: e-2\nevent: removed\ndata: {"unit_code":"11311"}\n\n'
+
+
+class FakeTransport:
+    def __init__(self, buffered: int) -> None:
+        self.buffered = buffered
+
+    def get_write_buffer_size(self) -> int:
+        return self.buffered
+
+    def get_write_buffer_limits(self) -> tuple[int, int]:
+        return 16 * 1024, 64 * 1024
+
+
+async def test_a_streams_start_goes_through_the_middleware_and_its_pieces_to_the_server() -> None:
+    """Issue 17: the middleware see the status and headers; the body goes to the server's own send,
+    without a deadline while the transport is at or under its low-water mark, with one above it."""
+    through_middleware: list[str] = []
+    to_server: list[bytes] = []
+    dropped: list[int] = []
+    aborted: list[int] = []
+    transport = FakeTransport(0)
+
+    async def middleware_send(message: Any) -> None:
+        through_middleware.append(message["type"])
+
+    async def server_send(message: Any) -> None:
+        if transport.buffered > 16 * 1024:  # paused: this write would wait for the client, forever
+            await asyncio.Event().wait()
+        to_server.append(message["body"])
+        transport.buffered = 20 * 1024 if message["body"] == b"b" else transport.buffered
+
+    async def content() -> AsyncGenerator[bytes, None]:
+        for piece in (b"a", b"b", b"c"):
+            yield piece
+
+    async def receive() -> Any:
+        await asyncio.Event().wait()
+
+    response = EventStreamResponse(content(), 0.05, lambda: dropped.append(1))
+    scope = {"type": "http", "asgi": {"spec_version": "2.4"}, ABORT: lambda: aborted.append(1),
+             TRANSPORT: transport, SERVER_SEND: server_send}
+    await asyncio.wait_for(response(scope, receive, middleware_send), 5)
+    assert through_middleware == ["http.response.start"]
+    assert to_server == [b"a", b"b"]  # "c" found the transport over its mark, and timed out
+    assert dropped == [1] and aborted == [1]
+
+    plain: list[Any] = []  # without the server's entries: everything through the given send
+
+    async def record_send(message: Any) -> None:
+        plain.append(message.get("body"))
+
+    response = EventStreamResponse(content(), 1, lambda: None)
+    bare_scope = {"type": "http", "asgi": {"spec_version": "2.4"}}
+    await asyncio.wait_for(response(bare_scope, receive, record_send), 5)
+    assert plain == [None, b"a", b"b", b"c", b""]
 
 
 # --- metrics ------------------------------------------------------------------------------------
