@@ -9,6 +9,7 @@ import asyncio
 import logging
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from services.common.topics import ensure_topics
@@ -63,7 +64,9 @@ async def _agencies(settings: IngestSettings, timeout_s: float) -> AgencyDirecto
     return directory
 
 
-async def run(args: argparse.Namespace, settings: IngestSettings) -> Position:
+async def run(args: argparse.Namespace, settings: IngestSettings,
+              on_position: Callable[[Position], None] | None = None) -> Position:
+    """The replay `args` ask for; `on_position` as in `run.replay`."""
     source: Path = args.file
     files = ReplayFiles(source, args.position or source.with_name(source.name + ".position.json"),
                         args.rejects or source.with_name(source.name + ".rejects.ndjson"))
@@ -88,7 +91,7 @@ async def run(args: argparse.Namespace, settings: IngestSettings) -> Position:
     progress = ProgressReporter(start.file.size, start.offset, start.counts.events)
     try:
         done = await replay(files, start, examiner, settings, topic, ack_every=args.ack_every,
-                            progress=progress)
+                            progress=progress, on_position=on_position)
     finally:
         if directory is not None:
             await directory.stop()
