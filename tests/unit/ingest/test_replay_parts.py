@@ -4,7 +4,9 @@ acknowledgement bookkeeping, and the examiners against ingest's own answers."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,10 @@ from services.ingest.replay.position import (
     starting_point,
 )
 from services.ingest.replay.progress import ProgressReporter, duration_text, progress_line, size_text
+from services.simulator.delivery import DeliveryRates
+from services.simulator.feed import FeedConfig, generate
+from services.simulator.localtime import TZ
+from services.simulator.ndjson_file import line_bytes
 from tests.support.ingest import make_event
 
 NOW_US = 1_800_000_000 * 1_000_000
@@ -236,3 +242,26 @@ def test_sync_lines_give_the_sync_intakes_records_without_the_applicants_data() 
     assert counts == Counts(lines=3, events=len(events), refused=3, taken=1)
     written = orjson.dumps(examined.rejects) + b"".join(v for _, v in examined.records)
     assert b"Nguy" not in written and b"0900000001" not in written
+
+
+def test_ndjson_verdicts_on_the_lines_bytes_are_those_of_the_http_intake() -> None:
+    """The examiner hands check_events each line's bytes (the fast check runs on them); over a feed
+    with every kind of malformed line the simulator writes, records and refusals are the intake's."""
+    start = datetime(2026, 10, 5, tzinfo=TZ)
+    config = FeedConfig(start=start, end=start + timedelta(days=3), seed=4, filings_per_day=2000,
+                        delivery=DeliveryRates(malformed=0.05, not_json=True))
+    lines = [line_bytes(item) for item in generate(config)]
+    validator = default_validator()
+    examined = NdjsonExaminer(validator, 64 * 1024, 1 << 20).examine(
+        list(enumerate(lines, start=1)), NOW_US, Counts())
+    decoded = []
+    for number, line in enumerate(lines, start=1):
+        with contextlib.suppress(orjson.JSONDecodeError):
+            decoded.append((number, orjson.loads(line)))
+    intake = check_events([value for _, value in decoded], validator, 64 * 1024, NOW_US)
+    assert examined.records == intake.records
+    refused_by_intake = {decoded[r["index"]][0]: r["errors"] for r in intake.results
+                         if r["status"] == "rejected"}
+    refused = {r["line"]: r["errors"] for r in examined.rejects if r["line"] in refused_by_intake}
+    assert refused == refused_by_intake and len(refused) > 100
+    assert len(examined.rejects) - len(refused) == len(lines) - len(decoded) > 10  # not JSON at all
