@@ -138,8 +138,8 @@ def main() -> None:
         ("ours / baseline", f"{(events / replay_s) / (raw / baseline_s):.2f}"),
         ("time to all applied", f"{all_applied_s / 60:.1f} min (from the replay's start to the worker's "
                                 f"/state applied = {events:,})"),
-        ("equal to the oracle", f"{'yes' if equal else 'NO'}: {len(expected)} sampled units, {sampled:,} of "
-                                f"their lines (oracle {oracle_s:.0f} s)"),
+        ("equal to the oracle", f"{'yes' if equal else 'NO'}: {len(sample)} units sampled ({len(expected)} "
+                                f"with events), {sampled:,} of their lines (oracle {oracle_s:.0f} s)"),
         ("load average (1 min)", f"{load_start[0]:.1f} at start, {load_end[0]:.1f} at the end"),
     ]
     print(f"\nReplay of a province-year ({os.cpu_count()} CPUs; broker, one aggregator worker and the replay "
