@@ -25,21 +25,70 @@ import random
 import re
 import subprocess
 import sys
+import threading
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer
 
 from bench.replay_feed import END, PROVINCE, feed_file
+from services.common.kafka_settings import KafkaSettings
 from services.common.topics import ensure_topics
 from services.contract.units import province_units
 from services.ingest.replay.position import load
 from services.simulator.replay import produce_file
-from tests.support.aggregator import FiguresReader, Worker
+from tests.support.aggregator import Worker
 from tests.support.broker import scratch_broker, unique_settings
 from tests.support.oracle import compare, recompute
 from tests.support.paths import ROOT
 
 UNIT = re.compile(rb'"unit_code":"([^"]*)"')
+
+
+class SampleFigures:
+    """Follows `unit-figures` in a thread while the run goes on, keeping the last record of each
+    sampled unit (undecoded): at the end only the topic's tail is left to read, not the whole of it."""
+
+    def __init__(self, kafka: KafkaSettings, units: set[str]) -> None:
+        self.kafka = kafka
+        self.keys = {u.encode() for u in units}
+        self.latest: dict[str, bytes] = {}
+        self.caught_up_to: float = 0.0  # the instant the tail was last read up to
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=lambda: asyncio.run(self._follow()), daemon=True)
+        self.thread.start()
+
+    async def _follow(self) -> None:
+        consumer = AIOKafkaConsumer(self.kafka.figures_topic, **self.kafka.client_kwargs(),
+                                    auto_offset_reset="earliest", enable_auto_commit=False,
+                                    max_partition_fetch_bytes=8 * 1024 * 1024)
+        await consumer.start()
+        try:
+            while not self.stop.is_set():
+                asked = time.time()
+                batches = await consumer.getmany(timeout_ms=500, max_records=5000)
+                for records in batches.values():
+                    for record in records:
+                        if record.key in self.keys and record.value is not None:
+                            self.latest[record.key.decode()] = record.value
+                assignment = consumer.assignment()
+                if assignment and not batches:
+                    ends = await consumer.end_offsets(list(assignment))
+                    if all([await consumer.position(tp) >= end for tp, end in ends.items()]):
+                        self.caught_up_to = asked
+        finally:
+            await consumer.stop()
+
+    def figures(self, after: float, deadline_s: float) -> dict[str, dict[str, Any]]:
+        """The sampled units' last records, read to the topic's end as of some time after `after`."""
+        deadline = time.monotonic() + deadline_s
+        while self.caught_up_to < after:
+            assert time.monotonic() < deadline, "unit-figures not read to its end in time"
+            time.sleep(0.5)
+        return {unit: orjson.loads(value) for unit, value in self.latest.items()}
 
 
 def sample_lines(path: Path, units: set[str], out: Path) -> int:
@@ -81,6 +130,9 @@ def main() -> None:
         print(f"baseline, raw producer: {raw:,} records in {baseline_s:.0f} s ({raw / baseline_s:,.0f}/s)",
               flush=True)
 
+        units = sorted(u.code for u in province_units(PROVINCE))
+        sample = set(random.Random(7).sample(units, min(args.sample_units, len(units))))
+        follower = SampleFigures(kafka, sample)
         worker = Worker(kafka, workdir / "worker", f"replaybench-{kafka.events_topic}", END).start()
         try:
             deadline = time.monotonic() + 120
@@ -112,23 +164,23 @@ def main() -> None:
                 applied = state["applied"] if state else applied
                 time.sleep(1)
             all_applied_s = time.monotonic() - started
+            print(f"replay {events / replay_s:,.0f} events/s ({replay_s / 60:.1f} min); all {events:,} "
+                  f"applied {all_applied_s / 60:.1f} min after the replay started", flush=True)
+            # The worker publishes a unit's last figures within its publish interval (0.5 s) of the
+            # last event applied; the follower then reads the topic to its end.
+            time.sleep(3)
+            served = follower.figures(after=time.time(), deadline_s=900)
         finally:
+            follower.stop.set()
             load_end = os.getloadavg()
             worker_log = worker.log_tail(2000)
             worker.stop()
 
-        units = sorted(u.code for u in province_units(PROVINCE))
-        sample = set(random.Random(7).sample(units, min(args.sample_units, len(units))))
         oracle_started = time.monotonic()
         sampled = sample_lines(path, sample, workdir / "sample.ndjson")
         expected = recompute(workdir / "sample.ndjson", datetime.fromisoformat(END)).units
         oracle_s = time.monotonic() - oracle_started
-
-        async def figures() -> dict[str, dict[str, object]]:
-            async with FiguresReader(kafka) as reader:
-                await reader.read_to_end(deadline_s=900)
-                return {u: reader.latest[u] for u in expected if u in reader.latest}
-        differences = compare(expected, asyncio.run(figures()))
+        differences = compare(expected, {u: f for u, f in served.items() if u in expected})
     equal = not differences
     rows = [
         ("file", f"{path.name}: {done.counts.lines:,} lines, {size / 1e9:.2f} GB"),
