@@ -11,6 +11,7 @@ the file.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -106,8 +107,8 @@ async def replay(files: ReplayFiles, start: Position, examiner: Examiner, settin
             advance()
 
         with files.source.open("rb", buffering=READ_BUFFER) as source, files.rejects.open("ab") as rejects:
-            rejects.truncate(start.rejects_bytes)  # what a crashed run wrote after its position goes
-            rejects.seek(start.rejects_bytes)
+            if rejects.seek(0, os.SEEK_END) > start.rejects_bytes:
+                rejects.truncate(start.rejects_bytes)  # what a crashed run wrote after its position goes
             source.seek(start.offset)
             since_segment = 0
             offset, line = start.offset, start.line
