@@ -7,7 +7,8 @@ PY := $(VENV)/bin/python
 STAMPS := .stamps
 KAFKA_LIBS := deploy/local/.cache/kafka-libs
 
-.PHONY: help install lock kafka-jars prometheus run test lint typecheck audit bench soak topics kafka clean \
+.PHONY: help install lock kafka-jars prometheus run test lint typecheck audit bench replay-bench soak topics \
+	kafka clean \
 	images compose-test
 
 help: ## List the targets
@@ -94,6 +95,9 @@ bench: install ## Benchmarks (minutes): ingest, aggregator throughput, state and
 	$(PY) -m bench.sse_bench
 	$(PY) -m bench.sync_bench
 	$(PY) -m bench.national_bench
+
+replay-bench: install ## A province-year (16 M events) replayed into the product, against the raw producer (about 30 min); REPLAY_ARGS="--events 2000000" for less
+	$(PY) -m bench.replay_bench $(REPLAY_ARGS)
 
 soak: install ## A country's working day through the whole pipeline (10 min); SOAK_ARGS="--events 200000 --minutes 4" for less
 	$(PY) -m bench.soak $(SOAK_ARGS)

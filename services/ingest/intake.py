@@ -59,11 +59,13 @@ def check_scope(events: Sequence[object], key: ApiKey) -> None:
 
 
 def check_events(events: Sequence[object], validator: EventValidator, max_event_bytes: int,
-                 now_us: int) -> Batch:
-    """Each event's verdict: the schema's, then the bounds on its instants at `now_us`."""
+                 now_us: int, raw_bytes: Sequence[bytes] | None = None) -> Batch:
+    """Each event's verdict: the schema's, then the bounds on its instants at `now_us`. Given the bytes
+    each event was decoded from (`raw_bytes`, in the same order), the schema's fast check runs on
+    those (`EventValidator.validate`: the same verdict, a few times faster)."""
     batch = Batch()
     for index, raw in enumerate(events):
-        checked = validator.validate(raw)
+        checked = validator.validate(raw, raw_bytes[index] if raw_bytes is not None else None)
         if isinstance(checked, Invalid):
             _reject(batch, index, checked.errors)
             continue
