@@ -11,7 +11,8 @@ from typing import Any
 
 from services.api.figure_labels import label
 from services.api.queries import Rollup, State, standing
-from services.api.ranking import rank
+from services.api.ranking import judged
+from services.api.rollup import LOWER_IS_BETTER
 from services.api.settings import ApiSettings
 from services.api.tree import UnitTree
 from services.contract.figures import COUNTERS, SNAPSHOTS
@@ -177,11 +178,13 @@ def target_rows(state: State, periods: Sequence[str], today: date, rollup: Rollu
     rows: list[TargetRow] = []
     for figure in sorted({t.figure for t in state.targets.by_key.values()}):
         codes = sorted(state.targets.units_with(figure))
+        lower = figure in LOWER_IS_BETTER
         for period in periods:
-            for row in rank((standing(state, c, figure, period, today, rollup) for c in codes), figure):
-                if row["target"] is not None:
-                    rows.append((row["code"], row["level"] or "unknown", figure, period, row["target"],
-                                 row["gap"], row["met"]))
+            for code in codes:  # not ranked: a scrape has no order, and sorting 10,000 units costs
+                s = standing(state, code, figure, period, today, rollup)
+                if s.target is not None:
+                    rows.append((code, s.level or "unknown", figure, period, s.target,
+                                 *judged(s.value, s.target, lower)))
     return rows
 
 

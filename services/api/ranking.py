@@ -44,11 +44,17 @@ def rank(standings: Iterable[Standing], figure: str) -> list[dict[str, Any]]:
     return rows
 
 
+def judged(value: float | None, target: float | None, lower: bool) -> tuple[float | None, bool | None]:
+    """(gap, met) of a value against its target: value − target, and whether the target is reached
+    (for a lower-is-better figure, at or under it); (None, None) when either is missing."""
+    if value is None or target is None:
+        return None, None
+    gap = value - target
+    return gap, gap <= 0 if lower else gap >= 0
+
+
 def _row(s: Standing, rank_: int | None, lower: bool) -> dict[str, Any]:
-    gap = met = None
-    if s.value is not None and s.target is not None:
-        gap = s.value - s.target
-        met = gap <= 0 if lower else gap >= 0
+    gap, met = judged(s.value, s.target, lower)
     return {"rank": rank_, "code": s.code, "name": s.name, "level": s.level, "value": s.value,
             "target": s.target, "target_period": s.target_period, "gap": gap, "met": met}
 

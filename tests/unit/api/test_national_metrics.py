@@ -4,6 +4,7 @@ the configured (figure, period) pairs of every unit, and units of opted-in level
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import orjson
@@ -16,12 +17,13 @@ from services.api.figure_metrics import (
     render_figures,
     render_unit_figures,
     rollup_units,
+    target_rows,
     unit_rows,
 )
 from services.api.queries import State
 from services.api.rollup_cache import RollupCache
 from services.api.settings import ApiSettings
-from services.api.targets import TargetBook
+from services.api.targets import Target, TargetBook
 from services.api.tree import UnitInfo, UnitTree
 from services.api.view import FiguresView
 from services.contract.figures import PERIODS
@@ -118,3 +120,25 @@ def test_a_one_province_deployment_exports_every_figure_of_every_unit_as_before(
     assert per_unit == {(s.name, s.labels["unit"], s.labels["period"])
                         for f in text_string_to_metric_families(before) for s in f.samples}
     assert {unit for name, unit, _ in samples if name.startswith("onestop_rollup_")} == {"31"}
+
+
+def test_each_units_standing_against_its_targets_is_exported_with_its_gap_and_whether_it_is_met() -> None:
+    tree = national_tree()
+    view = FiguresView()
+    view.apply("11311", orjson.dumps(record("11311", received_total=10, received_online=8, pending_overdue=3)))
+    view.apply("00004", orjson.dumps(record("00004", received_total=10, received_online=4, pending_overdue=1)))
+    targets = TargetBook()
+    for code in ("11311", "00004", "31.S03"):  # 31.S03 has no figures: its target, no gap, no verdict
+        targets.put(Target(code, "online_rate", "2026-03", 0.6))
+    targets.put(Target("11311", "pending_overdue", "2026-03", 2))  # lower is better: 3 is over it
+    targets.put(Target("00004", "pending_overdue", "2026-03", 2))
+    state = State(tree, view.records, targets)
+    rows = {(code, figure): (target, gap, met)
+            for code, _level, figure, _period, target, gap, met in
+            target_rows(state, ("month_to_date",), date(2026, 3, 10))}
+    assert rows[("11311", "online_rate")][0] == 0.6 and rows[("11311", "online_rate")][2] is True
+    assert abs(rows[("11311", "online_rate")][1] - 0.2) < 1e-9
+    assert rows[("00004", "online_rate")][2] is False and abs(rows[("00004", "online_rate")][1] + 0.2) < 1e-9
+    assert rows[("31.S03", "online_rate")] == (0.6, None, None)
+    assert rows[("11311", "pending_overdue")] == (2, 1, False)
+    assert rows[("00004", "pending_overdue")] == (2, -1, True)
