@@ -125,8 +125,9 @@ def test_a_one_province_deployment_exports_every_figure_of_every_unit_as_before(
 def test_each_units_standing_against_its_targets_is_exported_with_its_gap_and_whether_it_is_met() -> None:
     tree = national_tree()
     view = FiguresView()
-    view.apply("11311", orjson.dumps(record("11311", received_total=10, received_online=8, pending_overdue=3)))
-    view.apply("00004", orjson.dumps(record("00004", received_total=10, received_online=4, pending_overdue=1)))
+    for code, online, overdue in (("11311", 8, 3), ("00004", 4, 1)):
+        view.apply(code, orjson.dumps(record(code, received_total=10, received_online=online,
+                                             pending_overdue=overdue)))
     targets = TargetBook()
     for code in ("11311", "00004", "31.S03"):  # 31.S03 has no figures: its target, no gap, no verdict
         targets.put(Target(code, "online_rate", "2026-03", 0.6))
