@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 from services.aggregator.hcm_time import day_iso, day_start_us, epoch_to_us, format_as_of, hcm_day
@@ -29,6 +31,16 @@ def period_days(today: int) -> dict[str, tuple[int, int]]:
         "year_to_date": (date(d.year, 1, 1).toordinal(), today),
         "all_time": (FIRST_DAY, LAST_DAY),
     }
+
+
+@lru_cache(maxsize=4)
+def calendar_days(today: int) -> Mapping[str, tuple[int, int]]:
+    """Each calendar period's first and last day (ordinals, inclusive) when `today` is the day of
+    as_of, the same for every unit of a publish round (kept: read-only). A calendar period holds its
+    days up to today: days after today (events from the future) count only in all_time, as in the
+    rolling periods."""
+    return {name: (first.toordinal(), min(last.toordinal(), today))
+            for name, (first, last) in calendar_periods(date.fromordinal(today)).items()}
 
 
 def _period(row: list[int], within: int, overdue: int, portal: tuple[int, int]) -> dict[str, Any]:
@@ -59,10 +71,7 @@ def figures(unit_code: str, unit: UnitState, now_epoch: float) -> dict[str, Any]
     # all_time is every day, future ones included: the running total.
     periods["all_time"] = _period(unit.totals, within, overdue,
                                   unit.portal_pending(FIRST_DAY, LAST_DAY, now_us))
-    # A calendar period holds its days up to today: days after today (events from the future)
-    # count only in all_time, as in the rolling periods.
-    calendar = {name: (first.toordinal(), min(last.toordinal(), today))
-                for name, (first, last) in calendar_periods(date.fromordinal(today)).items()}
+    calendar = calendar_days(today)
     for name, row in unit.range_sums(calendar).items():
         first, last = calendar[name]
         periods[name] = _period(row, within, overdue,

@@ -10,6 +10,7 @@ cutoff judges them with one bisect a day (`portal_pending`).
 from __future__ import annotations
 
 from bisect import bisect_left, insort
+from collections.abc import Mapping
 from datetime import date
 from operator import add
 from typing import Any
@@ -123,7 +124,7 @@ class UnitState:
                 on_time += len(dues) - passed
         return on_time, overdue
 
-    def range_sums(self, ranges: dict[str, tuple[int, int]]) -> dict[str, list[int]]:
+    def range_sums(self, ranges: Mapping[str, tuple[int, int]]) -> dict[str, list[int]]:
         """The counters summed over each named range of days (first and last day, ordinals,
         inclusive), each starting on the first of a month. A whole month's sum is kept until one of
         its days changes, so a past month is summed again only when a filing received (or resolved)
