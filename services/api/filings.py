@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 import xlsxwriter
 
-from services.api.ranking import FORMULA_START
+from services.api.ranking import csv_cell
 from services.api.targets import TargetBook
 from services.contract.portal_scores import INDICATORS, Indicator
 
@@ -71,21 +71,13 @@ def _row(filing: Mapping[str, Any]) -> list[Any]:
     return [filing.get(name) for name in COLUMNS]
 
 
-def _cell(value: Any) -> Any:
-    if value is None:
-        return ""
-    if isinstance(value, str) and value.startswith(FORMULA_START):
-        return "'" + value
-    return value
-
-
 def filings_csv(filings: list[dict[str, Any]]) -> str:
     """One row per filing; a text cell that a spreadsheet would read as a formula gets a leading '."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(COLUMNS)
     for filing in filings:
-        writer.writerow([_cell(v) for v in _row(filing)])
+        writer.writerow([csv_cell(v) for v in _row(filing)])
     return out.getvalue()
 
 

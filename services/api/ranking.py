@@ -78,7 +78,8 @@ CSV_COLUMNS = ("status", "rank", "code", "name", "level", "value", "target", "ta
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _cell(value: Any) -> Any:
+def csv_cell(value: Any) -> Any:
+    """A CSV cell: None as empty, a text that a spreadsheet would read as a formula with a leading `'`."""
     if value is None:
         return ""
     if isinstance(value, str) and value.startswith(FORMULA_START):
@@ -94,5 +95,5 @@ def report_csv(report: dict[str, list[dict[str, Any]]]) -> str:
     writer.writerow(CSV_COLUMNS)
     for status in ("above", "below", "no_value"):
         for row in report[status]:
-            writer.writerow([status, *(_cell(row[c]) for c in CSV_COLUMNS[1:])])
+            writer.writerow([status, *(csv_cell(row[c]) for c in CSV_COLUMNS[1:])])
     return out.getvalue()
