@@ -35,7 +35,7 @@ import tempfile
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -44,6 +44,7 @@ from typing import Any
 import httpx
 import orjson
 from aiokafka import AIOKafkaConsumer
+from aiokafka.structs import ConsumerRecord
 from prometheus_client.parser import text_string_to_metric_families
 
 from bench.stats import add_sender_options, keep_logs, percentile, print_rows
@@ -74,6 +75,22 @@ def new_key(keys_file: Path) -> str:
     return done.stdout.strip()
 
 
+async def figures_batches(kafka: KafkaSettings,
+                          started: asyncio.Event) -> AsyncIterator[list[ConsumerRecord[bytes, bytes]]]:
+    """`unit-figures` from its start, each fetch's records as they arrive (at most 100 ms apart);
+    `started` is set once the consumer is up."""
+    consumer = AIOKafkaConsumer(kafka.figures_topic, **kafka.client_kwargs(),
+                                auto_offset_reset="earliest", enable_auto_commit=False)
+    await consumer.start()
+    started.set()
+    try:
+        while True:
+            batches = await consumer.getmany(timeout_ms=100)
+            yield [record for records in batches.values() for record in records]
+    finally:
+        await consumer.stop()
+
+
 class Follower:
     """Follows `unit-figures` from the start.
 
@@ -87,23 +104,14 @@ class Follower:
         self.started = asyncio.Event()
 
     async def run(self) -> None:
-        consumer = AIOKafkaConsumer(self.kafka.figures_topic, **self.kafka.client_kwargs(),
-                                    auto_offset_reset="earliest", enable_auto_commit=False)
-        await consumer.start()
-        self.started.set()
-        try:
-            while True:
-                batches = await consumer.getmany(timeout_ms=100)
-                arrived = time.time()
-                for records in batches.values():
-                    for record in records:
-                        assert record.key is not None and record.value is not None
-                        unit = record.key.decode()
-                        total = orjson.loads(record.value)["periods"]["all_time"]["received_total"]
-                        self.records[unit].append((arrived, record.timestamp / 1000, total))
-                        self.latest[unit] = max(self.latest.get(unit, 0), total)
-        finally:
-            await consumer.stop()
+        async for records in figures_batches(self.kafka, self.started):
+            arrived = time.time()
+            for record in records:
+                assert record.key is not None and record.value is not None
+                unit = record.key.decode()
+                total = orjson.loads(record.value)["periods"]["all_time"]["received_total"]
+                self.records[unit].append((arrived, record.timestamp / 1000, total))
+                self.latest[unit] = max(self.latest.get(unit, 0), total)
 
     async def wait_for(self, expected: dict[str, int], within_s: float, services: Sequence[Service]) -> bool:
         """Until every unit's figures count at least its expected events; False at the deadline."""

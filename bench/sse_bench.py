@@ -46,8 +46,9 @@ from typing import Any
 
 import httpx
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 
+from bench.freshness_bench import figures_batches
 from bench.stats import percentile, print_rows
 from deploy.local.broker import free_port
 from deploy.local.service import Service
@@ -306,20 +307,11 @@ class Floor:
         self.started = asyncio.Event()
 
     async def run(self) -> None:
-        consumer = AIOKafkaConsumer(self.kafka.figures_topic, **self.kafka.client_kwargs(),
-                                    auto_offset_reset="earliest", enable_auto_commit=False)
-        await consumer.start()
-        self.started.set()
-        try:
-            while True:
-                batches = await consumer.getmany(timeout_ms=100)
-                now = time.monotonic()
-                for records in batches.values():
-                    for record in records:
-                        marker = orjson.loads(record.value or b"{}").get("as_of")
-                        self.arrived.setdefault(marker, now)
-        finally:
-            await consumer.stop()
+        async for records in figures_batches(self.kafka, self.started):
+            now = time.monotonic()
+            for record in records:
+                marker = orjson.loads(record.value or b"{}").get("as_of")
+                self.arrived.setdefault(marker, now)
 
     def latencies(self, changes: Changes) -> list[float]:
         return [self.arrived[m] - t for m, (_, _, t) in changes.produced.items() if m in self.arrived]
