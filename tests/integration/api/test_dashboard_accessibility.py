@@ -8,6 +8,8 @@ does."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -26,6 +28,7 @@ from tests.support.api import (
     WARD_A,
     WARD_B,
     WARD_OUTSIDE,
+    Api,
     api_settings,
     figures_producer,
     figures_record,
@@ -69,10 +72,19 @@ async def violations(page: Page) -> list[str]:
             + "; ".join(" ".join(node["target"]) for node in v["nodes"]) for v in found]
 
 
-async def publish_everything(kafka: KafkaSettings) -> None:
+@asynccontextmanager
+async def dashboard_api(kafka: KafkaSettings) -> AsyncIterator[Api]:
+    """The API with every view's data read: the 766 records, days and filing lists, the overdue
+    ward, the extra wards, and the online-rate targets."""
     await publish_days(kafka)
     _, filings = filings_records()
     await publish_filings(kafka, filings)
+    async with figures_producer(kafka) as publish:
+        await publish(*RECORDS, OVERDUE_WARD, *EXTRA_WARDS)
+        async with running_api(api_settings(kafka)) as api:
+            await set_targets(api.client)
+            await eventually(lambda: served(api.client), 20, "the API to read unit-days and unit-filings")
+            yield api
 
 
 async def set_targets(client: httpx.AsyncClient) -> None:
@@ -90,21 +102,16 @@ async def served(client: httpx.AsyncClient) -> bool:
 
 async def test_no_axe_violation_on_a_desktop_and_a_phone(kafka_settings: KafkaSettings,
                                                          browser: Browser) -> None:
-    await publish_everything(kafka_settings)
-    async with figures_producer(kafka_settings) as publish:
-        await publish(*RECORDS, OVERDUE_WARD, *EXTRA_WARDS)
-        async with running_api(api_settings(kafka_settings)) as api:
-            await set_targets(api.client)
-            await eventually(lambda: served(api.client), 20, "the API to read unit-days and unit-filings")
-            for viewport in (PHONE, DESKTOP):
-                context, page, problems = await watched_page(browser, viewport)
-                try:
-                    found = await views_found(page, api.url)
-                finally:
-                    await context.close()
-                assert found == {}, "\n".join(f"{view} at {viewport['width']} px:\n  " + "\n  ".join(lines)
-                                             for view, lines in found.items())
-                assert problems == [], problems
+    async with dashboard_api(kafka_settings) as api:
+        for viewport in (PHONE, DESKTOP):
+            context, page, problems = await watched_page(browser, viewport)
+            try:
+                found = await views_found(page, api.url)
+            finally:
+                await context.close()
+            assert found == {}, "\n".join(f"{view} at {viewport['width']} px:\n  " + "\n  ".join(lines)
+                                         for view, lines in found.items())
+            assert problems == [], problems
 
 
 async def views_found(page: Page, url: str) -> dict[str, list[str]]:
@@ -261,20 +268,15 @@ async def rows_of(page: Page, section: str) -> list[str]:
 
 async def test_the_keyboard_reaches_and_works_every_control(kafka_settings: KafkaSettings,
                                                             browser: Browser) -> None:
-    await publish_everything(kafka_settings)
-    async with figures_producer(kafka_settings) as publish:
-        await publish(*RECORDS, OVERDUE_WARD, *EXTRA_WARDS)
-        async with running_api(api_settings(kafka_settings)) as api:
-            await set_targets(api.client)
-            await eventually(lambda: served(api.client), 20, "the API to read unit-days and unit-filings")
-            context, page, problems = await watched_page(browser, DESKTOP)
-            try:
-                await tab_order_and_rings(page, api.url)
-                await keys_on_the_province(page, api.client, api.url)
-                await keys_on_the_filings(page, api.client, api.url)
-            finally:
-                await context.close()
-            assert problems == [], problems
+    async with dashboard_api(kafka_settings) as api:
+        context, page, problems = await watched_page(browser, DESKTOP)
+        try:
+            await tab_order_and_rings(page, api.url)
+            await keys_on_the_province(page, api.client, api.url)
+            await keys_on_the_filings(page, api.client, api.url)
+        finally:
+            await context.close()
+        assert problems == [], problems
 
 
 async def province_page(page: Page, url: str) -> None:
