@@ -111,11 +111,12 @@ async def fill(kafka: KafkaSettings, registry_topic: str, units: list[UnitInfo])
         await producer.stop()
 
 
-async def wait_for_view(url: str, units: int, within_s: float = 120) -> None:
+async def wait_for_view(url: str, root: str, units: int, within_s: float = 120) -> None:
+    """Until the API at `url` holds figures of `units` units under `root`."""
     deadline = time.monotonic() + within_s
     async with httpx.AsyncClient(base_url=url, timeout=30) as http:
         while time.monotonic() < deadline:
-            answer = await http.get(f"/v1/units/{COUNTRY}/rollup")
+            answer = await http.get(f"/v1/units/{root}/rollup")
             if answer.status_code == 200 and answer.json()["units_with_figures"] >= units:
                 return
             await asyncio.sleep(0.5)
@@ -387,7 +388,7 @@ def main() -> None:
                 service.wait_ready(deadline)
             asyncio.run(fill(kafka, base["API_REGISTRY_TOPIC"], units))
             for url in urls.values():
-                asyncio.run(wait_for_view(url, len(units)))
+                asyncio.run(wait_for_view(url, COUNTRY, len(units)))
             say(f"both API processes hold {len(units):,} units")
             load_before = os.getloadavg()[0]
             main_url = urls["all 7 periods"]

@@ -44,10 +44,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import orjson
 from aiokafka import AIOKafkaProducer
 
+from bench.api_bench import wait_for_view
 from bench.freshness_bench import figures_batches
 from bench.stats import percentile, print_rows
 from deploy.local.broker import free_port
@@ -378,17 +378,6 @@ async def fill(kafka: KafkaSettings, units: Sequence[str]) -> None:
         await producer.stop()
 
 
-async def wait_for_view(url: str, units: int, within_s: float = 60) -> None:
-    deadline = time.monotonic() + within_s
-    async with httpx.AsyncClient(base_url=url, timeout=10) as http:
-        while time.monotonic() < deadline:
-            answer = await http.get(f"/v1/units/{PROVINCE}/rollup")
-            if answer.status_code == 200 and answer.json()["units_with_figures"] >= units:
-                return
-            await asyncio.sleep(0.2)
-    raise RuntimeError(f"the API's view did not reach {units} units in {within_s} s")
-
-
 async def phase(kafka: KafkaSettings, port: int, groups: list[list[str]], cycle: Sequence[str],
                 args: argparse.Namespace, number: int, api: Service) -> dict[str, Any]:
     """Open the groups' streams, produce the changes, collect what each client got."""
@@ -426,7 +415,7 @@ async def measure(args: argparse.Namespace, kafka: KafkaSettings, api: Service, 
     units = [u.code for u in seed_units(PROVINCE)]
     others = [u for u in units if u != PROVINCE]
     await fill(kafka, units)
-    await wait_for_view(url, len(units))
+    await wait_for_view(url, PROVINCE, len(units), 60)
     floor = Floor(kafka)
     follow = asyncio.create_task(floor.run())
     try:
