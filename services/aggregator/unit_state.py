@@ -9,7 +9,7 @@ cutoff judges them with one bisect a day (`portal_pending`).
 
 from __future__ import annotations
 
-from bisect import bisect_left, insort
+from bisect import bisect_left, bisect_right, insort
 from collections.abc import Mapping
 from datetime import date
 from operator import add
@@ -24,7 +24,8 @@ _NO_CHANGE = 1 << 62  # a day later than any real day
 
 class UnitState:
     __slots__ = ("_changed_from", "_dues", "_marked", "_month_sums", "_months", "_past_key", "_past_sums",
-                 "_portal_dues", "_stale_days", "days", "touched", "unacknowledged")
+                 "_portal_days", "_portal_dues", "_range_sums", "_stale_days", "days", "touched",
+                 "unacknowledged")
 
     def __init__(self) -> None:
         self.days: dict[int, list[int]] = {}  # day ordinal -> counters, in COUNTERS order
@@ -32,8 +33,11 @@ class UnitState:
         self._marked = 0  # pending filings marked overdue: overdue whatever their due
         # 766: receipt day -> sorted effective dues of the open filings received that day.
         self._portal_dues: dict[int, list[int]] = {}
+        self._portal_days: list[int] | None = None  # its days, sorted; None until asked again
         # Sums of whole calendar ranges (month_sums), kept until a day in them changes.
         self._month_sums: dict[tuple[int, int], list[int]] = {}
+        # Sums of ranges of whole months (a past month, quarter or year), kept until a day in them changes.
+        self._range_sums: dict[tuple[int, int], list[int]] = {}
         self._stale_days: set[int] = set()  # days changed since _month_sums was last brought up to date
         self._months: set[tuple[int, int]] = set()  # every month with a day row
         # Sums over days before "today", cached for window_sums: valid for _past_key while no day
@@ -83,8 +87,13 @@ class UnitState:
                 del dues[portal_drop_at]  # type: ignore[arg-type]  # found above
                 if not dues:
                     del self._portal_dues[portal_before[0]]
+                    self._portal_days = None
             if portal_after is not None:
-                insort(self._portal_dues.setdefault(portal_after[0], []), portal_after[1])
+                held = self._portal_dues.get(portal_after[0])
+                if held is None:
+                    held = self._portal_dues[portal_after[0]] = []
+                    self._portal_days = None
+                insort(held, portal_after[1])
         if before == after:
             return
         if before is not None:
@@ -115,39 +124,58 @@ class UnitState:
 
     def portal_pending(self, first_day: int, last_day: int, cutoff_us: int) -> tuple[int, int]:
         """(on time, overdue) of the open filings received from first_day to last_day (inclusive),
-        judged at `cutoff_us`: on time while cutoff <= effective due (portal_rules.judged_on_time)."""
+        judged at `cutoff_us`: on time while cutoff <= effective due (portal_rules.judged_on_time).
+        Only the period's own days are visited: a record asks this of some thirty periods."""
+        days = self._portal_days
+        if days is None:
+            days = self._portal_days = sorted(self._portal_dues)
+        portal_dues = self._portal_dues
         on_time = overdue = 0
-        for day, dues in self._portal_dues.items():
-            if first_day <= day <= last_day:
-                passed = bisect_left(dues, cutoff_us)  # dues strictly before the cutoff
-                overdue += passed
-                on_time += len(dues) - passed
+        for day in days[bisect_left(days, first_day):bisect_right(days, last_day)]:
+            dues = portal_dues[day]
+            passed = bisect_left(dues, cutoff_us)  # dues strictly before the cutoff
+            overdue += passed
+            on_time += len(dues) - passed
         return on_time, overdue
 
     def range_sums(self, ranges: Mapping[str, tuple[int, int]]) -> dict[str, list[int]]:
         """The counters summed over each named range of days (first and last day, ordinals,
-        inclusive), each starting on the first of a month. A whole month's sum is kept until one of
-        its days changes, so a past month is summed again only when a filing received (or resolved)
-        in it moves; a month cut short (the current one, up to today) is summed on each call."""
+        inclusive), each starting on the first of a month; the lists are read-only. A whole month's
+        sum is kept until one of its days changes, so a past month is summed again only when a
+        filing received (or resolved) in it moves, and so is the sum of a range of whole months (a
+        past quarter or year). A month cut short (the current one, up to today) is its kept sum
+        when it has no day after the cut (a filing dated in the future), else summed on each call."""
         self._forget_changed_months()
         partial: dict[tuple[int, int], list[int]] = {}  # (first, last) of a cut month -> its sum
         out: dict[str, list[int]] = {}
         for name, (first, last) in ranges.items():
+            kept = self._range_sums.get((first, last))
+            if kept is not None:
+                out[name] = kept
+                continue
             total = [0] * _WIDTH
             day = first
+            whole = True
             while day <= last:
                 key = _month_of(day)
                 month_end = _month_end(key)
-                if month_end <= last:
+                if month_end <= last or not self._has_days(last + 1, month_end):
                     month_sum = self._month_sum(key)
                 elif (day, last) in partial:
                     month_sum = partial[(day, last)]
                 else:
                     month_sum = partial[(day, last)] = self._sum_days(day, last)
+                whole = month_end <= last
                 total = list(map(add, total, month_sum))
                 day = month_end + 1
+            if whole:
+                self._range_sums[(first, last)] = total
             out[name] = total
         return out
+
+    def _has_days(self, first: int, last: int) -> bool:
+        days = self.days
+        return any(day in days for day in range(first, last + 1))
 
     @property
     def totals(self) -> list[int]:
@@ -160,9 +188,18 @@ class UnitState:
         return total
 
     def _forget_changed_months(self) -> None:
-        """Drops the kept sums of the months changed since they were summed."""
-        for day in self._stale_days:
-            self._month_sums.pop(_month_of(day), None)
+        """Drops the kept sums of the months changed since they were summed, and of the ranges
+        holding them."""
+        if not self._stale_days:
+            return
+        changed = {_month_of(day) for day in self._stale_days}
+        for key in changed:
+            self._month_sums.pop(key, None)
+        if self._range_sums:
+            starts = [date(*key, 1).toordinal() for key in changed]
+            held = [span for span in self._range_sums if any(span[0] <= start <= span[1] for start in starts)]
+            for span in held:
+                del self._range_sums[span]
         self._stale_days.clear()
 
     def _month_sum(self, key: tuple[int, int]) -> list[int]:

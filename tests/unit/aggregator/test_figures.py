@@ -253,3 +253,28 @@ def test_a_past_month_is_summed_again_when_one_of_its_days_changes() -> None:
     received_on(unit, "2026-08-31", 4)  # a late event for August after its sum was kept
     again = totals(figures("U1", unit, epoch("2026-12-06T10:00:01+07:00")))
     assert (again["2026-08"], again["2026-Q3"], again["2026"]) == (7, 7, 7)
+
+
+def test_a_day_after_today_counts_in_all_time_only_until_its_day_comes() -> None:
+    unit = UnitState()
+    received_on(unit, "2026-12-02", 2)
+    received_on(unit, "2026-12-20", 5)  # sent with a date in the future
+    received_on(unit, "2026-11-10", 1)
+    today = totals(figures("U1", unit, epoch("2026-12-06T10:00:00+07:00")))
+    assert (today["2026-12"], today["month_to_date"], today["2026-Q4"], today["2026"], today["all_time"]) == \
+        (2, 2, 3, 3, 8)
+    later = totals(figures("U1", unit, epoch("2026-12-20T10:00:00+07:00")))
+    assert (later["2026-12"], later["month_to_date"], later["2026-Q4"], later["all_time"]) == (7, 7, 8, 8)
+
+
+def test_open_filings_are_counted_in_the_periods_of_their_receipt_day_only() -> None:
+    unit = UnitState()
+    for day in ("2025-12-31", "2026-01-01", "2026-11-30", "2026-12-01", "2026-12-06"):
+        portal_open(unit, day, "2026-12-31T10:00:00+07:00")
+    record = figures("U1", unit, epoch("2026-12-06T10:00:00+07:00"))
+    expected = {"today": 1, "2026-12": 2, "2026-11": 1, "2026-01": 1, "2025-12": 1, "2026-Q4": 3,
+                "2026-Q1": 1, "2025-Q4": 1, "2026": 4, "2025": 1, "all_time": 5, "last_7_days": 3}
+    assert {name: judged(record, name)[0] for name in expected} == expected
+    portal_open(unit, "2026-12-05", "2026-12-31T10:00:00+07:00")  # a receipt day new to the unit
+    again = figures("U1", unit, epoch("2026-12-06T10:00:01+07:00"))
+    assert (judged(again, "2026-12")[0], judged(again, "all_time")[0]) == (3, 6)
