@@ -33,6 +33,11 @@ from services.contract.event_validation import EventValidator, FieldError, Valid
 log = logging.getLogger(__name__)
 # Rounds packed ahead of Kafka's acknowledgements, at most.
 MAX_UNSETTLED_ROUNDS = 4
+# The longest a fetch waits at the broker for data (aiokafka's default is 500 ms): aiokafka keeps one
+# fetch in flight, and the partitions left out of it wait for it to come back. The agent's fetches
+# have the same bound for the same reason (kafka_transport.py, which this process does not import:
+# it would load Faust).
+FETCH_MAX_WAIT_MS = 100
 
 
 def triage(records: Iterable[ConsumerRecord[bytes, bytes]], now_us: int,
@@ -129,7 +134,7 @@ class Packer:
             kafka.events_topic, **kafka.client_kwargs(),
             group_id=f"{settings.app_id}-packer", enable_auto_commit=False,
             auto_offset_reset="earliest", isolation_level="read_committed",
-            max_partition_fetch_bytes=4 * 1024 * 1024)
+            max_partition_fetch_bytes=4 * 1024 * 1024, fetch_max_wait_ms=FETCH_MAX_WAIT_MS)
         self.producer = AIOKafkaProducer(
             **kafka.client_kwargs(), acks="all", enable_idempotence=True, linger_ms=5,
             max_request_size=8 * 1024 * 1024, compression_type=None)
