@@ -3,9 +3,27 @@ with a deadline."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from playwright.async_api import Browser, BrowserContext, Page, ViewportSize
 
+from tests.support.paths import ROOT
 from tests.support.waiting import eventually
+
+# Set to 1 to write the screenshots the README shows into docs/ as well: a test run leaves the
+# repository's files as they were unless asked (their pixels vary from run to run).
+UPDATE_DOCS_ENV = "UPDATE_DOC_SCREENSHOTS"
+
+
+def screenshot_folders() -> list[Path]:
+    """Where a test keeps its screenshots: tests/artifacts, and docs/ when UPDATE_DOC_SCREENSHOTS=1."""
+    folders = [ROOT / "tests" / "artifacts"]
+    if os.environ.get(UPDATE_DOCS_ENV) == "1":
+        folders.append(ROOT / "docs")
+    for folder in folders:
+        folder.mkdir(exist_ok=True)
+    return folders
 
 
 async def watched_page(browser: Browser, viewport: ViewportSize,

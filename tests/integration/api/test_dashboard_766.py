@@ -19,8 +19,7 @@ from playwright.async_api import Browser, Page, ViewportSize
 from services.common.kafka_settings import KafkaSettings
 from services.contract.figures import COUNTERS, PERIODS
 from tests.support.api import ADMIN, WARD_A, WARD_B, api_settings, figures_producer, period, running_api
-from tests.support.browser import shows, text_of, watched_page
-from tests.support.paths import ROOT
+from tests.support.browser import screenshot_folders, shows, text_of, watched_page
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
@@ -124,8 +123,7 @@ async def on_screen(browser: Browser, name: str, viewport: ViewportSize, client:
         if name == "desktop":
             await check_calendar_period_and_live(page, client, publish)
     finally:
-        for folder in (ROOT / "tests" / "artifacts", ROOT / "docs"):
-            folder.mkdir(exist_ok=True)
+        for folder in screenshot_folders():
             await page.screenshot(path=str(folder / SHOTS[name]), full_page=True)
         await context.close()
     # A CSP violation (Chart.js included), a failed request or a script error shows here.

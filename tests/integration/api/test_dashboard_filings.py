@@ -30,8 +30,7 @@ from services.api.periods import published_periods
 from services.common.kafka_settings import KafkaSettings
 from tests.support import suite_clock
 from tests.support.api import WARD_A, api_settings, figures_producer, period, running_api
-from tests.support.browser import shows, watched_page
-from tests.support.paths import ROOT
+from tests.support.browser import screenshot_folders, shows, watched_page
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
@@ -96,8 +95,7 @@ async def on_screen(browser: Browser, name: str, viewport: ViewportSize, client:
     try:
         await check_section(page, client, url)
     finally:
-        for folder in (ROOT / "tests" / "artifacts", ROOT / "docs"):
-            folder.mkdir(exist_ok=True)
+        for folder in screenshot_folders():
             await page.locator("#filings766").screenshot(path=str(folder / SHOTS[name]))
         await context.close()
     assert problems == [], problems
