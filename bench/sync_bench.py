@@ -13,14 +13,13 @@ import argparse
 import asyncio
 import os
 import random
-import time
 from datetime import datetime, timedelta
 
 import httpx
 import orjson
 from aiokafka import AIOKafkaProducer
 
-from bench.ingest_bench import IngestProcess
+from bench.ingest_bench import IngestProcess, post_all
 from bench.stats import print_rows
 from services.common.kafka_settings import KafkaSettings
 from services.common.topics import ensure_topics
@@ -43,30 +42,6 @@ async def map_agencies(kafka: KafkaSettings, units: set[str]) -> None:
                                          key=agency_code(unit).encode())
     finally:
         await producer.stop()
-
-
-async def post_all(service: IngestProcess, requests: list[tuple[str, bytes, dict[str, str]]],
-                   clients: int) -> float:
-    """Seconds to post every request from `clients` clients; each must be taken whole."""
-    queue: asyncio.Queue[tuple[str, bytes, dict[str, str]]] = asyncio.Queue()
-    for request in requests:
-        queue.put_nowait(request)
-
-    async def client() -> None:
-        async with httpx.AsyncClient(base_url=service.url, timeout=60) as http:
-            while not queue.empty():
-                path, body, headers = queue.get_nowait()
-                answer = await http.post(path, content=body, headers=headers)
-                if path == "/v1/events":
-                    ok = answer.status_code == 202 and answer.json()["rejected"] == 0
-                else:
-                    ok = answer.status_code == 200 and answer.json()["error_code"] == "00"
-                if not ok:
-                    raise RuntimeError(f"{path}: {answer.status_code} {answer.text[:300]}")
-
-    started = time.perf_counter()
-    await asyncio.gather(*(client() for _ in range(clients)))
-    return time.perf_counter() - started
 
 
 async def wait_for_agencies(service: IngestProcess, call: bytes, headers: dict[str, str]) -> None:
