@@ -3,6 +3,8 @@ offending query parameter on a validation error."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 
@@ -19,11 +21,21 @@ def not_found(code: str) -> ApiError:
     return ApiError(404, "unknown_unit", f"no unit {code!r}", unit_code=code)
 
 
+def _named(error: dict[str, Any]) -> dict[str, str]:
+    """A validation error as the parameter it names (`figure`, `period`, or a body field) rather than
+    FastAPI's location tuple, and why. A body that is no JSON is named `body`: its location's second
+    part is then the character where decoding stopped, not a field."""
+    location = error["loc"]
+    if error.get("type") == "json_invalid":
+        detail = error.get("ctx", {}).get("error", "")
+        where = f" at character {location[1]}" if len(location) > 1 else ""
+        return {"parameter": "body", "reason": f"not JSON{where}" + (f": {detail}" if detail else "")}
+    return {"parameter": ".".join(str(p) for p in location[1:]) or str(location[0]), "reason": error["msg"]}
+
+
 async def _on_invalid(_: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
-    # Name the parameter (`figure`, `period`, or a body field) rather than FastAPI's location tuple.
-    errors = [{"parameter": ".".join(str(p) for p in e["loc"][1:]) or str(e["loc"][0]), "reason": e["msg"]}
-              for e in exc.errors()]
+    errors = [_named(e) for e in exc.errors()]
     message = "; ".join(f"{e['parameter']}: {e['reason']}" for e in errors)
     return json_response(422, {"error": "invalid_parameter", "message": message, "errors": errors})
 

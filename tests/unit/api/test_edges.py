@@ -273,3 +273,15 @@ def test_read_codes_are_the_contracts_and_registry_codes_a_part_of_them() -> Non
     assert ANY_UNIT_CODE.pattern == "^[A-Za-z0-9._-]{1,64}$"
     for code in ("31", "31.S03", "a" * 64, "-x", ".", "a" * 65, "３１", "31\n"):
         assert not UNIT_CODE.fullmatch(code) or ANY_UNIT_CODE.fullmatch(code)
+
+
+@pytest.mark.parametrize("body", [b"{\"value\": 0.9", b"not json", b"{\"value\": 0.9}}"])
+async def test_a_body_that_is_no_json_is_named_body_not_a_character_number(
+        api: tuple[FastAPI, httpx.AsyncClient], body: bytes) -> None:
+    _, client = api
+    answer = await client.put("/v1/admin/targets/31/online_rate/2026", content=body,
+                              headers={**ADMIN, "Content-Type": "application/json"})
+    assert answer.status_code == 422, answer.text
+    errors = answer.json()["errors"]
+    assert [e["parameter"] for e in errors] == ["body"]
+    assert errors[0]["reason"].startswith("not JSON at character")
