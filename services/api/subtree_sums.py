@@ -4,11 +4,12 @@ changed since the last one rather than a sum over every unit.
 Each unit with children holds, per period, its subtree's counters and snapshots (rollup.SUMMED) as one
 list. The view tells of every changed record (`changed`, O(1)); the next read (`sync`) adds the
 difference between each changed unit's new record and the one last counted to the unit and each of its
-ancestors: about 0.15 ms a changed unit at 30 periods, however large the tree. A tree edit redoes the
-sums of the edited unit's old and new ancestors from their children (UnitTree.edits). When more than
-REBUILD_SHARE of the units changed at once (the aggregator republishing every unit after midnight, or
-the view catching up at start-up), or more than REBUILD_EDITS edits came at once, every sum is rebuilt
-bottom-up instead, each record read once: the cost of one full national rollup.
+ancestors, only the counters that moved: about 0.1 ms a changed unit at 30 periods, however large the
+tree. A tree edit redoes the sums of the edited unit's old and new ancestors from their children
+(UnitTree.edits). When more than REBUILD_SHARE of the units changed at once (the aggregator
+republishing every unit after midnight, or the view catching up at start-up), or more than
+REBUILD_EDITS edits came at once, every sum is rebuilt bottom-up instead, each record read once: the
+cost of one full national rollup.
 
 Rollups and scores read `counters()`; `records()` gives the records as counted, so that a rollup's
 `as_of` and unit counts describe exactly what was summed.
@@ -17,6 +18,7 @@ Rollups and scores read `counters()`; `records()` gives the records as counted, 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from itertools import compress
 from operator import add, itemgetter, sub
 from typing import Any
 
@@ -30,6 +32,7 @@ REBUILD_EDITS = 64
 
 _VECTOR = itemgetter(*SUMMED)
 _ZEROS = (0,) * len(SUMMED)
+_POSITIONS = range(len(SUMMED))
 _NO_PERIODS: Mapping[str, Any] = {}
 
 Counters = list[int]  # one period's SUMMED, in that order
@@ -146,10 +149,17 @@ class SubtreeSums:
                 delta = list(map(sub, after, before))
             except TypeError:  # a value that is no number counts 0, so that no record stops the sums
                 delta = list(map(sub, _numbers(after), _numbers(before)))
+            # A filing moves a few of the counters: add those only, in place (each holder's lists are its
+            # own: _sum_of makes new ones, and counters() hands out copies).
+            moved = list(compress(_POSITIONS, delta))
             for holder in holders:
                 sums = self._sums[holder]
                 kept = sums.get(period)
-                sums[period] = delta.copy() if kept is None else list(map(add, kept, delta))
+                if kept is None:
+                    sums[period] = delta.copy()
+                else:
+                    for i in moved:
+                        kept[i] += delta[i]
 
     def _holders_of(self, code: str) -> list[str]:
         """The unit itself if it has children, then its ancestors: every sum a change of it moves."""
