@@ -1,7 +1,7 @@
-"""Subtree rollups: counters from SubtreeSums (kept exact by the differences of changed records, so a
-national rollup after a change costs what changed, not a sum over every unit), and answers kept for a
-moment, so that a popular subtree (the province on every dashboard) is assembled a few times a second
-rather than once per request.
+"""Subtree rollups: counters and coverage (units, as_of, day) from SubtreeSums (kept exact by the
+differences of changed records, so a national rollup after a change costs what changed, not a walk over
+every unit), and answers kept for a moment, so that a popular subtree (the province on every dashboard)
+is assembled a few times a second rather than once per request.
 
 An entry is served while nothing changed since it was computed (the view's and the tree's versions),
 and for at most MAX_AGE_S after the figures changed: units publish at most every 0.5 s and the stream
@@ -13,9 +13,8 @@ of the tree (a unit moved or deleted) makes every entry stale at once.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from operator import itemgetter
 from typing import Any
 
 from services.api.queries import State
@@ -72,17 +71,5 @@ class RollupCache:
     def compute(self, code: str, periods: Sequence[str]) -> dict[str, Any]:
         """The rollup now, equal to queries.subtree_rollup over the view's records."""
         counters = self.sums.counters(code, periods)
-        records = self.sums.records(code)
-        as_ofs, days = _field(records, "as_of"), _field(records, "day")
-        return {"unit_code": code, "units": len(self.sums.subtree(code)), "units_with_figures": len(records),
-                "as_of_min": min(as_ofs, default=None), "as_of_max": max(as_ofs, default=None),
-                "day": max(days, default=None),
+        return {"unit_code": code, **self.sums.coverage(code)._asdict(),
                 "periods": {period: with_rates(c) for period, c in counters.items()}}
-
-
-def _field(records: Sequence[Mapping[str, Any]], name: str) -> list[Any]:
-    """Each record's `name` ("" when it has none): in C calls for a country's records."""
-    try:
-        return list(map(itemgetter(name), records))
-    except KeyError:
-        return [r.get(name, "") for r in records]
