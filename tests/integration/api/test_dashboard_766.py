@@ -3,7 +3,7 @@ a person uses them: on a desktop and on a 390-pixel phone, the page shows the AP
 score, groups, indicators (each with the filings it is short of full marks and of its target, as
 the API's shortfalls say), rank and ranked children, its charts hold the API's series, a calendar
 period is picked from the list, and a new figure reaches the page without a reload. Screenshots go
-to tests/artifacts/ and docs/ (the README shows them)."""
+to tests/artifacts/, and to docs/ (the README shows them) with UPDATE_DOC_SCREENSHOTS=1."""
 
 from __future__ import annotations
 

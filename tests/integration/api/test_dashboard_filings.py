@@ -2,7 +2,8 @@
 on a desktop and a 390-pixel phone: the unit's lists as the aggregator publishes them on
 `unit-filings` (its own record builder), the rows on the page equal the API's page by page, the tabs
 switch lists, the reasons are in Vietnamese, the shortfall of 2.1 is the API's, and the export links
-give the list as CSV and .xlsx. Screenshots go to tests/artifacts/ and docs/."""
+give the list as CSV and .xlsx. Screenshots go to tests/artifacts/ (and docs/ with
+UPDATE_DOC_SCREENSHOTS=1)."""
 
 from __future__ import annotations
 
