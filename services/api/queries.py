@@ -10,7 +10,7 @@ from functools import lru_cache
 from typing import Any
 
 from services.api.ranking import Standing
-from services.api.rollup import SUMMED, rollup
+from services.api.rollup import SUMMED, coverage_of, rollup
 from services.api.targets import TargetBook
 from services.api.tree import UnitTree
 from services.common.clock import Clock
@@ -37,11 +37,8 @@ def subtree_rollup(state: State, code: str, periods: Sequence[str] = PERIODS) ->
     the summed records are; a unit with no record yet (no filings) adds nothing."""
     units = state.tree.subtree(code)
     records = [state.records[u] for u in units if u in state.records]
-    as_ofs = sorted(r.get("as_of", "") for r in records)
-    days = sorted(r.get("day", "") for r in records)
-    return {"unit_code": code, "units": len(units), "units_with_figures": len(records),
-            "as_of_min": as_ofs[0] if as_ofs else None, "as_of_max": as_ofs[-1] if as_ofs else None,
-            "day": days[-1] if days else None, "periods": rollup(records, periods)}
+    return {"unit_code": code, **coverage_of(len(units), records)._asdict(),
+            "periods": rollup(records, periods)}
 
 
 def subtree_records(state: State, code: str) -> list[Mapping[str, Any]]:

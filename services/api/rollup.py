@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from operator import itemgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 from services.contract.figures import COUNTERS, PERIODS, RATES, SNAPSHOTS, rates
 
@@ -51,3 +51,23 @@ def rollup_counters(records: Iterable[Mapping[str, Any]],
     766's scoring takes (it sums numerators and denominators, then scores the sums)."""
     kept = list(records)
     return {period: sum_counters(r["periods"].get(period, {}) for r in kept) for period in periods}
+
+
+class Coverage(NamedTuple):
+    """What a subtree's rollup says of it besides the sums: its units, how many have a record, and
+    how far apart in time those records are."""
+
+    units: int
+    units_with_figures: int
+    as_of_min: Any
+    as_of_max: Any
+    day: Any
+
+
+def coverage_of(units: int, records: Sequence[Mapping[str, Any]]) -> Coverage:
+    """The coverage of a subtree of `units` units read from its records (a record without `as_of` or
+    `day` has "")."""
+    as_ofs = sorted(r.get("as_of", "") for r in records)
+    days = sorted(r.get("day", "") for r in records)
+    return Coverage(units, len(records), as_ofs[0] if as_ofs else None, as_ofs[-1] if as_ofs else None,
+                    days[-1] if days else None)

@@ -22,9 +22,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from itertools import compress
 from operator import add, itemgetter, sub
-from typing import Any, NamedTuple
+from typing import Any
 
-from services.api.rollup import SUMMED, sum_counters
+from services.api.rollup import SUMMED, Coverage, coverage_of, sum_counters
 from services.api.tree import UnitTree
 
 # Rebuild rather than apply differences when more than this share of the units with records changed,
@@ -73,25 +73,6 @@ def _total(rows: Sequence[Mapping[str, Any]]) -> Counters:
 
 def _periods(record: Mapping[str, Any] | None) -> Mapping[str, Any]:
     return record["periods"] if record is not None else _NO_PERIODS
-
-
-class Coverage(NamedTuple):
-    """What a rollup says of its subtree besides the sums, in queries.subtree_rollup's terms."""
-
-    units: int
-    units_with_figures: int
-    as_of_min: Any
-    as_of_max: Any
-    day: Any
-
-
-def _coverage(units: int, records: Sequence[Mapping[str, Any]]) -> Coverage:
-    """The coverage read from the records themselves, as queries.subtree_rollup reads it (a record
-    without `as_of` or `day` has "")."""
-    as_ofs = sorted(r.get("as_of", "") for r in records)
-    days = sorted(r.get("day", "") for r in records)
-    return Coverage(units, len(records), as_ofs[0] if as_ofs else None, as_ofs[-1] if as_ofs else None,
-                    days[-1] if days else None)
 
 
 Stamps = tuple[str, str]  # a record's as_of and day
@@ -257,9 +238,9 @@ class SubtreeSums:
         cover = self._covers.get(code)
         if cover is None:
             record = self._counted.get(code)
-            return _coverage(1, [record] if record is not None else [])
+            return coverage_of(1, [record] if record is not None else [])
         if cover.odd:
-            return _coverage(cover.units, self.records(code))
+            return coverage_of(cover.units, self.records(code))
         if not cover.records:
             return Coverage(cover.units, 0, None, None, None)
         return Coverage(cover.units, cover.records, cover.as_ofs.least(), cover.as_ofs.greatest(),

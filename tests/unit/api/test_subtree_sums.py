@@ -16,8 +16,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.api.queries import State, standing, subtree_rollup
+from services.api.rollup import Coverage
 from services.api.rollup_cache import RollupCache
-from services.api.subtree_sums import REBUILD_EDITS, REBUILD_SHARE, Coverage
+from services.api.subtree_sums import REBUILD_EDITS, REBUILD_SHARE
 from services.api.targets import TargetBook
 from services.api.tree import UnitInfo, UnitTree
 from services.api.view import FiguresView
