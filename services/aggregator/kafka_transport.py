@@ -13,8 +13,7 @@ attribute of aiokafka, through private methods of Faust) is in faust_adapter.py.
 from __future__ import annotations
 
 from services.aggregator.faust_adapter import FetchWaitTransport
-
-FETCH_MAX_WAIT_MS = 100
+from services.aggregator.packer import FETCH_MAX_WAIT_MS  # the packer's own consumer has the same bound
 
 
 class Transport(FetchWaitTransport):

@@ -35,8 +35,7 @@ log = logging.getLogger(__name__)
 MAX_UNSETTLED_ROUNDS = 4
 # The longest a fetch waits at the broker for data (aiokafka's default is 500 ms): aiokafka keeps one
 # fetch in flight, and the partitions left out of it wait for it to come back. The agent's fetches
-# have the same bound for the same reason (kafka_transport.py, which this process does not import:
-# it would load Faust).
+# take this bound too (kafka_transport.py); it is set here, since this process must not load Faust.
 FETCH_MAX_WAIT_MS = 100
 
 
