@@ -3,8 +3,10 @@
 Decoding and validating every record is about a third of a worker's CPU time (profiled);
 in the worker's process it shared one core, and the GIL, with the agent. The worker starts
 `python -m services.aggregator.packer_process <worker pid>` with its own environment (so the same
-settings), starts it again whenever it exits, and stops it when the worker stops. The child exits
-when the worker dies, even by SIGKILL (Linux's parent-death signal), so no packer outlives its worker.
+settings), starts it again whenever it exits, and stops it when the worker stops. The child runs at
+a lower CPU priority than the worker (`AGGREGATOR_PACKER_NICENESS`): the agent bounds throughput.
+The child exits when the worker dies, even by SIGKILL (Linux's parent-death signal), so no packer
+outlives its worker.
 
 The child's metrics reach the worker's /metrics: once a second it prints its totals as one JSON line
 on stdout, and the worker adds what changed to its own counters.
@@ -137,6 +139,7 @@ def main() -> None:
     logging.basicConfig(level=settings.log_level.upper(),
                         format="%(asctime)s packer %(levelname)s %(message)s")
     tune_gc()
+    os.nice(settings.packer_niceness)  # yields the CPU to the agent (AggregatorSettings says why)
     loop = asyncio.new_event_loop()
     main_task = loop.create_task(run_child(settings, _stdout_line))
     loop.add_signal_handler(signal.SIGTERM, main_task.cancel)

@@ -1,4 +1,5 @@
-"""The packer's child process: it never outlives its worker, and its metrics reach the worker's."""
+"""The packer's child process: it never outlives its worker, runs at a lower CPU priority, and its
+metrics reach the worker's."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from aiokafka import AIOKafkaProducer
 from deploy.local.broker import LocalKafka
 from services.aggregator import metrics
 from services.aggregator.packer_process import ReportedMetrics, report
+from services.aggregator.settings import AggregatorSettings
 from services.common.topics import ensure_topics
 from tests.support.aggregator import FiguresReader, Worker
 from tests.support.broker import unique_settings
@@ -131,6 +133,10 @@ async def test_a_killed_packer_is_started_again_and_the_stream_goes_on(kafka_bro
             await send_and_wait_counted(reader, 1)
             assert worker.proc is not None
             (packer,) = children_of(worker.proc.pid)
+            # It yields the CPU to the agent: its priority is the worker's lowered by the setting.
+            expected = min(19, os.getpriority(os.PRIO_PROCESS, worker.proc.pid)
+                           + AggregatorSettings().packer_niceness)
+            assert os.getpriority(os.PRIO_PROCESS, packer) == expected
             os.kill(packer, signal.SIGKILL)
             await send_and_wait_counted(reader, 2)  # packed by the packer started again
             assert children_of(worker.proc.pid) not in ([], [packer])
