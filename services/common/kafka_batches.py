@@ -3,16 +3,28 @@
 aiokafka's per-record `send()` costs more Python time than the broker spends on the record; when
 a caller already knows the partition of thousands of records (a table's changelog, a replayed
 file), filling `BatchBuilder`s by hand and sending each full one costs a fraction of that.
+
+A full batch is handed to aiokafka in the background, not awaited by the caller: aiokafka takes a
+partition's next batch only once the one before it has gone out in a request, and it has one
+request at a time in flight to a broker, so awaiting each hand-over held the caller for a round
+trip to the broker per batch (the aggregator's agent waited for its changelog batches so). The
+hand-overs run in order, each after the one before it; at most `max_queued` wait at a time, and
+`handed_over` waits for all of them, and `flush` for Kafka's acknowledgements too.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.producer.message_accumulator import BatchBuilder
+
+# Batches handed over in the background, at most, per partition: with aiokafka's batches of up to
+# 1 MiB, a few MiB of records waiting ahead of the broker.
+MAX_QUEUED_BATCHES = 8
 
 
 @dataclass(eq=False)
@@ -22,8 +34,12 @@ class PartitionBatcher:
     producer: AIOKafkaProducer
     topic: str
     partition: int
+    max_queued: int = MAX_QUEUED_BATCHES
     builder: BatchBuilder = field(init=False)
-    shipped: list[asyncio.Future[Any]] = field(default_factory=list)
+    # Kafka's acknowledgements of the batches handed over, in order.
+    _shipped: list[asyncio.Future[Any]] = field(default_factory=list)
+    # The hand-overs still running, oldest first; each awaits the one before it.
+    _handing_over: deque[asyncio.Task[None]] = field(default_factory=deque)
 
     def __post_init__(self) -> None:
         self.builder = self.producer.create_batch()
@@ -41,14 +57,32 @@ class PartitionBatcher:
             raise ValueError(f"a record of {len(value or b'')} bytes does not fit in a Kafka batch")
 
     async def ship(self) -> None:
+        """Hand the current batch over to the producer, in the background after those before it."""
         if self.builder.record_count():
-            self.shipped.append(
-                await self.producer.send_batch(self.builder, self.topic, partition=self.partition))
+            previous = self._handing_over[-1] if self._handing_over else None
+            self._handing_over.append(asyncio.ensure_future(self._hand_over(self.builder, previous)))
             self.builder = self.producer.create_batch()
+        while self._handing_over and self._handing_over[0].done():
+            await self._handing_over.popleft()  # raises what failed
+        while len(self._handing_over) > self.max_queued:
+            await self._handing_over.popleft()
+
+    async def _hand_over(self, builder: BatchBuilder, previous: asyncio.Task[None] | None) -> None:
+        if previous is not None:
+            await previous  # in order: a failure before it fails this one too
+        self._shipped.append(await self.producer.send_batch(builder, self.topic, partition=self.partition))
+
+    async def handed_over(self) -> list[asyncio.Future[Any]]:
+        """Ship what is left, wait until every batch is handed over to the producer, and take the
+        futures of their acknowledgements (for the caller to await), raising what failed."""
+        await self.ship()
+        handing_over, self._handing_over = self._handing_over, deque()
+        failed = [r for r in await asyncio.gather(*handing_over, return_exceptions=True) if r is not None]
+        shipped, self._shipped = self._shipped, []
+        if failed:
+            raise failed[0]
+        return shipped
 
     async def flush(self) -> list[Any]:
         """Ship what is left and wait for Kafka to acknowledge every batch."""
-        await self.ship()
-        shipped, self.shipped = self.shipped, []
-        return list(await asyncio.gather(*shipped))
-
+        return list(await asyncio.gather(*await self.handed_over()))

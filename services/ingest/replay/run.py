@@ -94,11 +94,7 @@ async def replay(files: ReplayFiles, start: Position, examiner: Examiner, settin
                 on_position(position)
 
         async def close_segment(offset: int, line: int) -> None:
-            for batcher in batchers.values():
-                await batcher.ship()
-            deliveries = [d for b in batchers.values() for d in b.shipped]
-            for batcher in batchers.values():
-                batcher.shipped = []
+            deliveries = [d for batcher in batchers.values() for d in await batcher.handed_over()]
             rejects.flush()
             segments.add(Segment(offset, line, rejects.tell(), counts.copy(), deliveries))
             while segments.full:
