@@ -188,15 +188,20 @@ class PortalAnswer(BaseModel):
     data: PortalData
 
 
+# Both rankings of scores rank by services/api/score_ranking.py's one rule.
+RANK = ("by share of the measured points, best first; equal shares share a rank; a unit without filings "
+        "in the period is ranked with its share of 0; null when nothing is measured")
+SHARE = "score / maxScore, 0..1; null when nothing is measured"
+
+
 class ScoreRow(BaseModel):
-    rank: int | None = Field(description="by share of the measured points, best first; equal shares share "
-                                         "a rank; null when nothing is measured")
+    rank: int | None = Field(description=RANK)
     code: str = Field(examples=["31.S03"])
     name: str | None
     level: str | None
     score: float = Field(description="Decision 766's total over the unit's subtree", examples=[41.3])
     maxScore: int = Field(description="the points its measured indicators cover", examples=[56])
-    share: float | None = Field(description="score / maxScore, 0..1", examples=[0.7375])
+    share: float | None = Field(description=SHARE, examples=[0.7375])
     received: int = Field(description="filings received in the period")
     onTimeRatio: float = Field(description="2.1 in percent, 2 decimals half up", examples=[90.63])
     noFilings: bool
@@ -242,7 +247,7 @@ class Periods(BaseModel):
 
 
 class ScoreRankingRow(BaseModel):
-    rank: int | None = Field(description="equal scores share a rank; null when no filing was received")
+    rank: int | None = Field(description=RANK)
     code: str
     name: str | None
     level: str | None
@@ -252,13 +257,15 @@ class ScoreRankingRow(BaseModel):
     onTimeRatio: float | None = Field(description="2.1, percent; null without filings")
     received: int
     noFilings: bool
+    share: float | None = Field(description=SHARE, examples=[0.8113636363636364])
 
 
 class ScoreRanking(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{
         "period": "month_to_date", "parent": "VN", "units": [
             {"rank": 1, "code": "31", "name": "Thành phố Hải Phòng", "level": "province", "score": 71.4,
-             "maxScore": 88, "points": 100, "onTimeRatio": 93.1, "received": 18204, "noFilings": False}]}]})
+             "maxScore": 88, "points": 100, "onTimeRatio": 93.1, "received": 18204, "noFilings": False,
+             "share": 0.8113636363636364}]}]})
     period: str
     parent: str | None
     units: list[ScoreRankingRow]

@@ -1,37 +1,76 @@
-"""Units ranked by Decision 766's total: each unit's score over its subtree as a share of the points
-its measured indicators cover (units measured on different indicators compare fairly), best first;
-equal shares share a rank."""
+"""Units ranked by Decision 766, one rule for every ranking of scores (GET /v1/units/{code}/children/
+scores and GET /v1/rankings/scores): each unit's total over its subtree as a share of the points its
+measured indicators cover, best first, equal shares sharing a rank (1, 2, 2, 4). A share compares units
+measured on different indicators fairly, and where every indicator is measured it orders the units
+exactly as the total does. A unit without filings in the period scores 0 of its measured points, as
+the portal counts it in its rank tables: ranked with a share of 0 and flagged `noFilings`."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Sequence
 from fractions import Fraction
 from typing import Any
 
 from services.api.queries import State, subtree_records
 from services.api.scores import records_score
+from services.api.tree import UnitTree
+from services.contract.portal_scores import score_period
+
+# A subtree's counters and snapshots per period (RollupCache.counters).
+SubtreeCounters = Callable[[str, Sequence[str]], dict[str, dict[str, int]]]
+
+
+def rank_by_share(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`rows` (each with `code`, `score` and `maxScore`) ranked: each with `rank` first and `share`
+    (score / maxScore, compared exactly) added, the highest share first; equal shares share a rank and
+    are in code order. A row with no measured points (`maxScore` 0) has no share: last, unranked (2.1
+    is always measured, so score_period's totals never have maxScore 0)."""
+    shares = [(share_of(row), row) for row in rows]
+    valued = sorted(((share, row) for share, row in shares if share is not None),
+                    key=lambda pair: (-pair[0], pair[1]["code"]))
+    ranked: list[dict[str, Any]] = []
+    previous, rank = None, 0
+    for position, (share, row) in enumerate(valued, start=1):
+        if share != previous:
+            previous, rank = share, position
+        ranked.append({"rank": rank, **row, "share": float(share)})
+    unvalued = sorted((row for share, row in shares if share is None), key=lambda row: row["code"])
+    return [*ranked, *({"rank": None, **row, "share": None} for row in unvalued)]
+
+
+def share_of(row: dict[str, Any]) -> Fraction | None:
+    """The row's score as an exact share of its measured points (the score is shown to 2 decimals, so
+    its decimal text is exact); None when no point is measured."""
+    return Fraction(str(row["score"])) / row["maxScore"] if row["maxScore"] else None
+
+
+def children_ranked(state: State, code: str, period: str) -> list[dict[str, Any]]:
+    """The units directly below `code`, each over its subtree, ranked by rank_by_share."""
+    return rank_by_share(score_row(state, child, period) for child in state.tree.children(code))
 
 
 def score_row(state: State, code: str, period: str) -> dict[str, Any]:
-    """One unit's total, its share of the measured points, and its 2.1, over its subtree."""
+    """One unit's total, the points it covers, and its 2.1, over its subtree."""
     scored = records_score(subtree_records(state, code), period)
     unit = state.tree.get(code)
     total = scored["total"]
-    share = Fraction(str(total["score"])) / total["maxScore"] if total["maxScore"] else None
-    return {"rank": None, "code": code, "name": unit.name if unit else None,
-            "level": unit.level if unit else None, "score": total["score"], "maxScore": total["maxScore"],
-            "share": float(share) if share is not None else None, "_share": share,
+    return {"code": code, "name": unit.name if unit else None, "level": unit.level if unit else None,
+            "score": total["score"], "maxScore": total["maxScore"],
             "received": scored["progress"]["totalReceived"], "onTimeRatio": scored["progress"]["ratio"],
             "noFilings": scored["noFilings"]}
 
 
-def children_ranked(state: State, code: str, period: str) -> list[dict[str, Any]]:
-    """The units directly below `code`, ranked by their share of the measured points (1, 2, 2, 4)."""
-    rows = [score_row(state, child, period) for child in state.tree.children(code)]
-    valued = sorted((r for r in rows if r["_share"] is not None), key=lambda r: (-r["_share"], r["code"]))
-    previous, rank = None, 0
-    for position, row in enumerate(valued, start=1):
-        if row["_share"] != previous:
-            previous, rank = row["_share"], position
-        row["rank"] = rank
-    unvalued = sorted((r for r in rows if r["_share"] is None), key=lambda r: r["code"])
-    return [{k: v for k, v in row.items() if k != "_share"} for row in (*valued, *unvalued)]
+def ranked_scores(tree: UnitTree, counters: SubtreeCounters, codes: Sequence[str],
+                  period: str) -> list[dict[str, Any]]:
+    """`codes`, each scored over its subtree (`counters`: RollupCache.counters, the subtree's sums),
+    ranked by rank_by_share."""
+    rows = []
+    for code in codes:
+        summed = counters(code, (period, "all_time"))
+        scored = score_period(summed[period], summed["all_time"])
+        unit = tree.get(code)
+        no_filings = scored["noFilings"]
+        rows.append({"code": code, "name": unit.name if unit else None, "level": unit.level if unit else None,
+                     **scored["total"], "onTimeRatio": None if no_filings else scored["progress"]["ratio"],
+                     "received": summed[period]["received_total"], "noFilings": no_filings})
+    return rank_by_share(rows)

@@ -15,7 +15,7 @@ from services.api.ranking import rank, report_csv, target_report
 from services.api.report_xlsx import XLSX, report_xlsx
 from services.api.routes.units import code_query
 from services.api.score_models import ScoreRanking
-from services.api.scores import ranked_scores
+from services.api.score_ranking import ranked_scores
 
 router = APIRouter(prefix="/v1", tags=["rankings"])
 
@@ -62,7 +62,9 @@ async def score_rankings(
                                              "provinces)")] = None,
 ) -> Response:
     """`parent`'s direct children (or the roots), each scored over its subtree as
-    /v1/units/{code}/score scores it, highest total first; units without filings in the period last."""
+    /v1/units/{code}/score scores it, ranked as /v1/units/{code}/children/scores ranks them: by the
+    share of its measured points the total earns, best first, equal shares sharing a rank; a unit
+    without filings in the period ranked with a share of 0."""
     runtime = context.runtime
     if parent is not None and parent not in runtime.tree:
         raise not_found(parent)

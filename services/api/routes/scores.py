@@ -48,7 +48,8 @@ async def score(code: CodePath, context: Context,
 async def children_scores(code: CodePath, context: Context,
                           period: Annotated[str, PERIOD] = "month_to_date") -> Response:
     """Each unit directly below `code`, over its own subtree: Decision 766's total, the points its
-    measured indicators cover and the share of them it earns, its 2.1; ranked by that share."""
+    measured indicators cover and the share of them it earns, its 2.1; ranked by that share, equal
+    shares sharing a rank, as /v1/rankings/scores ranks them."""
     state = context.runtime.state
     if code not in state.tree:
         raise not_found(code)

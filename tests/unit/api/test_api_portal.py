@@ -5,7 +5,9 @@ with calendar periods named as calendar_periods() names them on the suite's "tod
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import date, datetime
+from fractions import Fraction
 from typing import Any
 
 import httpx
@@ -16,7 +18,7 @@ from prometheus_client import CollectorRegistry
 
 from services.api.app import create_app
 from services.api.models import Rollup
-from services.api.score_models import PortalAnswer, ScoreRanking, UnitScore
+from services.api.score_models import ChildScores, PortalAnswer, ScoreRanking, UnitScore
 from services.api.settings import ApiSettings
 from services.api.targets import covering_periods
 from services.contract.figures import COUNTERS, PERIODS, SNAPSHOTS, calendar_periods, rates
@@ -64,19 +66,26 @@ def today(suite_now: datetime) -> date:
     return suite_now.date()
 
 
-@pytest.fixture
-async def client(today: date) -> AsyncIterator[httpx.AsyncClient]:
-    """The sample tree (31: departments 31.S06 with office 31.S06.01, and 31.S03; ward 11311; commune
-    11312) with figures for the ward, the office, and the commune (ratings in the past only); the
-    department 31.S03 has none at all."""
+@asynccontextmanager
+async def api_with(*records: dict[str, Any]) -> AsyncIterator[httpx.AsyncClient]:
+    """The API on the sample tree (31: departments 31.S06 with office 31.S06.01, and 31.S03; ward
+    11311; commune 11312) with these records in its view."""
     app: FastAPI = create_app(ApiSettings(seed_registry=False), CollectorRegistry())
     runtime = app.state.api.runtime
     for unit in sample_tree().units.values():
         runtime.tree.put(unit)
-    for record in (unit_record("11311", today, WARD), unit_record("31.S06.01", today, OFFICE),
-                   unit_record("11312", today, {}, {"ratings": 2, "ratings_satisfied": 1})):
+    for record in records:
         runtime.view.apply(record["unit_code"], orjson.dumps(record))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://api") as http:
+        yield http
+
+
+@pytest.fixture
+async def client(today: date) -> AsyncIterator[httpx.AsyncClient]:
+    """Figures for the ward, the office, and the commune (ratings in the past only); the department
+    31.S03 has none at all."""
+    async with api_with(unit_record("11311", today, WARD), unit_record("31.S06.01", today, OFFICE),
+                        unit_record("11312", today, {}, {"ratings": 2, "ratings_satisfied": 1})) as http:
         yield http
 
 
@@ -136,9 +145,11 @@ async def test_units_ranked_by_their_score_as_the_score_endpoint_scores_them(cli
     assert answer.status_code == 200
     body = ScoreRanking.model_validate(answer.json()).model_dump()
     rows = body["units"]
-    assert [r["code"] for r in rows][:2] == ["11311", "31.S06"] and {r["code"] for r in rows[2:]} == {
-        "11312", "31.S03"}
-    assert [r["rank"] for r in rows] == [1, 2, None, None]  # no filings this month: unranked, last
+    # 35.83 of 44 points, 16 of 26; no filings this month: 0 of 26 and 0 of 20, ranked together, last.
+    assert [(r["code"], r["rank"]) for r in rows] == [
+        ("11311", 1), ("31.S06", 2), ("11312", 3), ("31.S03", 3)]
+    assert [r["share"] for r in rows] == [float(Fraction(3583, 100) / 44), 16 / 26, 0.0, 0.0]
+    assert [r["noFilings"] for r in rows] == [False, False, True, True]
     for row in rows:
         path = f"/v1/units/{row['code']}/score"
         scored = (await client.get(path, params={"period": this_month(today)})).json()
@@ -146,6 +157,27 @@ async def test_units_ranked_by_their_score_as_the_score_endpoint_scores_them(cli
             scored["total"]["score"], scored["total"]["maxScore"], scored["noFilings"])
     assert rows[0]["onTimeRatio"] == 90.63 and rows[0]["received"] == 32
     assert (await client.get("/v1/rankings/scores", params={"parent": "nope"})).status_code == 404
+
+
+@at_each_instant
+async def test_both_rankings_of_scores_give_the_same_order(today: date) -> None:
+    """The national view's ranking and the dashboard's drill-down rank the same units alike: the
+    commune earns 18 of its 20 points (90 %), the ward 35.83 of 44 (81 %), so the commune ranks first
+    with the lower total; the department without filings ranks last with a share of 0."""
+    commune = {"received_total": 10, "portal_on_time": 9, "portal_overdue": 1}
+    async with api_with(unit_record("11311", today, WARD), unit_record("31.S06.01", today, OFFICE),
+                        unit_record("11312", today, commune)) as client:
+        for period in ("month_to_date", this_month(today), "all_time"):
+            ranking = await client.get("/v1/rankings/scores", params={"parent": "31", "period": period})
+            children = await client.get("/v1/units/31/children/scores", params={"period": period})
+            assert ranking.status_code == children.status_code == 200
+            national = ScoreRanking.model_validate(ranking.json()).model_dump()["units"]
+            drill_down = ChildScores.model_validate(children.json()).model_dump()["units"]
+            fields = ("code", "rank", "share", "score", "maxScore", "noFilings")
+            assert [[r[f] for f in fields] for r in national] == [[r[f] for f in fields] for r in drill_down]
+        # all_time: the same filings as this month, so the same order.
+        assert [(r["code"], r["rank"], r["score"]) for r in national] == [
+            ("11312", 1, 18.0), ("11311", 2, 35.83), ("31.S06", 3, 16.0), ("31.S03", 4, 0.0)]
 
 
 def test_a_calendar_period_is_judged_by_its_own_targets_whatever_the_day() -> None:
