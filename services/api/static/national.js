@@ -1,6 +1,7 @@
 // The national view, beside the dashboard (dashboard.js) and independent of it: in a deployment whose
 // registry has a national root (a unit of level "country", VN as seeded), a province picker, and on the
-// country's page the provinces ranked by Decision 766's total score. Both only change the address
+// country's page the provinces ranked by Decision 766's score as a share of the points measured (the
+// API's one ranking rule, shown beside each total so that the order reads). Both only change the address
 // (#u=<unit>&p=<period>), which the dashboard follows: picking or clicking a province drills down to
 // its departments and communes.
 
@@ -61,7 +62,8 @@ function fillRanking(rows, period) {
     name.textContent = row.name ?? row.code;
     const score = document.createElement("span");
     score.className = "value";
-    score.textContent = row.noFilings ? "Chưa có hồ sơ" : `${formatScore(row.score)} / ${row.maxScore} điểm`;
+    score.textContent = row.noFilings ? "Chưa có hồ sơ"
+      : `${formatScore(row.score)} / ${row.maxScore} điểm (${formatScore(row.share * 100)} %)`;
     const received = document.createElement("span");
     received.className = "target";
     received.textContent = `${formatCount(row.received)} hồ sơ`;

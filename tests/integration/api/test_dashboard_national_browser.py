@@ -5,6 +5,8 @@ or the province picker, and back."""
 
 from __future__ import annotations
 
+from decimal import ROUND_HALF_UP, Decimal
+
 import httpx
 import pytest
 from playwright.async_api import Browser, Locator, Page
@@ -71,11 +73,14 @@ async def check_national_view(page: Page, client: httpx.AsyncClient, url: str) -
     params = {"parent": "VN", "period": "month_to_date"}
     scores = (await client.get("/v1/rankings/scores", params=params)).json()
     order = [row["code"] for row in scores["units"]]
-    assert order == ["31", "01"] and scores["units"][0]["score"] > scores["units"][1]["score"]
+    assert order == ["31", "01"] and scores["units"][0]["share"] > scores["units"][1]["share"]
     await eventually(lambda: _ranked_is(page, order), 5, "the provinces ranked as the API ranks them")
     first = scores["units"][0]
     score = f"{first['score']:.1f}".replace(".", ",")
-    await shows(page, '#national-ranking li[data-code="31"] .value', f"{score} / {first['maxScore']} điểm")
+    # toFixed(1) rounds the float's exact value half up, as Decimal does here.
+    share = str(Decimal(first["share"] * 100).quantize(Decimal("0.1"), ROUND_HALF_UP)).replace(".", ",")
+    await shows(page, '#national-ranking li[data-code="31"] .value',
+                f"{score} / {first['maxScore']} điểm ({share} %)")
 
     # A click drills down to the province: its communes ranked by the dashboard, the picker on it.
     await page.locator('#national-ranking li[data-code="31"] a').click()
