@@ -254,7 +254,8 @@ class ScoreRankingRow(BaseModel):
     score: float = Field(description="Decision 766's total over the unit's subtree")
     maxScore: int = Field(description="the points of the indicators measured")
     points: int
-    onTimeRatio: float | None = Field(description="2.1, percent; null without filings")
+    onTimeRatio: float = Field(description="2.1 in percent, 2 decimals half up; 0 without filings, as the "
+                                           "portal shows it (`noFilings` says so)")
     received: int
     noFilings: bool
     share: float | None = Field(description=SHARE, examples=[0.8113636363636364])

@@ -69,8 +69,7 @@ def ranked_scores(tree: UnitTree, counters: SubtreeCounters, codes: Sequence[str
         summed = counters(code, (period, "all_time"))
         scored = score_period(summed[period], summed["all_time"])
         unit = tree.get(code)
-        no_filings = scored["noFilings"]
         rows.append({"code": code, "name": unit.name if unit else None, "level": unit.level if unit else None,
-                     **scored["total"], "onTimeRatio": None if no_filings else scored["progress"]["ratio"],
-                     "received": summed[period]["received_total"], "noFilings": no_filings})
+                     **scored["total"], "onTimeRatio": scored["progress"]["ratio"],
+                     "received": summed[period]["received_total"], "noFilings": scored["noFilings"]})
     return rank_by_share(rows)

@@ -156,6 +156,7 @@ async def test_units_ranked_by_their_score_as_the_score_endpoint_scores_them(cli
         assert (row["score"], row["maxScore"], row["noFilings"]) == (
             scored["total"]["score"], scored["total"]["maxScore"], scored["noFilings"])
     assert rows[0]["onTimeRatio"] == 90.63 and rows[0]["received"] == 32
+    assert [r["onTimeRatio"] for r in rows[2:]] == [0.0, 0.0]  # as the portal shows a unit without filings
     assert (await client.get("/v1/rankings/scores", params={"parent": "nope"})).status_code == 404
 
 
@@ -173,7 +174,7 @@ async def test_both_rankings_of_scores_give_the_same_order(today: date) -> None:
             assert ranking.status_code == children.status_code == 200
             national = ScoreRanking.model_validate(ranking.json()).model_dump()["units"]
             drill_down = ChildScores.model_validate(children.json()).model_dump()["units"]
-            fields = ("code", "rank", "share", "score", "maxScore", "noFilings")
+            fields = ("code", "rank", "share", "score", "maxScore", "onTimeRatio", "noFilings")
             assert [[r[f] for f in fields] for r in national] == [[r[f] for f in fields] for r in drill_down]
         # all_time: the same filings as this month, so the same order.
         assert [(r["code"], r["rank"], r["score"]) for r in national] == [
