@@ -8,11 +8,12 @@ A dead letter on the DLQ topic:
   `dlq.value.truncated` (the value's length in bytes) when the value was cut;
 - **value**: the source record's bytes as they were, when known (the packer's refusals); else the
   event in the contract's fields as JSON (an event refused by the engine, which holds only its
-  compact form), or, for an event whose instants no timestamp can write (past year 9999 in UTC),
-  `{"engine_row": [...]}`, so that writing the dead letter cannot fail in turn. A value over the
+  compact form), or, for an event whose instants no timestamp can write (past year 9999 in UTC) or
+  a row not in this version's layout (packed by another version, left on the packed topic by an
+  upgrade), `{"engine_row": [...]}`, so that writing the dead letter cannot fail in turn. A value over the
   limit is cut to it, so that the DLQ send cannot be refused as too large and stall the stream;
 - **key**: the source record's key when known, else the event's unit code (the key the contract
-  gives its records).
+  gives its records), empty for a row without one.
 """
 
 from __future__ import annotations
@@ -82,9 +83,13 @@ def of_event(event: Event, reason: str, source: Source, max_bytes: int) -> DeadL
     """The dead letter of an event the engine refused, known only in its compact form."""
     try:
         value = orjson.dumps(event_to_json(event))
-    except (OverflowError, ValueError):
-        value = orjson.dumps({"engine_row": list(event)})
-    return dead_letter(event.unit_code.encode(), value, reason, source, max_bytes)
+    except Exception:  # noqa: BLE001  (out of range, or a row not of this version's layout)
+        try:
+            value = orjson.dumps({"engine_row": list(event)}, default=repr)
+        except TypeError:  # an integer past 64 bits
+            value = orjson.dumps({"engine_row": [repr(field) for field in event]})
+    unit_code = event[7] if len(event) > 7 and type(event[7]) is str else ""
+    return dead_letter(unit_code.encode(), value, reason, source, max_bytes)
 
 
 class Producer(Protocol):

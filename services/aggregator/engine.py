@@ -204,15 +204,15 @@ class Engine:
         for row in pack:
             offset = row[0]
             event = _new(Event, row[1:])
-            # The packer dead-letters events too old when packed; one whose pack waited past the
-            # window (a backlog) is refused here, so that a forgotten filing is never counted again.
-            if event[0] < kept_from:
-                result.rejected.append((offset, event, "too_late"))
-                tally[TOO_LATE * _TYPES + event[1]] += 1
-                continue
-            unit_code = event[7]
-            key = (unit_code + KEY_SEPARATOR + event[6]).encode()
             try:
+                # The packer dead-letters events too old when packed; one whose pack waited past the
+                # window (a backlog) is refused here, so that a forgotten filing is never counted again.
+                if event[0] < kept_from:
+                    result.rejected.append((offset, event, "too_late"))
+                    tally[TOO_LATE * _TYPES + event[1]] += 1
+                    continue
+                unit_code = event[7]
+                key = (unit_code + KEY_SEPARATOR + event[6]).encode()
                 unit = units.get(unit_code)
                 if unit is None:
                     # Not yet in memory (new, or just taken over in a rebalance): the table decides.
@@ -245,15 +245,18 @@ class Engine:
                         unit.noted[event[6]] = filing
                     outcome = APPLIED
             except Exception as exc:  # noqa: BLE001  (any bug: see below)
-                # A bug, or a record the rules cannot take, must not stop the stream: raised here
-                # it would stop the worker again on every restart, the pack being applied again.
+                # A bug, or a record the rules cannot take (a row packed by another version of the
+                # packer, left on the packed topic by an upgrade), must not stop the stream: raised
+                # here it would stop the worker again on every restart, the pack being applied again.
                 # The event goes to the DLQ with the reason; applying it changes nothing before it
                 # can no longer fail, so the unit and the filing stay as they were.
                 reason = f"failed: {type(exc).__name__}: {exc}"[:MAX_REASON_CHARS]
                 result.rejected.append((offset, event, reason))
-                tally[FAILED * _TYPES + event[1]] += 1
-                log.error("unit %s, filing %s: the event at offset %d could not be counted and goes to "
-                          "the DLQ: %s", unit_code, event.filing_id, offset, reason)
+                kind = event[1] if len(event) > 1 else None
+                if type(kind) is int and 0 <= kind < _TYPES:
+                    tally[FAILED * _TYPES + kind] += 1
+                log.error("the event at offset %d (%.200r) could not be counted and goes to the DLQ: %s",
+                          offset, tuple(event), reason)
                 continue
             if outcome == APPLIED:
                 # Serialised now, while the filing is still in the CPU's caches: after a batch of

@@ -13,7 +13,7 @@ from services.aggregator.dead_letters import (
     of_event,
     of_record,
 )
-from services.aggregator.rules import event_from_json
+from services.aggregator.rules import Event, event_from_json
 from tests.unit.aggregator.fakes import T0, FakeProducer, event
 
 SOURCE_HEADERS = ("dlq.reason", "dlq.source.topic", "dlq.source.partition", "dlq.source.offset")
@@ -44,6 +44,15 @@ def test_an_event_no_timestamp_can_write_is_dead_lettered_in_the_engine_form() -
     compact = event_from_json(event(1, "submitted", "F1", T0))._replace(occurred_at=year_11476)
     letter = of_event(compact, "failed: x", Source("filing-events", 0, 1), max_bytes=10_000)
     assert letter.value is not None and letter.value.startswith(b'{"engine_row":')
+
+
+def test_a_row_not_of_this_versions_layout_is_dead_lettered_as_it_came() -> None:
+    """A row packed by another version (an upgrade leaves its packs on the packed topic): no field
+    is where this version reads it, and the letter is written all the same."""
+    row = tuple.__new__(Event, (1_790_000_000_000_000, "submitted", "e1", True, None, 5, "F1", False))
+    letter = of_event(row, "failed: TypeError: x", Source("filing-events", 0, 7), max_bytes=10_000)
+    assert letter.key == b""
+    assert orjson.loads(letter.value)["engine_row"][:3] == [1_790_000_000_000_000, "submitted", "e1"]
 
 
 def test_a_value_over_the_limit_is_cut_and_says_so_and_keeps_its_source() -> None:

@@ -323,6 +323,18 @@ def test_an_event_the_engine_cannot_count_is_dead_lettered_and_the_pack_goes_on(
     assert b"U1\x1fF3" not in result.filing_changes
 
 
+def test_a_row_packed_by_another_version_is_dead_lettered_and_the_pack_goes_on() -> None:
+    """An upgrade can leave packs of an older packer on the packed topic, their rows in another
+    layout (here a flag where this version reads the unit code): such a row goes to the DLQ with the
+    reason, and the rows around it count, where it stopped the worker on every restart."""
+    engine = Engine(400, clock=lambda: NOW)
+    old_layout = [3, EVENTS[1]["occurred_at"], 0, "e-old", 0, None, 0, "F-old", True]
+    pack = [*packed([[1, EVENTS[0]]]), old_layout, *packed([[5, EVENTS[4]]])]
+    result = engine.apply_pack(0, pack, {}.get, {}.get)
+    assert [(offset, reason.split(":")[0]) for offset, _, reason in result.rejected] == [(3, "failed")]
+    assert figures_of(engine)["U1"]["all_time"]["received_total"] == 2
+
+
 def test_a_unit_whose_figures_fail_is_reported_and_every_other_unit_is_published(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """Issue 12, class 1: a unit whose figures cannot be computed (a date past the calendar's end
