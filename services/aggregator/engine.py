@@ -199,6 +199,7 @@ class Engine:
         tally = [0] * (len(OUTCOMES) * _TYPES)  # events by outcome * _TYPES + type
         kept_from = retention_start(now_us, self.retention_days)  # older is too late
         oldest = now_us
+        failed = 0  # events that could not be counted
         units = self.units
         cache = self._filing_cache
         for row in pack:
@@ -255,8 +256,10 @@ class Engine:
                 kind = event[1] if len(event) > 1 else None
                 if type(kind) is int and 0 <= kind < _TYPES:
                     tally[FAILED * _TYPES + kind] += 1
-                log.error("the event at offset %d (%.200r) could not be counted and goes to the DLQ: %s",
-                          offset, tuple(event), reason)
+                if not failed:  # the first of the pack is logged; the rest are counted (a log, not a flood)
+                    log.error("the event at offset %d (%.200r) could not be counted and goes to the DLQ: %s",
+                              offset, tuple(event), reason)
+                failed += 1
                 continue
             if outcome == APPLIED:
                 # Serialised now, while the filing is still in the CPU's caches: after a batch of
@@ -270,6 +273,9 @@ class Engine:
             tally[outcome * _TYPES + event[1]] += 1
             if event[0] < oldest:
                 oldest = event[0]
+        if failed > 1:
+            log.error("%d events of the pack could not be counted in all, and go to the DLQ with their "
+                      "reasons", failed)
         self._cache_filings(partition, filings)
         self._unsaved.setdefault(partition, set()).update(touched)
         self.dirty |= touched
@@ -327,13 +333,22 @@ class Engine:
         all too old to be accepted again, so dropping them changes no figure."""
         now_us = round(now * US_PER_SECOND)
         found: dict[int, list[bytes]] = {}
+        unreadable = 0
         for key, value in items:
             unit = self.units.get(key.split(KEY_SEPARATOR.encode(), 1)[0].decode())
             if unit is None:
                 continue  # not ours (any more): its owner sweeps it
-            if can_forget(Filing.from_bytes(value).known_fold(), now_us, self.retention_days):
+            try:
+                fold = Filing.from_bytes(value).known_fold()
+            except Exception:  # noqa: BLE001  (a record this version cannot read must not stop the sweep)
+                unreadable += 1
+                continue
+            if can_forget(fold, now_us, self.retention_days):
                 found.setdefault(unit.partition, []).append(key)
                 self._filing_cache.pop(key, None)  # about to leave the table
+        if unreadable:
+            log.warning("retention: %d filing records could not be read (written by another version?) "
+                        "and are kept", unreadable)
         return found
 
     # -- publishing -------------------------------------------------------------------------------

@@ -141,6 +141,20 @@ def test_closed_filings_are_forgotten_after_retention_and_counts_stay() -> None:
     assert engine.units["U1"].state.totals == before
 
 
+def test_a_filing_record_another_version_wrote_is_kept_and_the_sweep_goes_on(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """A record in a format this version cannot read (JSON, from before MessagePack) stopped the
+    retention sweep, and the agent with it; it is kept, and the sweep says how many."""
+    clock = [NOW]
+    engine, tables = Engine(400, clock=lambda: clock[0]), Tables()
+    tables.run(engine, [[i, e] for i, e in enumerate(EVENTS)])
+    tables.filings[b"U1\x1fOLD"] = b'{"offsets": {}, "events": []}'
+    clock[0] = NOW + 401 * 86400
+    forgotten = engine.forgettable(tables.filings.items(), clock[0])
+    assert sorted(forgotten[0]) == [b"U1\x1fF1", b"U1\x1fF2"]
+    assert "1 filing records could not be read" in caplog.text
+
+
 def test_a_day_roll_republishes_every_unit_and_the_clock_moves_overdue() -> None:
     clock = [NOW]
     engine, tables = Engine(400, clock=lambda: clock[0]), Tables()
@@ -323,16 +337,21 @@ def test_an_event_the_engine_cannot_count_is_dead_lettered_and_the_pack_goes_on(
     assert b"U1\x1fF3" not in result.filing_changes
 
 
-def test_a_row_packed_by_another_version_is_dead_lettered_and_the_pack_goes_on() -> None:
+def test_a_row_packed_by_another_version_is_dead_lettered_and_the_pack_goes_on(
+        caplog: pytest.LogCaptureFixture) -> None:
     """An upgrade can leave packs of an older packer on the packed topic, their rows in another
     layout (here a flag where this version reads the unit code): such a row goes to the DLQ with the
     reason, and the rows around it count, where it stopped the worker on every restart."""
     engine = Engine(400, clock=lambda: NOW)
     old_layout = [3, EVENTS[1]["occurred_at"], 0, "e-old", 0, None, 0, "F-old", True]
     pack = [*packed([[1, EVENTS[0]]]), old_layout, *packed([[5, EVENTS[4]]])]
-    result = engine.apply_pack(0, pack, {}.get, {}.get)
-    assert [(offset, reason.split(":")[0]) for offset, _, reason in result.rejected] == [(3, "failed")]
+    result = engine.apply_pack(0, [*pack, [4, *old_layout[1:]]], {}.get, {}.get)
+    assert [(offset, reason.split(":")[0]) for offset, _, reason in result.rejected] == [
+        (3, "failed"), (4, "failed")]
     assert figures_of(engine)["U1"]["all_time"]["received_total"] == 2
+    # The first of the pack is logged with its reason, the rest counted: a log, not a flood.
+    failures = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len(failures) == 2 and "offset 3" in failures[0] and failures[1].startswith("2 events")
 
 
 def test_a_unit_whose_figures_fail_is_reported_and_every_other_unit_is_published(
