@@ -194,25 +194,6 @@ RANK = ("by share of the measured points, best first; equal shares share a rank;
 SHARE = "score / maxScore, 0..1; null when nothing is measured"
 
 
-class ScoreRow(BaseModel):
-    rank: int | None = Field(description=RANK)
-    code: str = Field(examples=["31.S03"])
-    name: str | None
-    level: str | None
-    score: float = Field(description="Decision 766's total over the unit's subtree", examples=[41.3])
-    maxScore: int = Field(description="the points its measured indicators cover", examples=[56])
-    share: float | None = Field(description=SHARE, examples=[0.7375])
-    received: int = Field(description="filings received in the period")
-    onTimeRatio: float = Field(description="2.1 in percent, 2 decimals half up", examples=[90.63])
-    noFilings: bool
-
-
-class ChildScores(BaseModel):
-    unit_code: str = Field(examples=["31"])
-    period: str = Field(examples=["month_to_date"])
-    units: list[ScoreRow]
-
-
 class MonthPoint(BaseModel):
     period: str = Field(examples=["2026-11"])
     received_total: int
@@ -248,17 +229,23 @@ class Periods(BaseModel):
 
 class ScoreRankingRow(BaseModel):
     rank: int | None = Field(description=RANK)
-    code: str
+    code: str = Field(examples=["31.S03"])
     name: str | None
     level: str | None
-    score: float = Field(description="Decision 766's total over the unit's subtree")
-    maxScore: int = Field(description="the points of the indicators measured")
-    points: int
+    score: float = Field(description="Decision 766's total over the unit's subtree", examples=[41.3])
+    maxScore: int = Field(description="the points its measured indicators cover", examples=[56])
+    points: int = Field(description="the points of every indicator, measured or not", examples=[100])
     onTimeRatio: float = Field(description="2.1 in percent, 2 decimals half up; 0 without filings, as the "
-                                           "portal shows it (`noFilings` says so)")
-    received: int
-    noFilings: bool
-    share: float | None = Field(description=SHARE, examples=[0.8113636363636364])
+                                           "portal shows it (`noFilings` says so)", examples=[90.63])
+    received: int = Field(description="filings received in the period (2.1's denominator)")
+    noFilings: bool = Field(description="no filing received in the period")
+    share: float | None = Field(description=SHARE, examples=[0.7375])
+
+
+class ChildScores(BaseModel):
+    unit_code: str = Field(examples=["31"])
+    period: str = Field(examples=["month_to_date"])
+    units: list[ScoreRankingRow]
 
 
 class ScoreRanking(BaseModel):

@@ -12,7 +12,7 @@ from fractions import Fraction
 from typing import Any
 
 from services.api.queries import State, subtree_records
-from services.api.scores import records_score
+from services.api.rollup import rollup_counters
 from services.api.tree import UnitTree
 from services.contract.portal_scores import score_period
 
@@ -45,31 +45,25 @@ def share_of(row: dict[str, Any]) -> Fraction | None:
 
 
 def children_ranked(state: State, code: str, period: str) -> list[dict[str, Any]]:
-    """The units directly below `code`, each over its subtree, ranked by rank_by_share."""
-    return rank_by_share(score_row(state, child, period) for child in state.tree.children(code))
+    """The units directly below `code`, each over its subtree (summed from the view's records), ranked
+    by rank_by_share."""
+    def summed(child: str, periods: Sequence[str]) -> dict[str, dict[str, int]]:
+        return rollup_counters(subtree_records(state, child), periods)
 
-
-def score_row(state: State, code: str, period: str) -> dict[str, Any]:
-    """One unit's total, the points it covers, and its 2.1, over its subtree."""
-    scored = records_score(subtree_records(state, code), period)
-    unit = state.tree.get(code)
-    total = scored["total"]
-    return {"code": code, "name": unit.name if unit else None, "level": unit.level if unit else None,
-            "score": total["score"], "maxScore": total["maxScore"],
-            "received": scored["progress"]["totalReceived"], "onTimeRatio": scored["progress"]["ratio"],
-            "noFilings": scored["noFilings"]}
+    return ranked_scores(state.tree, summed, state.tree.children(code), period)
 
 
 def ranked_scores(tree: UnitTree, counters: SubtreeCounters, codes: Sequence[str],
                   period: str) -> list[dict[str, Any]]:
-    """`codes`, each scored over its subtree (`counters`: RollupCache.counters, the subtree's sums),
-    ranked by rank_by_share."""
+    """`codes`, each scored over its subtree (`counters`: the subtree's sums per period, as
+    RollupCache.counters gives them), ranked by rank_by_share."""
     rows = []
     for code in codes:
         summed = counters(code, (period, "all_time"))
         scored = score_period(summed[period], summed["all_time"])
         unit = tree.get(code)
+        # `received` is 2.1's denominator, every filing received in the period (received_total).
         rows.append({"code": code, "name": unit.name if unit else None, "level": unit.level if unit else None,
                      **scored["total"], "onTimeRatio": scored["progress"]["ratio"],
-                     "received": summed[period]["received_total"], "noFilings": scored["noFilings"]})
+                     "received": scored["progress"]["totalReceived"], "noFilings": scored["noFilings"]})
     return rank_by_share(rows)
