@@ -25,7 +25,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from deploy.local.broker import LocalKafka, free_port
 from deploy.local.demo_targets import DemoGoals, set_demo_targets
+from deploy.local.run_state import keep_state_of_format
 from deploy.local.service import Service
+from services.aggregator.state_format import STATE_FORMAT
 from services.common.clock import Clock, ClockSettings
 from services.common.kafka_settings import KafkaSettings
 from services.common.topics import ensure_topics
@@ -206,6 +208,8 @@ def main() -> int:
     quiet_libraries()
     settings = RunSettings()
     RUN_DIR.mkdir(exist_ok=True)
+    if "KAFKA_BOOTSTRAP_SERVERS" not in os.environ:  # another cluster's state is not ours to move
+        keep_state_of_format(RUN_DIR, STATE_FORMAT)
     python = sys.executable
     started = time.monotonic()
     broker: LocalKafka | None = None
