@@ -27,7 +27,7 @@ import msgspec
 import orjson
 
 from services.aggregator import metrics
-from services.aggregator.figures import FIRST_DAY, LAST_DAY, day_record, figures
+from services.aggregator.figures import FIRST_DAY, LAST_DAY, KeptPeriods, day_record, figures_json
 from services.aggregator.hcm_time import US_PER_SECOND, hcm_day
 from services.aggregator.late_filings import FilingLedger, entry_of, filings_record, first_procedure, spans
 from services.aggregator.portal_rules import PortalFiling
@@ -72,6 +72,7 @@ class Unit:
     # a unit read from its record. The filings whose entries to set again when next published:
     filings: FilingLedger | None = field(default_factory=FilingLedger)
     noted: dict[str, Filing] = field(default_factory=dict)
+    kept_periods: KeptPeriods = field(default_factory=dict)  # its last record's periods (figures.py)
 
     def to_bytes(self) -> bytes:
         return orjson.dumps({"p": self.partition, "o": self.last_offset, "u": self.state.to_json()})
@@ -369,8 +370,8 @@ class Engine:
         metrics.UNITS.set(len(self.units))
 
     def publish_due(self, now: float, min_gap_s: float = 0.0,
-                    tick: float = 0.0) -> Iterator[tuple[str, dict[str, Any]]]:
-        """The records to publish now: changed units, or every unit when the day has rolled.
+                    tick: float = 0.0) -> Iterator[tuple[str, bytes]]:
+        """The records to publish now, encoded: changed units, or every unit when the day has rolled.
 
         A unit published less than `min_gap_s` before `tick` (a monotonic time, apart from the
         figures' clock, which replays freeze) waits for a later call: at most one record per unit
@@ -394,13 +395,15 @@ class Engine:
                 continue
             self.dirty.discard(unit_code)
             try:
-                record = figures(unit_code, unit.state, now)
+                record = figures_json(unit_code, unit.state, now, unit.kept_periods)
+                # What mark_clock_changes compares: all_time's overdue counts in the record.
+                published_overdue = (unit.state.pending(now_us)[1],
+                                     unit.state.portal_pending(FIRST_DAY, LAST_DAY, now_us)[1])
             except Exception as exc:  # noqa: BLE001  (any bug: one unit must not stop the others)
                 self._cannot_publish(unit_code, exc)
                 continue
             self._can_publish(unit_code)
-            everything = record["periods"]["all_time"]
-            unit.published_overdue = (everything["pending_overdue"], everything["portal_pending_overdue"])
+            unit.published_overdue = published_overdue
             unit.published_at = tick
             self.lists_due.add(unit_code)
             yield unit_code, record

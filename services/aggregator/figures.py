@@ -7,6 +7,8 @@ from datetime import date
 from functools import lru_cache
 from typing import Any
 
+import orjson
+
 from services.aggregator.hcm_time import day_iso, day_start_us, epoch_to_us, format_as_of, hcm_day
 from services.aggregator.unit_state import UnitState
 from services.contract.figures import COUNTERS, PERIODS, calendar_periods, rates
@@ -43,40 +45,57 @@ def calendar_days(today: int) -> Mapping[str, tuple[int, int]]:
             for name, (first, last) in calendar_periods(date.fromordinal(today)).items()}
 
 
-def _period(row: list[int], within: int, overdue: int, portal: tuple[int, int]) -> dict[str, Any]:
-    period: dict[str, Any] = dict(zip(COUNTERS, row, strict=True))
-    period["pending_within_due"] = within
-    period["pending_overdue"] = overdue
-    period["portal_pending_on_time"], period["portal_pending_overdue"] = portal
-    period.update(rates(period))
-    return period
-
-
 def cutoff_us(last_day: int, today: int, now_us: int) -> int:
     """When a period's open filings are judged (docs/figures.md): now for a period that has not
     ended, else the first instant after its last day."""
     return now_us if last_day >= today else day_start_us(last_day + 1)
 
 
+# A unit's periods as last encoded: period -> (its counters, its 766 pending, and the JSON of its object
+# before and after the press-style pending).
+KeptPeriods = dict[str, tuple[list[int], tuple[int, int], bytes, bytes]]
+
+
 def figures(unit_code: str, unit: UnitState, now_epoch: float) -> dict[str, Any]:
     """The unit-figures record of `unit` at `now_epoch` (seconds since the epoch): the rolling
     periods, then the calendar ones."""
+    return orjson.loads(figures_json(unit_code, unit, now_epoch, {}))
+
+
+def figures_json(unit_code: str, unit: UnitState, now_epoch: float, kept: KeptPeriods) -> bytes:
+    """figures(), encoded, as published: a period whose counters and 766 pending are those of the
+    unit's last record (most of its thirty periods between two records: past months, quarters and
+    years) is not built and encoded again. Each period also holds the press-style pending of now,
+    written afresh every time. `kept` is the unit's, updated in place."""
     now_us = epoch_to_us(now_epoch)
     today = hcm_day(now_us)
     spans = period_days(today)
-    sums = unit.window_sums(today, tuple(spans[name][0] for name in _WINDOWED))
     within, overdue = unit.pending(now_us)
-    periods = {name: _period(row, within, overdue, unit.portal_pending(spans[name][0], today, now_us))
-               for name, row in zip(_WINDOWED, sums, strict=True)}
-    # all_time is every day, future ones included: the running total.
-    periods["all_time"] = _period(unit.totals, within, overdue,
-                                  unit.portal_pending(FIRST_DAY, LAST_DAY, now_us))
+    press = b',"pending_within_due":%d,"pending_overdue":%d' % (within, overdue)
+    rows = dict(zip(_WINDOWED, unit.window_sums(today, tuple(spans[name][0] for name in _WINDOWED)),
+                    strict=True))
+    rows["all_time"] = unit.totals
+    cutoffs = {name: (first, last, now_us) for name, (first, last) in spans.items()}
     calendar = calendar_days(today)
-    for name, row in unit.range_sums(calendar).items():
-        first, last = calendar[name]
-        periods[name] = _period(row, within, overdue,
-                                unit.portal_pending(first, last, cutoff_us(last, today, now_us)))
-    return {"unit_code": unit_code, "as_of": format_as_of(now_us), "day": day_iso(today), "periods": periods}
+    rows.update(unit.range_sums(calendar))
+    cutoffs.update((name, (first, last, cutoff_us(last, today, now_us)))
+                   for name, (first, last) in calendar.items())
+    periods: dict[str, orjson.Fragment] = {}
+    was = dict(kept)
+    kept.clear()
+    for name, row in rows.items():
+        portal = unit.portal_pending(*cutoffs[name])
+        entry = was.get(name)
+        if entry is None or entry[1] != portal or entry[0] != row:
+            counters: dict[str, Any] = dict(zip(COUNTERS, row, strict=True))
+            judged = {"portal_pending_on_time": portal[0], "portal_pending_overdue": portal[1]}
+            # In the record's order: the counters, the snapshots (press-style ones between), the rates.
+            entry = (row, portal, orjson.dumps(counters)[:-1],
+                     b"," + orjson.dumps({**judged, **rates({**counters, **judged})})[1:])
+        kept[name] = entry
+        periods[name] = orjson.Fragment(entry[2] + press + entry[3])
+    return orjson.dumps({"unit_code": unit_code, "as_of": format_as_of(now_us), "day": day_iso(today),
+                         "periods": periods})
 
 
 def day_record(unit_code: str, unit: UnitState, day: int) -> dict[str, Any]:

@@ -77,7 +77,7 @@ class Publisher:
             for unit_code, record in engine.publish_due(engine.now(), self.interval_s, self.clock()):
                 days = engine.days_due(unit_code)
                 days_by_unit[unit_code] = list(days)
-                sends.append(await self.send(self.figures_topic, unit_code.encode(), orjson.dumps(record)))
+                sends.append(await self.send(self.figures_topic, unit_code.encode(), record))
                 for key, row in days.values():
                     sends.append(await self.send(self.days_topic, key.encode(), orjson.dumps(row)))
             if self.filings_topic is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -32,8 +33,13 @@ def engine() -> Engine:
     return Engine(400, clock=lambda: NOW)
 
 
+def decoded(published: Iterable[tuple[str, bytes]]) -> dict[str, Any]:
+    """Records as Engine.publish_due gives them (encoded), decoded, by unit."""
+    return {code: orjson.loads(record) for code, record in published}
+
+
 def figures_of(engine: Engine) -> dict[str, Any]:
-    return {code: record["periods"] for code, record in engine.publish_due(NOW)}
+    return {code: record["periods"] for code, record in decoded(engine.publish_due(NOW)).items()}
 
 
 class Crash(Exception):

@@ -11,7 +11,7 @@ from services.aggregator import engine as engine_module
 from services.aggregator import metrics
 from services.aggregator.engine import Engine, Filing
 from services.aggregator.rules import event_from_json
-from tests.unit.aggregator.fakes import NOW, T0, event, figures_of
+from tests.unit.aggregator.fakes import NOW, T0, decoded, event, figures_of
 
 EVENTS = [
     event(1, "submitted", "F1", T0),
@@ -165,7 +165,7 @@ def test_a_day_roll_republishes_every_unit_and_the_clock_moves_overdue() -> None
     assert list(engine.publish_due(clock[0])) == []  # nothing changed: nothing to publish
     clock[0] = NOW + 2 * 86400  # P's due (2 days after submission) has passed; the day rolled too
     engine.mark_clock_changes(clock[0])
-    again = dict(engine.publish_due(clock[0]))
+    again = decoded(engine.publish_due(clock[0]))
     assert set(again) == {"U1", "U2"}
     assert again["U2"]["periods"]["all_time"]["pending_overdue"] == 1
 
@@ -178,7 +178,7 @@ def test_the_clock_moves_766_overdue_when_the_press_style_count_does_not() -> No
     # press-style count has it overdue already; Decision 766 judges it by the due date alone.
     lifecycle = [event(1, "submitted", "P", start), event(2, "overdue", "P", start + timedelta(minutes=1))]
     tables.run(engine, [[i, e] for i, e in enumerate(lifecycle)])
-    first = dict(engine.publish_due(clock[0]))["U1"]["periods"]["all_time"]
+    first = decoded(engine.publish_due(clock[0]))["U1"]["periods"]["all_time"]
     assert (first["pending_overdue"], first["portal_pending_overdue"]) == (1, 0)
     due = (start + timedelta(days=2)).timestamp()  # the fakes' submissions are due in 2 days
     clock[0] = due - 1  # the day has rolled: every unit goes out once
@@ -189,7 +189,7 @@ def test_the_clock_moves_766_overdue_when_the_press_style_count_does_not() -> No
     assert list(engine.publish_due(clock[0])) == []
     clock[0] = due + 0.001
     engine.mark_clock_changes(clock[0])
-    again = dict(engine.publish_due(clock[0]))["U1"]["periods"]["all_time"]
+    again = decoded(engine.publish_due(clock[0]))["U1"]["periods"]["all_time"]
     assert (again["pending_overdue"], again["portal_pending_overdue"]) == (1, 1)
 
 
@@ -247,7 +247,7 @@ def test_publishing_coalesces_each_unit_to_one_record_per_gap() -> None:
     # Changed again 0.2 s later: held back, not lost.
     assert list(engine.publish_due(NOW, min_gap_s=0.5, tick=100.2)) == []
     tables.run(engine, [[2, EVENTS[2]]])
-    late = dict(engine.publish_due(NOW, min_gap_s=0.5, tick=100.5))
+    late = decoded(engine.publish_due(NOW, min_gap_s=0.5, tick=100.5))
     # One record, carrying both changes made while it waited.
     assert late["U1"]["periods"]["all_time"]["received_total"] == 2
     assert late["U1"]["periods"]["all_time"]["resolved_total"] == 1
@@ -261,9 +261,9 @@ def test_a_change_made_while_a_round_is_publishing_is_published_next_round() -> 
     publishing = engine.publish_due(NOW)
     assert next(publishing)[0] == "U1"
     tables.run(engine, [[2, EVENTS[1]], [3, event(11, "submitted", "G2", T0, unit="U2")]])
-    rest = dict(publishing)
+    rest = decoded(publishing)
     assert rest.keys() == {"U2"} and rest["U2"]["periods"]["all_time"]["received_total"] == 2
-    again = dict(engine.publish_due(NOW))  # U1's record went out before its change: U1 is due again
+    again = decoded(engine.publish_due(NOW))  # U1's record went out before its change: U1 is due again
     assert again.keys() == {"U1"} and again["U1"]["periods"]["all_time"]["resolved_total"] == 1
 
 
@@ -361,18 +361,18 @@ def test_a_unit_whose_figures_fail_is_reported_and_every_other_unit_is_published
     it can be published."""
     engine, tables = Engine(400, clock=lambda: NOW), Tables()
     tables.run(engine, [[0, EVENTS[0]], [1, event(8, "submitted", "G1", T0, unit="U2")]])
-    real_figures = engine_module.figures
+    real_figures = engine_module.figures_json
 
-    def failing_for_u2(unit_code: str, *args: Any) -> dict[str, Any]:
+    def failing_for_u2(unit_code: str, *args: Any) -> bytes:
         if unit_code == "U2":
             raise OverflowError("date value out of range")
         return real_figures(unit_code, *args)
 
-    monkeypatch.setattr(engine_module, "figures", failing_for_u2)
+    monkeypatch.setattr(engine_module, "figures_json", failing_for_u2)
     assert set(figures_of(engine)) == {"U1"}
     assert metrics.REGISTRY.get_sample_value("aggregator_units_unpublishable") == 1
     assert engine.unpublishable == {"U2"}
-    monkeypatch.setattr(engine_module, "figures", real_figures)
+    monkeypatch.setattr(engine_module, "figures_json", real_figures)
     tables.run(engine, [[2, event(9, "submitted", "G2", T0, unit="U2")]])
     assert set(figures_of(engine)) == {"U2"}
     assert metrics.REGISTRY.get_sample_value("aggregator_units_unpublishable") == 0

@@ -20,7 +20,7 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from services.aggregator.figures import figures
+from services.aggregator.figures import KeptPeriods, figures, figures_json
 from services.aggregator.hcm_time import parse_instant
 from services.aggregator.rules import (
     EMPTY_FILING,
@@ -218,6 +218,32 @@ def test_any_order_and_duplication_give_the_canonical_figures(delivery: tuple[li
     assert any_order.days() == in_order.days()
     for now in (AS_OF, AS_OF + timedelta(days=2, microseconds=1)):
         assert any_order.records(now) == in_order.records(now)
+
+
+@settings(max_examples=150, deadline=None)
+@given(deliveries(), st.lists(st.integers(-86400 * 10**6, 3 * 86400 * 10**6), min_size=1, max_size=5))
+def test_a_record_encoded_from_its_last_periods_equals_one_built_afresh(delivery: tuple[list, list],
+                                                                        later_us: list[int]) -> None:
+    """The publisher encodes each unit's record reusing the periods that did not change since its
+    last one (figures_json): after any event and at any later instant (the day, the month and the
+    quarter rolling past AS_OF), the record is the one built from nothing."""
+    _events, delivered = delivery
+    aggregator = Aggregator()
+    kept: dict[str, KeptPeriods] = {}
+    # Just past each due date too, where a filing still open turns overdue.
+    dues = sorted({datetime.fromisoformat(e["due_at"]) for e in delivered if e.get("due_at")})[:4]
+    instants = sorted([*(AS_OF + timedelta(microseconds=us) for us in later_us),
+                       *(due + timedelta(microseconds=1) for due in dues)])
+    # After each event at one of the instants, then at each in turn with no event between: the
+    # clock alone moves open filings past their due dates, and the periods with them.
+    steps = [(event, instants[position % len(instants)]) for position, event in enumerate(delivered)]
+    for event, moment in [*steps, *((None, moment) for moment in instants)]:
+        if event is not None:
+            aggregator.feed(event)
+        now = moment.timestamp()
+        for code, unit in aggregator.units.items():
+            encoded = figures_json(code, unit, now, kept.setdefault(code, {}))
+            assert orjson.loads(encoded) == figures(code, unit, now)
 
 
 @cache
