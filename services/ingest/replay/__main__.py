@@ -7,7 +7,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -25,10 +24,6 @@ from services.ingest.settings import IngestSettings
 log = logging.getLogger("services.ingest.replay")
 EXIT_REFUSED = 2
 EXIT_INTERRUPTED = 130
-# The replay can produce faster than one aggregator worker applies, and on shared cores every CPU
-# second it takes is one the worker does not: at a lower priority, the worker keeps pace instead of
-# being left a backlog to apply alone, and live events are not held up (docs/benchmarks.md).
-DEFAULT_NICENESS = 10
 
 
 def parser() -> argparse.ArgumentParser:
@@ -53,10 +48,6 @@ def parser() -> argparse.ArgumentParser:
                    "acknowledged by Kafka (default: 20000)")
     p.add_argument("--agencies-timeout", type=float, default=60.0,
                    help="sync: seconds to wait for the agency codes to be read (default: 60)")
-    p.add_argument("--niceness", type=int, default=DEFAULT_NICENESS, choices=range(20), metavar="0-19",
-                   help="added to this process's CPU niceness, so that the services on the same machine "
-                        "(the aggregator applying what it produces, the live intake) come first; 0 to run "
-                        f"at their priority (default: {DEFAULT_NICENESS})")
     return p
 
 
@@ -115,7 +106,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.ack_every < 1:
         parser().error("--ack-every must be at least 1")
     settings = IngestSettings()
-    os.nice(args.niceness)
     started = time.monotonic()
     try:
         done = asyncio.run(run(args, settings))

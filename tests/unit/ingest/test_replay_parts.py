@@ -13,7 +13,6 @@ from typing import Any
 import orjson
 import pytest
 
-import services.ingest.replay.__main__ as command
 from services.contract.agencies import AgencyBook, encode_agency
 from services.contract.event_validation import default_validator
 from services.ingest.dvcqg.intake import Intake, examine_call, parse_call
@@ -266,19 +265,3 @@ def test_ndjson_verdicts_on_the_lines_bytes_are_those_of_the_http_intake() -> No
     refused = {r["line"]: r["errors"] for r in examined.rejects if r["line"] in refused_by_intake}
     assert refused == refused_by_intake and len(refused) > 100
     assert len(examined.rejects) - len(refused) == len(lines) - len(decoded) > 10  # not JSON at all
-
-
-def test_the_replay_runs_below_the_services_cpu_priority_unless_told(monkeypatch: pytest.MonkeyPatch,
-                                                                    tmp_path: Path) -> None:
-    asked: list[int] = []
-
-    async def refused(*_: object) -> None:
-        raise PositionRefused("stop here")
-
-    monkeypatch.setattr(command.os, "nice", asked.append)
-    monkeypatch.setattr(command, "run", refused)
-    assert command.main([str(tmp_path / "history.ndjson")]) == command.EXIT_REFUSED
-    assert command.main(["--niceness", "0", str(tmp_path / "history.ndjson")]) == command.EXIT_REFUSED
-    assert asked == [command.DEFAULT_NICENESS, 0] and command.DEFAULT_NICENESS > 0
-    with pytest.raises(SystemExit):
-        command.parser().parse_args(["--niceness", "20", "f"])
