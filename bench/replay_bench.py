@@ -35,6 +35,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer
 
 from bench.replay_feed import END, PROVINCE, feed_file
+from bench.scaling_bench import group_stable
 from services.common.kafka_settings import KafkaSettings
 from services.common.topics import ensure_topics
 from services.contract.units import province_units
@@ -112,6 +113,7 @@ def main() -> None:
     parser.add_argument("--partitions", type=int, default=12)
     parser.add_argument("--cache-dir", type=Path, default=ROOT / ".cache" / "bench")
     parser.add_argument("--deadline-min", type=float, default=120, help="give up waiting for the worker")
+    parser.add_argument("--workers", type=int, default=1, help="aggregator workers, one consumer group")
     args = parser.parse_args()
     load_start = os.getloadavg()
     path, generated_s = feed_file(args.cache_dir, args.events)
@@ -133,12 +135,16 @@ def main() -> None:
         units = sorted(u.code for u in province_units(PROVINCE))
         sample = set(random.Random(7).sample(units, min(args.sample_units, len(units))))
         follower = SampleFigures(kafka, sample)
-        worker = Worker(kafka, workdir / "worker", f"replaybench-{kafka.events_topic}", END).start()
+        app_id = f"replaybench-{kafka.events_topic}"
+        workers = [Worker(kafka, workdir / f"worker{i}", app_id, END).start() for i in range(args.workers)]
         try:
             deadline = time.monotonic() + 120
-            while worker.state() is None:
-                worker.check_alive()
-                assert time.monotonic() < deadline, "the worker did not start"
+            # Every worker up, and the partitions shared out before the first event: none moves mid-way.
+            while any(w.state() is None for w in workers) or (
+                    len(workers) > 1 and not asyncio.run(group_stable(kafka, app_id, len(workers)))):
+                for worker in workers:
+                    worker.check_alive()
+                assert time.monotonic() < deadline, "the workers did not start"
                 time.sleep(0.2)
             env = {**os.environ, "PYTHONPATH": str(ROOT), "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
                    "KAFKA_EVENTS_TOPIC": kafka.events_topic, "KAFKA_DLQ_TOPIC": kafka.dlq_topic,
@@ -157,11 +163,14 @@ def main() -> None:
             events = done.counts.events
             applied = 0
             deadline = time.monotonic() + args.deadline_min * 60
+            last: dict[int, int] = {}
             while applied < events:
-                worker.check_alive()
-                assert time.monotonic() < deadline, f"the worker applied {applied:,} of {events:,}"
-                state = worker.state()
-                applied = state["applied"] if state else applied
+                for index, worker in enumerate(workers):
+                    worker.check_alive()
+                    state = worker.state()
+                    last[index] = state["applied"] if state else last.get(index, 0)
+                applied = sum(last.values())
+                assert time.monotonic() < deadline, f"the workers applied {applied:,} of {events:,}"
                 time.sleep(1)
             all_applied_s = time.monotonic() - started
             print(f"replay {events / replay_s:,.0f} events/s ({replay_s / 60:.1f} min); all {events:,} "
@@ -173,8 +182,9 @@ def main() -> None:
         finally:
             follower.stop.set()
             load_end = os.getloadavg()
-            worker_log = worker.log_tail(2000)
-            worker.stop()
+            worker_log = "\n".join(worker.log_tail(2000) for worker in workers)
+            for worker in workers:
+                worker.stop()
 
         oracle_started = time.monotonic()
         sampled = sample_lines(path, sample, workdir / "sample.ndjson")
@@ -188,13 +198,14 @@ def main() -> None:
         ("baseline (raw producer)", f"{raw / baseline_s:,.0f} lines/s, {baseline_s / 60:.1f} min"),
         ("replay command", f"{events / replay_s:,.0f} events/s, {replay_s / 60:.1f} min"),
         ("ours / baseline", f"{(events / replay_s) / (raw / baseline_s):.2f}"),
-        ("time to all applied", f"{all_applied_s / 60:.1f} min (from the replay's start to the worker's "
+        ("time to all applied", f"{all_applied_s / 60:.1f} min (from the replay's start to the workers' "
                                 f"/state applied = {events:,})"),
         ("equal to the oracle", f"{'yes' if equal else 'NO'}: {len(sample)} units sampled ({len(expected)} "
                                 f"with events), {sampled:,} of their lines (oracle {oracle_s:.0f} s)"),
         ("load average (1 min)", f"{load_start[0]:.1f} at start, {load_end[0]:.1f} at the end"),
     ]
-    print(f"\nReplay of a province-year ({os.cpu_count()} CPUs; broker, one aggregator worker and the replay "
+    workers_text = "one aggregator worker" if args.workers == 1 else f"{args.workers} aggregator workers"
+    print(f"\nReplay of a province-year ({os.cpu_count()} CPUs; broker, {workers_text} and the replay "
           "on this machine)")
     for name, value in rows:
         print(f"  {name:<26}{value}")
