@@ -446,10 +446,7 @@ class Engine:
             self.lists_due.discard(unit_code)
             try:
                 ledger = unit.filings
-                for filing_id, filing in unit.noted.items():
-                    fold = filing.known_fold()
-                    ledger.put(filing_id, entry_of(fold.portal, fold.portal_pending, filing.procedure))
-                unit.noted = {}
+                self._note(unit, ledger)
                 ledger.prune(hcm_day(now_us))
                 periods = spans(now_us) if periods is None else periods
                 record = filings_record(unit_code, ledger, now_us, periods)
@@ -458,6 +455,25 @@ class Engine:
                 continue
             unit.lists_published_at = tick
             yield unit_code, record
+
+    def note_filings(self) -> None:
+        """Set the ledger entries of the filings changed since, in the units whose lists wait for
+        their turn (filings_due): a filing is held in `noted` only until then, not until the lists
+        go out, which a busy worker spaces out (publisher.py)."""
+        for unit_code in self.lists_due:
+            unit = self.units.get(unit_code)
+            if unit is not None and unit.filings is not None and unit.noted:
+                try:
+                    self._note(unit, unit.filings)
+                except Exception as exc:  # noqa: BLE001  (as in publish_due)
+                    self._cannot_publish(unit_code, exc)
+
+    @staticmethod
+    def _note(unit: Unit, ledger: FilingLedger) -> None:
+        for filing_id, filing in unit.noted.items():
+            fold = filing.known_fold()
+            ledger.put(filing_id, entry_of(fold.portal, fold.portal_pending, filing.procedure))
+        unit.noted = {}
 
     def days_due(self, unit_code: str) -> dict[int, tuple[str, dict[str, Any]]]:
         """The unit's day rows changed since last asked, by day, each with its `unit-days` key

@@ -24,6 +24,11 @@ from services.aggregator.engine import KEY_SEPARATOR, Engine
 log = logging.getLogger(__name__)
 # The longest tick between rounds.
 MAX_TICK_S = 0.05
+# The lists' rounds take at most this share of the worker's time: each waits, after the one before,
+# its own gap and this many times as long as that round took. Lists of a unit with a long history
+# cost milliseconds; for every unit at once, behind a backlog (a history replayed), one round every
+# few seconds took an eighth of the worker's time, which the backlog needed.
+LISTS_TIME_SHARE = 0.05
 
 
 class Send(Protocol):
@@ -50,6 +55,7 @@ class Publisher:
         self.scan = scan
         self.filings_interval_s = filings_interval_s  # the lists' own gap (Engine.filings_due)
         self._unreadable: set[str] = set()
+        self._lists_not_before = float("-inf")  # (LISTS_TIME_SHARE)
 
     def rebuild_ledgers(self) -> None:
         """Units read from their records get their late-filings ledgers back from the filings
@@ -81,10 +87,7 @@ class Publisher:
                 for key, row in days.values():
                     sends.append(await self.send(self.days_topic, key.encode(), orjson.dumps(row)))
             if self.filings_topic is not None:
-                due = engine.filings_due(engine.now(), self.filings_interval_s, self.clock())
-                for unit_code, lists in due:
-                    days_by_unit.setdefault(unit_code, [])  # refused: its figures and lists are due again
-                    sends.append(await self.send(self.filings_topic, unit_code.encode(), orjson.dumps(lists)))
+                await self._publish_lists(self.filings_topic, sends, days_by_unit)
             await asyncio.gather(*sends)
         except KafkaError as exc:
             engine.unpublished(days_by_unit)
@@ -92,6 +95,27 @@ class Publisher:
             return
         engine.published(days_by_unit)
         metrics.PUBLISHED.inc(len(days_by_unit))
+
+    async def _publish_lists(self, topic: str, sends: list[Awaitable[Any]],
+                             days_by_unit: dict[str, list[int]]) -> None:
+        engine = self.engine
+        if self.clock() < self._lists_not_before:
+            engine.note_filings()
+            return
+        due = engine.filings_due(engine.now(), self.filings_interval_s, self.clock())
+        spent = 0.0  # building and encoding the lists, not the awaits between them
+        while True:
+            began = self.clock()
+            made = next(due, None)
+            if made is None:
+                spent += self.clock() - began
+                break
+            unit_code, lists = made
+            encoded = orjson.dumps(lists)
+            spent += self.clock() - began
+            days_by_unit.setdefault(unit_code, [])  # refused: its figures and lists are due again
+            sends.append(await self.send(topic, unit_code.encode(), encoded))
+        self._lists_not_before = self.clock() + spent * (1 - LISTS_TIME_SHARE) / LISTS_TIME_SHARE
 
     async def run(self) -> None:
         """Publish for ever. A loop, not a Faust timer: a long round (every unit, after a

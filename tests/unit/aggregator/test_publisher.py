@@ -7,6 +7,7 @@ import asyncio
 from typing import Any
 
 import orjson
+import pytest
 from aiokafka.errors import KafkaConnectionError
 
 from services.aggregator.engine import Engine
@@ -58,3 +59,37 @@ async def test_a_round_kafka_refuses_is_published_again() -> None:
     await publisher.publish_round()
     assert sorted(key for _, key, _ in kafka.sent) == [b"U1", b"U1|2026-11-20"]
     assert e.units["U1"].state.unacknowledged == set()
+
+
+async def test_the_lists_take_a_bounded_share_of_the_workers_time_and_their_filings_are_noted_meanwhile(
+        ) -> None:
+    kafka, e = Kafka(), applied("U1", "U2")
+    now = [100.0]
+    publisher = Publisher(e, kafka.send, "figures", "days", 0.5, clock=lambda: now[0],
+                          filings_topic="filings", filings_interval_s=0.0)
+    build = e.filings_due
+
+    def slow(*args: Any) -> Any:
+        for made in build(*args):
+            now[0] += 0.1  # each unit's lists take 0.1 s to build
+            yield made
+
+    e.filings_due = slow  # type: ignore[method-assign]
+    await publisher.publish_round()
+    assert sorted(key for topic, key, _ in kafka.sent if topic == "filings") == [b"U1", b"U2"]
+    # 0.2 s of lists: the next lists wait 19 times as long, so that lists are 5 % of the time.
+    assert now[0] == pytest.approx(100.2) and publisher._lists_not_before == pytest.approx(100.2 + 0.2 * 19)
+    kafka.sent.clear()
+    e.apply_pack(0, orjson.loads(pack([(9, event(9, "submitted", "F9", T0, unit="U1"))])), {}.get, {}.get)
+    assert e.units["U1"].noted
+    now[0] = 101.0
+    await publisher.publish_round()
+    assert [key for topic, key, _ in kafka.sent if topic in ("figures", "filings")] == [b"U1"]  # figures only
+    assert e.units["U1"].noted == {} and e.units["U1"].filings is not None
+    assert e.units["U1"].filings.get("F9") is not None  # its entry set: not held until the lists go out
+    kafka.sent.clear()
+    now[0] = 104.1
+    await publisher.publish_round()
+    lists = [value for topic, _, value in kafka.sent if topic == "filings"]
+    assert [v["unit_code"] for v in lists] == ["U1"]
+    assert lists[0]["due_soon"]["count"] + lists[0]["overdue_now"]["count"] == 2  # F1 and F9, open
