@@ -23,6 +23,7 @@ import asyncio
 import os
 import random
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -115,6 +116,8 @@ def main() -> None:
     parser.add_argument("--deadline-min", type=float, default=120, help="give up waiting for the worker")
     parser.add_argument("--workers", type=int, default=1, help="aggregator workers, one consumer group")
     args = parser.parse_args()
+    # SIGTERM stops everything in order, as Ctrl-C does: the replay, the workers, then the broker.
+    signal.signal(signal.SIGTERM, lambda *_: os.kill(os.getpid(), signal.SIGINT))
     load_start = os.getloadavg()
     path, generated_s = feed_file(args.cache_dir, args.events)
     size = path.stat().st_size
