@@ -96,7 +96,7 @@ bench: install ## Benchmarks (minutes): ingest, aggregator throughput, state and
 	$(PY) -m bench.sync_bench
 	$(PY) -m bench.national_bench
 
-replay-bench: install ## A province-year (16 M events) replayed into the product, against the raw producer (about 30 min); REPLAY_ARGS="--events 2000000" for less
+replay-bench: install ## A province-year (16 M events) replayed into the product, against the raw producer (about 17 min; 24 the first time); REPLAY_ARGS="--events 2000000" for less
 	$(PY) -m bench.replay_bench $(REPLAY_ARGS)
 
 soak: install ## A country's working day through the whole pipeline (10 min); SOAK_ARGS="--events 200000 --minutes 4" for less
