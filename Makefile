@@ -89,6 +89,7 @@ bench: install ## Benchmarks (minutes): ingest, aggregator throughput, state and
 	$(PY) -m bench.ingest_bench
 	$(PY) -m bench.aggregator_bench
 	$(PY) -m bench.state_size
+	$(PY) -m bench.figures_encoding
 	$(PY) -m bench.scaling_bench
 	$(PY) -m bench.freshness_bench
 	$(PY) -m bench.api_bench

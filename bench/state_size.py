@@ -26,12 +26,11 @@ from services.simulator.ndjson_file import line_bytes
 END = datetime.fromisoformat("2026-11-23T12:00:00+07:00")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--days", type=int, default=60, help="days of the feed (default 60)")
-    args = parser.parse_args()
+def simulated_state(days: int) -> tuple[dict[tuple[str, str], Filing], dict[str, UnitState]]:
+    """The filings and units of `days` of a simulated province's feed, up to END, as the engine
+    would hold them."""
     rates = DeliveryRates(duplicate=0.01, reorder=0.05, late=0.005, repeat=0.005, malformed=0.0)
-    config = FeedConfig(start=END - timedelta(days=args.days), end=END, seed=1, delivery=rates)
+    config = FeedConfig(start=END - timedelta(days=days), end=END, seed=1, delivery=rates)
     filings: dict[tuple[str, str], Filing] = {}
     units: dict[str, UnitState] = {}
     for offset, item in enumerate(generate(config)):
@@ -45,7 +44,14 @@ def main() -> None:
         filing.offsets[event.event_id] = offset
         if change is not None:
             units.setdefault(event.unit_code, UnitState()).apply(change)
+    return filings, units
 
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--days", type=int, default=60, help="days of the feed (default 60)")
+    args = parser.parse_args()
+    filings, units = simulated_state(args.days)
     open_sizes = [len(f.to_bytes()) for f in filings.values() if f.known_fold().closed_at is None]
     closed_sizes = [len(f.to_bytes()) for f in filings.values() if f.known_fold().closed_at is not None]
     index_bytes = sum(len(orjson.dumps([u.to_json()["dues"], u.to_json()["portal_dues"]]))
