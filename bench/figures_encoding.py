@@ -42,10 +42,10 @@ def main() -> None:
     kept: dict[str, KeptPeriods] = {code: {} for code in units}
 
     def afresh(code: str, unit: UnitState) -> bytes:
-        return figures_json(code, unit, now, {})
+        return figures_json(code, unit, now, {})[0]
 
     def reusing(code: str, unit: UnitState) -> bytes:
-        return figures_json(code, unit, now, kept[code])
+        return figures_json(code, unit, now, kept[code])[0]
 
     def receive(unit: UnitState) -> None:
         unit.apply(Delta(((today, 1, {RECEIVED_TOTAL: 1}),), None, None, None, None))

@@ -395,10 +395,7 @@ class Engine:
                 continue
             self.dirty.discard(unit_code)
             try:
-                record = figures_json(unit_code, unit.state, now, unit.kept_periods)
-                # What mark_clock_changes compares: all_time's overdue counts in the record.
-                published_overdue = (unit.state.pending(now_us)[1],
-                                     unit.state.portal_pending(FIRST_DAY, LAST_DAY, now_us)[1])
+                record, published_overdue = figures_json(unit_code, unit.state, now, unit.kept_periods)
             except Exception as exc:  # noqa: BLE001  (any bug: one unit must not stop the others)
                 self._cannot_publish(unit_code, exc)
                 continue

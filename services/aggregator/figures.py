@@ -59,14 +59,16 @@ KeptPeriods = dict[str, tuple[list[int], tuple[int, int], bytes, bytes]]
 def figures(unit_code: str, unit: UnitState, now_epoch: float) -> dict[str, Any]:
     """The unit-figures record of `unit` at `now_epoch` (seconds since the epoch): the rolling
     periods, then the calendar ones."""
-    return orjson.loads(figures_json(unit_code, unit, now_epoch, {}))
+    return orjson.loads(figures_json(unit_code, unit, now_epoch, {})[0])
 
 
-def figures_json(unit_code: str, unit: UnitState, now_epoch: float, kept: KeptPeriods) -> bytes:
-    """figures(), encoded, as published: a period whose counters and 766 pending are those of the
-    unit's last record (most of its thirty periods between two records: past months, quarters and
-    years) is not built and encoded again. Each period also holds the press-style pending of now,
-    written afresh every time. `kept` is the unit's, updated in place."""
+def figures_json(unit_code: str, unit: UnitState, now_epoch: float,
+                 kept: KeptPeriods) -> tuple[bytes, tuple[int, int]]:
+    """figures(), encoded, as published, and its all_time's (pending_overdue, portal_pending_overdue),
+    which the clock moves (Engine.mark_clock_changes). A period whose counters and 766 pending are
+    those of the unit's last record (most of its thirty periods between two records: past months,
+    quarters and years) is not built and encoded again. Each period also holds the press-style
+    pending of now, written afresh every time. `kept` is the unit's, updated in place."""
     now_us = epoch_to_us(now_epoch)
     today = hcm_day(now_us)
     spans = period_days(today)
@@ -94,8 +96,9 @@ def figures_json(unit_code: str, unit: UnitState, now_epoch: float, kept: KeptPe
                      b"," + orjson.dumps({**judged, **rates({**counters, **judged})})[1:])
         kept[name] = entry
         periods[name] = orjson.Fragment(entry[2] + press + entry[3])
-    return orjson.dumps({"unit_code": unit_code, "as_of": format_as_of(now_us), "day": day_iso(today),
-                         "periods": periods})
+    record = orjson.dumps({"unit_code": unit_code, "as_of": format_as_of(now_us), "day": day_iso(today),
+                           "periods": periods})
+    return record, (overdue, kept["all_time"][1][1])
 
 
 def day_record(unit_code: str, unit: UnitState, day: int) -> dict[str, Any]:

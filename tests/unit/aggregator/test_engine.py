@@ -363,7 +363,7 @@ def test_a_unit_whose_figures_fail_is_reported_and_every_other_unit_is_published
     tables.run(engine, [[0, EVENTS[0]], [1, event(8, "submitted", "G1", T0, unit="U2")]])
     real_figures = engine_module.figures_json
 
-    def failing_for_u2(unit_code: str, *args: Any) -> bytes:
+    def failing_for_u2(unit_code: str, *args: Any) -> tuple[bytes, tuple[int, int]]:
         if unit_code == "U2":
             raise OverflowError("date value out of range")
         return real_figures(unit_code, *args)

@@ -242,8 +242,11 @@ def test_a_record_encoded_from_its_last_periods_equals_one_built_afresh(delivery
             aggregator.feed(event)
         now = moment.timestamp()
         for code, unit in aggregator.units.items():
-            encoded = figures_json(code, unit, now, kept.setdefault(code, {}))
-            assert orjson.loads(encoded) == figures(code, unit, now)
+            encoded, overdue = figures_json(code, unit, now, kept.setdefault(code, {}))
+            record = figures(code, unit, now)
+            assert orjson.loads(encoded) == record
+            everything = record["periods"]["all_time"]
+            assert overdue == (everything["pending_overdue"], everything["portal_pending_overdue"])
 
 
 @cache
