@@ -241,18 +241,20 @@ class Freshness:
     never_seen: int = 0
 
 
-def freshness(acks: dict[str, list[float]], records: dict[str, list[tuple[float, float, int]]]) -> Freshness:
+def freshness(acks: dict[str, list[float]], records: dict[str, list[tuple[float, float, int]]],
+              before: dict[str, int]) -> Freshness:
+    """`before`: each unit's events accepted before the measured ones (the warm-up's)."""
     out = Freshness()
     for unit, times in acks.items():
         times.sort()
         seen = records.get(unit, [])
         j = 0
-        for k, acked in enumerate(times, 1):
+        for k, acked in enumerate(times, before.get(unit, 0) + 1):
             # Records before j count fewer than k-1 events, so none of them counts k.
             while j < len(seen) and seen[j][2] < k:
                 j += 1
             if j == len(seen):
-                out.never_seen += len(times) - k + 1
+                out.never_seen += len(times) - (k - before.get(unit, 0)) + 1
                 break
             out.arrival.append(seen[j][0] - acked)
             out.published.append(seen[j][1] - acked)
@@ -307,9 +309,15 @@ async def measure(args: argparse.Namespace, kafka: KafkaSettings, ingest: Servic
             raise RuntimeError(f"warm-up events never came out as figures:\n{aggregator.log_tail()}")
 
         units = [f"u{i:04d}" for i in range(args.units)]
+        # Then the load itself, unmeasured, for --warmup seconds: a broker just started runs at twice
+        # its CPU per event for its first 15 s or so, while the JVM compiles its hot code.
+        warmed = await post_paced(ingest_url, key, units, args.rate, args.warmup, args.batch_size,
+                                  args.clients, args.seed) if args.warmup > 0 else Sent()
+        before = {unit: len(times) for unit, times in warmed.acks.items()}
         sent = await post_paced(ingest_url, key, units, args.rate,
                                 args.seconds, args.batch_size, args.clients, args.seed)
-        complete = await follower.wait_for({u: len(t) for u, t in sent.acks.items()}, args.drain, services)
+        expected_counts = {u: before.get(u, 0) + len(t) for u, t in sent.acks.items()}
+        complete = await follower.wait_for(expected_counts, args.drain, services)
         drained = time.time() - sent.last_ack
         await sampler.sample_once()
     finally:
@@ -318,8 +326,11 @@ async def measure(args: argparse.Namespace, kafka: KafkaSettings, ingest: Servic
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    result = freshness(sent.acks, follower.records)
+    result = freshness(sent.acks, follower.records, before)
     agg_metrics = await scrape(f"{agg_url}/metrics")
+    ingest_metrics = await scrape(f"{ingest_url}/metrics")
+    grouped = {name.rsplit("_", 1)[1]: value
+               for name, _, value in ingest_metrics.get("ingest_kafka_transaction_requests", [])}
     published = sum(value for name, _, value in agg_metrics.get("aggregator_figures_published", [])
                     if name.endswith("_total"))
     span = sent.last_ack - sent.first_sent
@@ -327,7 +338,7 @@ async def measure(args: argparse.Namespace, kafka: KafkaSettings, ingest: Servic
     t0, applied0 = sampler.applied_at(sent.first_sent)
     t1, applied1 = sampler.applied_at(sent.last_ack)
     t2, applied2 = sampler.samples[-1]
-    expected = sum(len(t) for t in warm.acks.values()) + sent.accepted
+    expected = sum(len(t) for t in warm.acks.values()) + warmed.accepted + sent.accepted
     packs = sum(value for name, _, value in agg_metrics.get("aggregator_event_lag_seconds", [])
                 if name.endswith("_count"))
     rows = [
@@ -338,6 +349,8 @@ async def measure(args: argparse.Namespace, kafka: KafkaSettings, ingest: Servic
         ("pacing: most behind schedule / most batches queued",
          f"{seconds(sent.late_max)} / {sent.queue_max}"),
         summary_row("request -> 202 (this client)", sent.latencies),
+        ("ingest: requests per Kafka transaction (warm-up included)",
+         f"{grouped.get('sum', 0) / max(grouped.get('count', 0), 1):.1f}"),
         summary_row("FRESHNESS: 202 -> figure arrives here", result.arrival),
         summary_row("  202 -> figure sent (record timestamp)", result.published),
         ("never seen", f"{result.never_seen:,} (all seen {drained:.1f} s after the last 202)" if complete
@@ -414,6 +427,8 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=2000, help="events per second")
     parser.add_argument("--seconds", type=float, default=30, help="how long to send")
     parser.add_argument("--units", type=int, default=200)
+    parser.add_argument("--warmup", type=float, default=15,
+                        help="seconds of the same load before the measured ones (0: none)")
     add_sender_options(parser, clients=8, batch_size=20, batch_help="events per request", drain=60, seed=1)
     args = parser.parse_args()
     # SIGTERM stops everything in order, as Ctrl-C does (asyncio.run turns SIGINT into a clean cancel).
@@ -432,7 +447,8 @@ def main() -> None:
     print(f"\nFreshness benchmark ({os.cpu_count()} CPUs; broker, ingest, one aggregator worker and this "
           f"client on this machine)")
     print(f"  {args.units} units, NDJSON batches of {args.batch_size} from {args.clients} clients, "
-          f"publish interval {interval} s, {args.partitions} partitions")
+          f"publish interval {interval} s, {args.partitions} partitions, {args.warmup:g} s of the load "
+          f"as warm-up, then {args.seconds:g} s measured")
     print_rows(rows)
 
 

@@ -157,7 +157,8 @@ async def soak(args: argparse.Namespace, pipeline: Pipeline, workdir: Path) -> l
         await asyncio.sleep(1)
 
     probes = sum(len(times) for times in probe_acks(stats).values())
-    fresh = freshness(probe_acks(stats), {u: [(t, t, n) for t, n in h] for u, h in follower.history.items()})
+    seen = {u: [(t, t, n) for t, n in h] for u, h in follower.history.items()}
+    fresh = freshness(probe_acks(stats), seen, {})
     filings = sum(r["periods"]["all_time"]["received_total"] for u, r in expected.items()
                   if not u.startswith("soak-probe-"))
     return [

@@ -12,6 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 # (the produce timeout, 10 s by default, is the top of the useful range).
 LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0)
 BATCH_BUCKETS = (1, 10, 100, 1_000, 5_000, 10_000)
+GROUP_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128)
 
 
 class IngestMetrics:
@@ -39,8 +40,12 @@ class IngestMetrics:
             registry=registry)
         self.kafka_seconds = Histogram(
             "ingest_kafka_transaction_duration_seconds",
-            "Time to write one request's events in a Kafka transaction, waiting for a producer included.",
+            "Time to write one request's events in a Kafka transaction, waiting for it to start included.",
             buckets=LATENCY_BUCKETS, registry=registry)
+        self.transaction_requests = Histogram(
+            "ingest_kafka_transaction_requests", "Requests written together in one Kafka transaction (those "
+            "that arrive while one is in flight go together in the next).", buckets=GROUP_BUCKETS,
+            registry=registry)
         self.kafka_failures = Counter(
             "ingest_kafka_failures_total",
             "Requests answered 503 because Kafka failed: timeout, error, or unavailable (no producer).",

@@ -1,10 +1,15 @@
-"""Write each request's events to Kafka in one transaction, from a small pool of transactional producers.
+"""Write requests' events to Kafka in transactions, grouped, from a small pool of transactional producers.
 
 Why transactions: a request's accepted events must become visible to `read_committed` consumers all
-together or not at all, even when Kafka fails half-way. Why a pool: a producer runs one transaction
-at a time, so concurrent requests each take their own. A producer that fails is thrown away and made
-again, with the same transactional.id, by a repair task that retries until Kafka answers; its
-InitProducerId makes the coordinator abort whatever the failed producer left open.
+together or not at all, even when Kafka fails half-way. Why group commit: a transaction costs the
+broker far more than its records do (AddPartitionsToTxn, EndTxn, and a commit marker written to every
+partition it touched), so requests that arrive while one is in flight wait for it and then go
+together in the next; each request is still all-or-nothing, since the group is. At a few requests a
+second each has its own transaction; at hundreds, a transaction carries every request that came
+during the one before (up to `transaction_max_bytes`). Why a pool: when the waiting requests fill
+more than one transaction, further producers start theirs in parallel. A producer that fails is thrown
+away and made again, with the same transactional.id, by a repair task that retries until Kafka
+answers; its InitProducerId makes the coordinator abort whatever the failed producer left open.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
@@ -45,6 +51,17 @@ class _NoProducer(Exception):
     pass
 
 
+class _Request:
+    """A request's records, waiting for the transaction that takes them, and its outcome."""
+
+    __slots__ = ("outcome", "records", "size")
+
+    def __init__(self, records: Sequence[Record]) -> None:
+        self.records = records
+        self.size = sum(len(key) + len(value) for key, value in records)
+        self.outcome: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+
 class _Slot:
     __slots__ = ("generation", "index", "producer", "transactional_id")
 
@@ -64,7 +81,12 @@ class TransactionalWriter:
         prefix = f"{settings.transactional_id_prefix}-{settings.instance_id}"
         self._slots = [_Slot(i, f"{prefix}-{i}") for i in range(settings.producer_pool_size)]
         self._idle: asyncio.Queue[_Slot] = asyncio.Queue()
-        self._busy = 0
+        self._busy = 0  # producers out of the idle queue: in a transaction, or probing Kafka (check)
+        self._group_bytes = settings.transaction_max_bytes
+        self._waiting: deque[_Request] = deque()  # in arrival order
+        self._waiting_bytes = 0
+        self._in_flight = 0  # transactions
+        self._transactions: set[asyncio.Task[None]] = set()  # the same, to wait for at stop
         self._repairs: dict[int, asyncio.Task[None]] = {}
         self._closing: set[asyncio.Task[None]] = set()
         self._outage_logged = False
@@ -85,6 +107,9 @@ class TransactionalWriter:
                         self._settings.kafka.bootstrap_servers)
 
     async def stop(self) -> None:
+        # The transactions under way end (each within the produce timeout); what waits is refused.
+        await asyncio.gather(*self._transactions, return_exceptions=True)
+        self._refuse_waiting()
         for task in self._repairs.values():
             task.cancel()
         await asyncio.gather(*self._repairs.values(), return_exceptions=True)
@@ -102,15 +127,17 @@ class TransactionalWriter:
         (event_id makes it so).
         """
         started = time.perf_counter()
+        request: _Request | None = None
         try:
             async with asyncio.timeout(self._timeout):
-                slot = await self._acquire()
-                try:
-                    await self._transact(slot, records)
-                except BaseException:
-                    self._discard(slot)
-                    raise
-                self._release(slot)
+                if self._idle.empty() and self._busy == 0:
+                    # Every producer is being re-created, so Kafka is away: say so now, not after the timeout.
+                    raise _NoProducer
+                request = _Request(records)
+                self._waiting.append(request)
+                self._waiting_bytes += request.size
+                self._dispatch()
+                await request.outcome  # what the transaction that took the request raised, if anything
         except _NoProducer:
             self._metrics.kafka_failures.labels("unavailable").inc()
             raise KafkaUnavailable("no connection to Kafka") from None
@@ -129,7 +156,53 @@ class TransactionalWriter:
             self._metrics.kafka_failures.labels("error").inc()
             log.exception("unexpected failure writing to Kafka")
             raise KafkaUnavailable(f"Kafka error: {type(exc).__name__}") from None
+        finally:
+            if request is not None and request in self._waiting:  # timed out before a transaction took it
+                self._waiting.remove(request)
+                self._waiting_bytes -= request.size
         self._metrics.kafka_seconds.observe(time.perf_counter() - started)
+
+    def _dispatch(self) -> None:
+        """Start transactions for the waiting requests: one when none is in flight (the requests that
+        come meanwhile wait for it, and go together in the next), and more, on free producers, while
+        the requests waiting fill more than one transaction."""
+        while self._waiting and not self._idle.empty():
+            if self._in_flight and self._waiting_bytes <= self._group_bytes:
+                return
+            slot = self._idle.get_nowait()
+            self._busy += 1
+            self._in_flight += 1
+            group = [self._waiting.popleft()]
+            size = group[0].size
+            while self._waiting and size + self._waiting[0].size <= self._group_bytes:
+                size += self._waiting[0].size
+                group.append(self._waiting.popleft())
+            self._waiting_bytes -= size
+            task = asyncio.create_task(self._commit(slot, group))
+            self._transactions.add(task)
+            task.add_done_callback(self._transactions.discard)
+
+    async def _commit(self, slot: _Slot, group: list[_Request]) -> None:
+        """One transaction for the group's records; each request learns its outcome."""
+        self._metrics.transaction_requests.observe(len(group))
+        try:
+            async with asyncio.timeout(self._timeout):
+                await self._transact(slot, [record for request in group for record in request.records])
+        except BaseException as exc:  # a request that times out is answered by write(); this one goes on
+            self._discard(slot)
+            for request in group:
+                if not request.outcome.done():  # cancelled: its request timed out
+                    request.outcome.set_exception(exc if isinstance(exc, Exception) else _NoProducer())
+            if not isinstance(exc, Exception):
+                raise
+        else:
+            self._release(slot)
+            for request in group:
+                if not request.outcome.done():
+                    request.outcome.set_result(None)
+        finally:
+            self._in_flight -= 1
+            self._dispatch()
 
     async def check(self) -> bool:
         """Whether a producer is connected: asks the broker through an idle producer, if there is one."""
@@ -148,17 +221,10 @@ class TransactionalWriter:
         self._release(slot)
         return True
 
-    async def _acquire(self) -> _Slot:
-        if self._idle.empty() and self._busy == 0:
-            # Every producer is being re-created, so Kafka is away: say so now, not after the timeout.
-            raise _NoProducer
-        slot = await self._idle.get()
-        self._busy += 1
-        return slot
-
     def _release(self, slot: _Slot) -> None:
         self._busy -= 1
         self._idle.put_nowait(slot)
+        self._dispatch()
 
     async def _transact(self, slot: _Slot, records: Sequence[Record]) -> None:
         producer = slot.producer
@@ -187,6 +253,16 @@ class TransactionalWriter:
                 self._abandon(each.producer)
                 each.producer = None
             self._repair(each)
+        if self._busy == 0:
+            self._refuse_waiting()
+
+    def _refuse_waiting(self) -> None:
+        """No producer left to take the waiting requests: they are refused now, not at their timeout."""
+        while self._waiting:
+            request = self._waiting.popleft()
+            if not request.outcome.done():
+                request.outcome.set_exception(_NoProducer())
+        self._waiting_bytes = 0
 
     def _repair(self, slot: _Slot) -> None:
         if slot.index not in self._repairs:
@@ -207,6 +283,7 @@ class TransactionalWriter:
         slot.producer = producer
         del self._repairs[slot.index]
         self._idle.put_nowait(slot)
+        self._dispatch()
 
     async def _try_start(self, transactional_id: str) -> AIOKafkaProducer | None:
         producer = self._new_producer(transactional_id)

@@ -44,6 +44,9 @@ class IngestSettings(HttpServerSettings):
     produce_timeout_s: float = Field(default=10.0, gt=0)
     retry_after_s: int = Field(default=5, ge=1)
     producer_pool_size: int = Field(default=4, ge=1, le=64)
+    # Requests waiting while a transaction is in flight go together in the next one (producer.py), up to
+    # this many bytes of records; beyond it, further producers of the pool start transactions of their own.
+    transaction_max_bytes: int = Field(default=4 * MIB, gt=0)
     # transactional.id = <prefix>-<instance_id>-<slot>. It must be stable across restarts of one replica
     # (so a restarted replica fences its own zombie transactions) and unique between live replicas
     # (two replicas sharing one would keep fencing each other).

@@ -106,6 +106,34 @@ async def test_an_ndjson_batch_of_1000_is_all_in_the_topic_once(ingest: Running,
     assert ingest.registry.get_sample_value("ingest_events_accepted_total") == 1000
 
 
+async def test_concurrent_requests_share_transactions_and_each_is_in_the_topic_once(
+        kafka_settings: KafkaSettings, tmp_path: Path) -> None:
+    """Requests that arrive while a transaction is in flight go together in the next one (group
+    commit): far fewer transactions than requests, and every request's events there exactly once."""
+    async with running_ingest(kafka_settings, tmp_path, producer_pool_size=2) as ingest:
+        requests = [[make_event(unit_code=str(26734 + (i + j) % 7)) for j in range(20)] for i in range(40)]
+        answers = await asyncio.gather(*(ingest.writer.write(
+            [(e["unit_code"].encode(), orjson.dumps(e)) for e in events]) for events in requests))
+        assert answers == [None] * 40
+        transactions = ingest.registry.get_sample_value("ingest_kafka_transaction_requests_count")
+        grouped = ingest.registry.get_sample_value("ingest_kafka_transaction_requests_sum")
+        assert grouped == 40
+        # The first request starts a transaction at once; the 39 that come while it is in flight go
+        # together in the next (one transaction a request would make 40).
+        assert transactions == 2
+
+        # Over HTTP, concurrent clients: every 202's events are in the topic, once.
+        posted = [[make_event(unit_code=str(26734 + i % 7)) for _ in range(20)] for i in range(30)]
+        statuses = [a.status_code for a in await asyncio.gather(*(ingest.post_ndjson(e) for e in posted))]
+        assert statuses == [202] * 30
+        after = ingest.registry.get_sample_value("ingest_kafka_transaction_requests_count")
+        assert after is not None and after - transactions < 30
+
+    expected = [e["event_id"] for events in requests + posted for e in events]
+    counts = Counter(orjson.loads(r.value)["event_id"] for r in await read_topic(kafka_settings, expected))
+    assert counts == Counter(expected)
+
+
 async def test_refused_requests_write_nothing(ingest: Running, kafka_settings: KafkaSettings) -> None:
     bad = make_event()
     del bad["due_at"]
