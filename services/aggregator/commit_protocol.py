@@ -15,12 +15,17 @@ steps:
 
 A crash before step 3 is over replays the packs since the previous record; after it, never.
 Waiting for Kafka about once a second (`RECORD_EVERY_S`), not once a pack, keeps the broker's
-round trips out of the agent's way. Call `record` while holding the gate (gate.py), so that no
-pack is applied half-way through it.
+round trips out of the agent's way; so does `record(wait=False)`, which makes step 1's writes and
+marks what they are to be flushed with at once (the units' records and each partition's next
+pack are then a snapshot), and leaves the waiting and steps 2 and 3 to the background while the
+agent applies the next packs: their writes go out behind the snapshot's, and the next record
+vouches for them. Call `record` while holding the gate (gate.py), so that no pack is applied
+half-way through its snapshot; it first waits for the record before it to end.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
@@ -40,6 +45,10 @@ class ChangeWriter(Protocol):
 
     def sending(self) -> set[int]: ...
 
+    def seal(self, partition: int, table: Any = None) -> Any: ...
+
+    async def flushed(self, sealed: Any) -> None: ...
+
     async def flush(self, partition: int) -> None: ...
 
 
@@ -56,6 +65,7 @@ class CommitProtocol:
         # partition -> its next pack to apply, where packs were applied since the last record
         self.unrecorded: dict[int, int] = {}
         self.recorded_at = clock()
+        self._vouching: asyncio.Future[None] | None = None  # a record's steps left to the background
 
     async def next_pack(self, partition: int) -> int:
         """The partition's next pack to apply: as applied here since the last record, else as
@@ -76,20 +86,42 @@ class CommitProtocol:
         """Packs applied are waiting to be recorded, and it is time (a stream gone quiet)."""
         return bool(self.unrecorded) and self.due()
 
-    async def record(self) -> None:
-        """Record each applied partition's next pack, in the three steps above."""
+    async def record(self, wait: bool = True) -> None:
+        """Record each applied partition's next pack, in the three steps above; unless `wait`, all
+        but the first step's writes in the background."""
+        await self.settled()
         self.recorded_at = self.clock()
-        for partition in self.unrecorded:
+        snapshot = dict(self.unrecorded)
+        for partition in snapshot:
             await self.writer.write(partition, self.units, self.unit_records(partition))
-        for partition in self.writer.sending():  # the unrecorded ones, and any a failed pack left
-            await self.writer.flush(partition)
-        for partition, next_pack in self.unrecorded.items():
+        # The snapshot's partitions, and any a failed pack left.
+        sealed = [self.writer.seal(partition) for partition in sorted(self.writer.sending())]
+        vouching = asyncio.ensure_future(self._vouch(sealed, snapshot))
+        if wait:
+            await vouching
+        else:
+            self._vouching = vouching
+
+    async def settled(self) -> None:
+        """Wait for the record under way in the background to end, raising what failed."""
+        if self._vouching is not None:
+            vouching, self._vouching = self._vouching, None
+            await vouching
+
+    async def _vouch(self, sealed: list[Any], snapshot: dict[int, int]) -> None:
+        """Steps 1 (its waiting), 2 and 3 of the record of `snapshot` (partition -> next pack)."""
+        for each in sealed:
+            await self.writer.flushed(each)
+        for partition, next_pack in snapshot.items():
             await self.writer.write(partition, self.units, {NEXT_PACK_KEY: str(next_pack).encode()})
-        for partition in self.unrecorded:
-            await self.writer.flush(partition)
-        self.unrecorded.clear()
+        for partition in snapshot:
+            await self.writer.flushed(self.writer.seal(partition, self.units))
+        for partition, next_pack in snapshot.items():
+            if self.unrecorded.get(partition) == next_pack:  # else the packs since go in the next record
+                del self.unrecorded[partition]
 
     def forget(self) -> None:
         """The writes since the last record failed: none of them can land later, and the packs
         since the last record will be applied again (by this worker or the partition's next one)."""
         self.unrecorded.clear()
+        self._vouching = None

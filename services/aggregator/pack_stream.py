@@ -40,7 +40,8 @@ class PackStream:
                     self.commits.applied(partition, next_pack)
                     self.stall_guard.advanced(partition, next_pack)
             if self.commits.due():
-                await self.commits.record()
+                # Kafka's acknowledgements are waited for while the next packs are applied.
+                await self.commits.record(wait=False)
 
     async def record_waiting(self) -> None:
         """The next packs applied in a last round, before the stream went quiet (a timer)."""

@@ -5,7 +5,8 @@ pack changes thousands of keys. The writer puts the changes in the partition's s
 sends the same raw changelog records itself in whole Kafka batches; once Kafka has acknowledged
 them it records the changelog offset as Faust's own callback would, so that recovery after a
 restart resumes where it should. Writes are not awaited one by one: the broker stores one batch of
-packs while the agent applies the next (see commit_protocol.py for when they must be).
+packs while the agent applies the next (see commit_protocol.py for when they must be). `seal` marks
+what was written so far, for `flushed` to wait on while later writes go out behind it, in order.
 """
 
 from __future__ import annotations
@@ -18,18 +19,22 @@ from aiokafka import AIOKafkaProducer
 
 from services.aggregator.faust_adapter import partition_store, set_changelog_offset
 from services.aggregator.settings import AggregatorSettings
-from services.common.kafka_batches import PartitionBatcher
+from services.common.kafka_batches import Checkpoint, PartitionBatcher
+
+# What a partition's writes so far were, per changelog: (table, (changelog topic, partition), batches)
+Sealed = list[tuple[Any, tuple[str, int], Checkpoint]]
 
 
 class TableWriter:
     """`write` puts changes in a table partition's store and sends them to its changelog; `flush`
-    waits until Kafka has everything sent for a partition."""
+    waits until Kafka has everything sent for a partition (`seal`, then `flushed`)."""
 
     def __init__(self, settings: AggregatorSettings) -> None:
         self.settings = settings
         self.producer: AIOKafkaProducer | None = None
-        # (changelog topic, partition) -> the table and the records sent there since the last flush
-        self._sending: dict[tuple[str, int], tuple[Any, PartitionBatcher]] = {}
+        # (changelog topic, partition) -> the table and the batcher of its records, in order
+        self._batchers: dict[tuple[str, int], tuple[Any, PartitionBatcher]] = {}
+        self._unsealed: set[tuple[str, int]] = set()  # changelogs written since they were last sealed
 
     async def start(self) -> None:
         self.producer = AIOKafkaProducer(
@@ -46,9 +51,10 @@ class TableWriter:
         if not changed:
             return
         topic = table.changelog_topic.get_topic_name()
-        if (topic, partition) not in self._sending:
-            self._sending[topic, partition] = (table, PartitionBatcher(self.producer, topic, partition))
-        batcher = self._sending[topic, partition][1]
+        if (topic, partition) not in self._batchers:
+            self._batchers[topic, partition] = (table, PartitionBatcher(self.producer, topic, partition))
+        batcher = self._batchers[topic, partition][1]
+        self._unsealed.add((topic, partition))
         # One RocksDB write for the lot: a third of the cost of a put per key.
         writes = rocksdict.WriteBatch(raw_mode=True)
         for key, value in changed.items():
@@ -67,14 +73,29 @@ class TableWriter:
         return partition_store(table, partition)
 
     def sending(self) -> set[int]:
-        """Partitions with changes sent and not yet flushed."""
-        return {partition for _, partition in self._sending}
+        """Partitions with changes sent and not yet sealed."""
+        return {partition for _, partition in self._unsealed}
 
-    async def flush(self, partition: int) -> None:
-        """Wait until Kafka has acknowledged every change written for the partition."""
-        for key in [key for key in self._sending if key[1] == partition]:
-            table, batcher = self._sending.pop(key)
-            acked = await batcher.flush()
+    def seal(self, partition: int, table: Any = None) -> Sealed:
+        """What was written so far for the partition (of `table` only, if given), without waiting."""
+        sealed: Sealed = []
+        for key in sorted(self._unsealed):
+            owner, batcher = self._batchers[key]
+            if key[1] == partition and (table is None or owner is table):
+                self._unsealed.discard(key)
+                sealed.append((owner, key, batcher.checkpoint()))
+        return sealed
+
+    async def flushed(self, sealed: Sealed) -> None:
+        """Wait until Kafka has acknowledged every change of `sealed`."""
+        # A failed batch fails every later one of its changelog too (they go out in order), so no
+        # record can vouch for writes made after it: the agent stops, and the tables are restored.
+        for table, _, checkpoint in sealed:
+            acked = await PartitionBatcher.acknowledged(checkpoint)
             if acked:
                 last = acked[-1]
                 set_changelog_offset(table, last.topic_partition, last.offset)
+
+    async def flush(self, partition: int) -> None:
+        """Wait until Kafka has acknowledged every change written for the partition."""
+        await self.flushed(self.seal(partition))

@@ -92,6 +92,17 @@ class FakeTables:
         return {partition for key, partition in self.changelogs
                 if self.acked.get((key, partition), 0) < len(self.changelogs[key, partition])}
 
+    def seal(self, partition: int, table: Any = None) -> dict[tuple[Any, int], int]:
+        """What the partition's changelogs (of `table` only, if given) hold so far."""
+        return {key: len(records) for key, records in self.changelogs.items()
+                if key[1] == partition and (table is None or key[0] == table)}
+
+    async def flushed(self, sealed: dict[tuple[Any, int], int]) -> None:
+        self._step("flush", None, next(iter(sealed))[1] if sealed else -1)
+        for key, length in sealed.items():
+            self.acked[key] = max(self.acked.get(key, 0), length)
+        await asyncio.sleep(0)
+
     async def flush(self, partition: int) -> None:
         self._step("flush", None, partition)
         for key, records in self.changelogs.items():

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -53,8 +54,10 @@ class Clock:
 class Worker:
     """The runtime's parts that the protocol touches: engine, applier, protocol."""
 
-    def __init__(self, tables: FakeTables, protocol: type[CommitProtocol] = CommitProtocol) -> None:
+    def __init__(self, tables: FakeTables, protocol: type[CommitProtocol] = CommitProtocol,
+                 background: bool = False) -> None:
         self.tables = tables
+        self.background = background  # records as the stream makes them: waiting in the background
         self.packs = FakePacks({0: PACKS})
         self.engine: Engine = engine()
         self.commits = protocol(tables, "units", self.packs.first, self.engine.unit_records, clock=Clock())
@@ -73,7 +76,8 @@ class Worker:
             next_pack = await self.applier.apply(0, [(offset, PACKS[offset])], offset + 1)
             self.commits.applied(0, next_pack)
             if offset in record_after:
-                await self.commits.record()
+                await self.commits.record(wait=not self.background)
+        await self.commits.settled()
 
 
 async def reference() -> dict[str, object]:
@@ -82,9 +86,9 @@ async def reference() -> dict[str, object]:
     return figures_of(worker.engine)
 
 
-async def steps_of_a_whole_run() -> int:
+async def steps_of_a_whole_run(background: bool = False) -> int:
     tables = FakeTables()
-    await Worker(tables).deliver(range(len(PACKS)))
+    await Worker(tables, background=background).deliver(range(len(PACKS)))
     return tables.steps
 
 
@@ -96,15 +100,15 @@ def every_loss(tables: FakeTables) -> list[dict[tuple[object, int], int]]:
             for kept in itertools.product(*(range(unacked[key] + 1) for key in keys))]
 
 
-async def crash_and_take_over(protocol: type[CommitProtocol]) -> list[str]:
+async def crash_and_take_over(protocol: type[CommitProtocol], background: bool = False) -> list[str]:
     """Kill the worker before each step, lose each possible part of its unacknowledged writes, let
     a new owner take over with the stream resuming anywhere; the failures, described."""
     expected = await reference()
     failures = []
-    for crash_at in range(await steps_of_a_whole_run() + 1):
+    for crash_at in range(await steps_of_a_whole_run(background) + 1):
         tables = FakeTables(crash_at=crash_at)
         with contextlib.suppress(Crash):
-            await Worker(tables, protocol).deliver(range(len(PACKS)))
+            await Worker(tables, protocol, background).deliver(range(len(PACKS)))
         for kept in every_loss(tables):
             # Faust commits the stream's offsets on its own clock: it resumes from any pack.
             for resume_at in range(len(PACKS)):
@@ -121,10 +125,36 @@ async def test_every_figure_is_exact_whatever_a_crash_keeps_of_the_unacknowledge
     assert await crash_and_take_over(CommitProtocol) == []
 
 
+async def test_every_figure_is_exact_when_records_wait_for_kafka_while_the_next_packs_are_applied() -> None:
+    assert await steps_of_a_whole_run(background=True) > 10
+    assert await crash_and_take_over(CommitProtocol, background=True) == []
+
+
+class VouchesForPacksAppliedAfterItsSnapshot(CommitProtocol):
+    """A background record that writes the next packs as they are when its writes are acknowledged,
+    not as they were when it sealed them: it vouches for writes still in flight."""
+
+    async def _vouch(self, sealed: list[Any], snapshot: dict[int, int]) -> None:
+        for each in sealed:
+            await self.writer.flushed(each)
+        later = {partition: self.unrecorded.get(partition, pack) for partition, pack in snapshot.items()}
+        for partition, next_pack in later.items():
+            await self.writer.write(partition, self.units, {NEXT_PACK_KEY: str(next_pack).encode()})
+        for partition in later:
+            await self.writer.flushed(self.writer.seal(partition, self.units))
+        for partition, next_pack in later.items():
+            if self.unrecorded.get(partition) == next_pack:
+                del self.unrecorded[partition]
+
+
+async def test_the_crash_test_catches_a_background_record_vouching_for_later_packs() -> None:
+    assert await crash_and_take_over(VouchesForPacksAppliedAfterItsSnapshot, background=True) != []
+
+
 class RecordsBeforeTheWritesAreAcknowledged(CommitProtocol):
     """The protocol without its first step: the next pack goes out with the packs' writes in flight."""
 
-    async def record(self) -> None:
+    async def record(self, wait: bool = True) -> None:
         self.recorded_at = self.clock()
         for partition, next_pack in self.unrecorded.items():
             await self.writer.write(partition, self.units, {NEXT_PACK_KEY: str(next_pack).encode()})

@@ -64,6 +64,10 @@ async def test_the_next_packs_are_recorded_once_an_interval_has_passed() -> None
     assert NEXT_PACK_KEY not in s.tables.read(0, "units")
     s.clock.now = 1.0
     await s.stream.take({0: [(1, P0[1])]})
+    # The record's units are written at once; Kafka's acknowledgements and the next pack come in
+    # the background, while the stream goes on.
+    assert b"U1" in s.tables.read(0, "units") and NEXT_PACK_KEY not in s.tables.read(0, "units")
+    await s.commits.settled()
     assert s.tables.read(0, "units")[NEXT_PACK_KEY] == b"2" and s.commits.unrecorded == {}
 
 
