@@ -4,9 +4,10 @@ partition by partition, and the next packs are recorded about once a second."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from services.aggregator.busy_share import BusyShare
 from services.aggregator.commit_protocol import CommitProtocol
 from services.aggregator.gate import PartitionGate
 from services.aggregator.pack_applier import PackApplier
@@ -27,6 +28,7 @@ class PackStream:
     applier: PackApplier
     commits: CommitProtocol
     stall_guard: StallGuard
+    applying: BusyShare = field(default_factory=BusyShare)  # the agent's time spent applying
 
     async def take(self, delivered: dict[int, list[tuple[int, bytes]]]) -> None:
         """Apply a batch of delivered packs: all the packs waiting in a partition cost one table
@@ -34,11 +36,12 @@ class PackStream:
         if not delivered:
             return
         async with self.gate.held():
-            for partition, packs in delivered.items():
-                if self.gate.owned(partition):
-                    next_pack = await self.applier.apply(partition, packs, packs[-1][0] + 1)
-                    self.commits.applied(partition, next_pack)
-                    self.stall_guard.advanced(partition, next_pack)
+            with self.applying.busy():
+                for partition, packs in delivered.items():
+                    if self.gate.owned(partition):
+                        next_pack = await self.applier.apply(partition, packs, packs[-1][0] + 1)
+                        self.commits.applied(partition, next_pack)
+                        self.stall_guard.advanced(partition, next_pack)
             if self.commits.due():
                 # Kafka's acknowledgements are waited for while the next packs are applied.
                 await self.commits.record(wait=False)

@@ -3,8 +3,10 @@ longer gap, their filing lists to `unit-filings`.
 
 A tick well inside the publish interval: a unit that changes after a quiet spell goes out within a
 tick, while one that keeps changing still gets one record per interval (Engine.publish_due). A
-round Kafka refuses leaves its units and days due again. A unit whose figures cannot be computed is
-reported by the engine, and every other unit still goes out.
+round's records are acknowledged by Kafka in the background while the next rounds are made (at
+most `MAX_UNSETTLED_ROUNDS` waiting): waiting for them held every next round, and so every changed
+unit, a broker round trip. A round Kafka refuses leaves its units and days due again. A unit whose
+figures cannot be computed is reported by the engine, and every other unit still goes out.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Protocol
 
@@ -24,11 +27,22 @@ from services.aggregator.engine import KEY_SEPARATOR, Engine
 log = logging.getLogger(__name__)
 # The longest tick between rounds.
 MAX_TICK_S = 0.05
+# Rounds sent and not yet acknowledged, at most.
+MAX_UNSETTLED_ROUNDS = 4
+# While the agent is behind (it spends this share of its time applying packs, or more: a backlog),
+# the figures' rounds take at most FIGURES_TIME_SHARE_BEHIND of the worker's time, each waiting
+# after the one before as LISTS_TIME_SHARE has the lists wait: what they cost comes out of what it
+# can apply, and a figure is not fresh behind a backlog anyway. Live, every round goes out.
+BEHIND_SHARE = 0.5
+FIGURES_TIME_SHARE_BEHIND = 0.05
 # The lists' rounds take at most this share of the worker's time: each waits, after the one before,
 # its own gap and this many times as long as that round took. Lists of a unit with a long history
 # cost milliseconds; for every unit at once, behind a backlog (a history replayed), one round every
 # few seconds took an eighth of the worker's time, which the backlog needed.
 LISTS_TIME_SHARE = 0.05
+# A round builds lists for this long at most, the units left waiting for the next lists round: every
+# unit's lists at once held the figures of the round, and the next round, for a few hundred ms.
+LISTS_ROUND_S = 0.01
 
 
 class Send(Protocol):
@@ -42,7 +56,8 @@ class Publisher:
                  interval_s: float, clock: Callable[[], float] = time.monotonic,
                  filings_topic: str | None = None,
                  scan: Callable[[int, bytes], Iterable[tuple[bytes, bytes]]] | None = None,
-                 filings_interval_s: float = 5.0) -> None:
+                 filings_interval_s: float = 5.0,
+                 applying_share: Callable[[], float] = lambda: 0.0) -> None:
         self.engine = engine
         self.send = send
         self.figures_topic = figures_topic
@@ -56,6 +71,9 @@ class Publisher:
         self.filings_interval_s = filings_interval_s  # the lists' own gap (Engine.filings_due)
         self._unreadable: set[str] = set()
         self._lists_not_before = float("-inf")  # (LISTS_TIME_SHARE)
+        self.applying_share = applying_share  # of its time the agent spends applying (busy_share.py)
+        self._figures_not_before = float("-inf")  # (FIGURES_TIME_SHARE_BEHIND)
+        self._settling: deque[asyncio.Future[None]] = deque()  # rounds sent, oldest first
 
     def rebuild_ledgers(self) -> None:
         """Units read from their records get their late-filings ledgers back from the filings
@@ -76,25 +94,60 @@ class Publisher:
 
     async def publish_round(self) -> None:
         engine = self.engine
+        behind = self.applying_share() >= BEHIND_SHARE
+        if behind and self.clock() < self._figures_not_before:
+            return
         self.rebuild_ledgers()
         sends = []
         days_by_unit: dict[str, list[int]] = {}
         try:
-            for unit_code, record in engine.publish_due(engine.now(), self.interval_s, self.clock()):
+            due = engine.publish_due(engine.now(), self.interval_s, self.clock())
+            spent = 0.0  # making the records, not the awaits between them
+            while True:
+                began = self.clock()
+                made = next(due, None)
+                if made is None:
+                    spent += self.clock() - began
+                    break
+                unit_code, record = made
                 days = engine.days_due(unit_code)
                 days_by_unit[unit_code] = list(days)
+                day_rows = [(key.encode(), orjson.dumps(row)) for key, row in days.values()]
+                spent += self.clock() - began
                 sends.append(await self.send(self.figures_topic, unit_code.encode(), record))
-                for key, row in days.values():
-                    sends.append(await self.send(self.days_topic, key.encode(), orjson.dumps(row)))
+                for key, value in day_rows:
+                    sends.append(await self.send(self.days_topic, key, value))
+            if behind:
+                share = FIGURES_TIME_SHARE_BEHIND
+                self._figures_not_before = self.clock() + spent * (1 - share) / share
             if self.filings_topic is not None:
                 await self._publish_lists(self.filings_topic, sends, days_by_unit)
+        except KafkaError as exc:
+            self._refused(days_by_unit, exc)
+            return
+        self._settling.append(asyncio.ensure_future(self._settle(sends, days_by_unit)))
+        while self._settling and self._settling[0].done():
+            await self._settling.popleft()
+        while len(self._settling) > MAX_UNSETTLED_ROUNDS:
+            await self._settling.popleft()
+
+    async def _settle(self, sends: list[Awaitable[Any]], days_by_unit: dict[str, list[int]]) -> None:
+        try:
             await asyncio.gather(*sends)
         except KafkaError as exc:
-            engine.unpublished(days_by_unit)
-            log.warning("publishing %d units failed (%r); they are due again", len(days_by_unit), exc)
+            self._refused(days_by_unit, exc)
             return
-        engine.published(days_by_unit)
+        self.engine.published(days_by_unit)
         metrics.PUBLISHED.inc(len(days_by_unit))
+
+    def _refused(self, days_by_unit: dict[str, list[int]], exc: KafkaError) -> None:
+        self.engine.unpublished(days_by_unit)
+        log.warning("publishing %d units failed (%r); they are due again", len(days_by_unit), exc)
+
+    async def settled(self) -> None:
+        """Wait until Kafka has acknowledged (or refused) every round sent."""
+        while self._settling:
+            await self._settling.popleft()
 
     async def _publish_lists(self, topic: str, sends: list[Awaitable[Any]],
                              days_by_unit: dict[str, list[int]]) -> None:
@@ -104,7 +157,7 @@ class Publisher:
             return
         due = engine.filings_due(engine.now(), self.filings_interval_s, self.clock())
         spent = 0.0  # building and encoding the lists, not the awaits between them
-        while True:
+        while spent < LISTS_ROUND_S:
             began = self.clock()
             made = next(due, None)
             if made is None:
@@ -122,5 +175,7 @@ class Publisher:
         recovery) just delays the next one."""
         tick = min(self.interval_s, MAX_TICK_S)
         while True:
-            await asyncio.sleep(tick)
+            began = self.clock()
             await self.publish_round()
+            # A round every tick: after a long round, a short pause, not a whole tick.
+            await asyncio.sleep(max(0.0, began + tick - self.clock()))

@@ -22,8 +22,9 @@ class AggregatorSettings(BaseSettings):
     # Prometheus elsewhere must reach it (the container image sets 0.0.0.0 inside its network).
     web_host: str = "127.0.0.1"
     web_port: int = 6066
-    # At most one unit-figures record per unit per interval: coalesces bursts of events.
-    publish_interval_s: float = Field(default=0.5, gt=0)
+    # At most one unit-figures record per unit per interval: coalesces bursts of events. Behind a
+    # backlog, publishing also takes at most a share of the worker's time (publisher.py).
+    publish_interval_s: float = Field(default=0.25, gt=0)
     # At most one unit-filings record (the filings behind the figures) per unit per interval: a
     # record lists up to 100 filings for each of some thirty periods, and costs more than the figures.
     filings_interval_s: float = Field(default=5.0, gt=0)
@@ -35,7 +36,9 @@ class AggregatorSettings(BaseSettings):
     # Bytes per packed record, under Kafka's default 1 MiB record limit (a bigger pack would be refused
     # again on every retry, stopping the stream). A packed event is a few hundred bytes at most.
     pack_max_bytes: int = Field(default=900 * 1024, ge=64 * 1024)
-    pack_max_wait_ms: int = Field(default=100, ge=1)
+    # How long the packer gathers live events into a pack, at most: what an event waits before
+    # the agent can apply it (a backlog fills packs long before).
+    pack_max_wait_ms: int = Field(default=50, ge=1)
     # How much lower the packer's CPU priority is than the worker's (nice). The agent's applying is
     # what bounds the throughput; a packer that takes CPU from it only packs further ahead of what
     # can be applied. Measured: with the same priority the agent waited for a CPU 16-19 % of its

@@ -69,7 +69,8 @@ def build(settings: AggregatorSettings, partitions: int) -> faust.App:
 
     publisher = Publisher(engine, send, settings.kafka.figures_topic, settings.kafka.days_topic,
                           settings.publish_interval_s, filings_topic=settings.kafka.filings_topic,
-                          scan=scan_filings, filings_interval_s=settings.filings_interval_s)
+                          scan=scan_filings, filings_interval_s=settings.filings_interval_s,
+                          applying_share=stream.applying.share)
 
     @units.on_recover
     async def recovered() -> None:

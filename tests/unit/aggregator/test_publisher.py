@@ -53,10 +53,12 @@ async def test_a_round_kafka_refuses_is_published_again() -> None:
     publisher = Publisher(e, kafka.send, "figures", "days", 0.5, clock=lambda: 100.0)
     kafka.refuse = True
     await publisher.publish_round()
+    await publisher.settled()
     assert "U1" in e.dirty
     kafka.refuse = False
     publisher.clock = lambda: 101.0  # past the interval
     await publisher.publish_round()
+    await publisher.settled()
     assert sorted(key for _, key, _ in kafka.sent) == [b"U1", b"U1|2026-11-20"]
     assert e.units["U1"].state.unacknowledged == set()
 
@@ -76,9 +78,11 @@ async def test_the_lists_take_a_bounded_share_of_the_workers_time_and_their_fili
 
     e.filings_due = slow  # type: ignore[method-assign]
     await publisher.publish_round()
-    assert sorted(key for topic, key, _ in kafka.sent if topic == "filings") == [b"U1", b"U2"]
-    # 0.2 s of lists: the next lists wait 19 times as long, so that lists are 5 % of the time.
-    assert now[0] == pytest.approx(100.2) and publisher._lists_not_before == pytest.approx(100.2 + 0.2 * 19)
+    # One unit's lists took the round's budget (LISTS_ROUND_S): U2's wait for the next lists round.
+    assert sorted(key for topic, key, _ in kafka.sent if topic == "filings") == [b"U1"]
+    assert e.lists_due == {"U2"}
+    # 0.1 s of lists: the next lists wait 19 times as long, so that lists are 5 % of the time.
+    assert now[0] == pytest.approx(100.1) and publisher._lists_not_before == pytest.approx(100.1 + 0.1 * 19)
     kafka.sent.clear()
     e.apply_pack(0, orjson.loads(pack([(9, event(9, "submitted", "F9", T0, unit="U1"))])), {}.get, {}.get)
     assert e.units["U1"].noted
@@ -93,3 +97,48 @@ async def test_the_lists_take_a_bounded_share_of_the_workers_time_and_their_fili
     lists = [value for topic, _, value in kafka.sent if topic == "filings"]
     assert [v["unit_code"] for v in lists] == ["U1"]
     assert lists[0]["due_soon"]["count"] + lists[0]["overdue_now"]["count"] == 2  # F1 and F9, open
+
+
+async def test_a_round_does_not_wait_for_kafka_and_its_days_are_acknowledged_when_kafka_has_them() -> None:
+    e = applied("U1")
+    held: list[asyncio.Future[Any]] = []
+
+    async def send_held(topic: str, key: bytes, value: bytes) -> asyncio.Future[Any]:
+        held.append(asyncio.get_running_loop().create_future())
+        return held[-1]
+
+    publisher = Publisher(e, send_held, "figures", "days", 0.5, clock=lambda: 100.0)
+    await asyncio.wait_for(publisher.publish_round(), 1)  # returns with every record unacknowledged
+    assert len(held) == 2 and e.units["U1"].state.unacknowledged
+    for future in held:
+        future.set_result(None)
+    await publisher.settled()
+    assert e.units["U1"].state.unacknowledged == set()
+
+
+async def test_behind_a_backlog_the_figures_take_a_bounded_share_of_the_workers_time() -> None:
+    kafka, e = Kafka(), applied("U1", "U2")
+    now = [100.0]
+    share = [0.9]  # the agent applies packs 90 % of its time: behind
+    publisher = Publisher(e, kafka.send, "figures", "days", 0.1, clock=lambda: now[0],
+                          applying_share=lambda: share[0])
+    build = e.publish_due
+
+    def slow(*args: Any) -> Any:
+        for made in build(*args):
+            now[0] += 0.01  # each unit's figures take 10 ms to make
+            yield made
+
+    e.publish_due = slow  # type: ignore[method-assign]
+    await publisher.publish_round()
+    assert sorted(key for topic, key, _ in kafka.sent if topic == "figures") == [b"U1", b"U2"]
+    # 20 ms of figures: the next round waits 19 times as long (5 % of the worker's time).
+    assert publisher._figures_not_before == pytest.approx(100.02 + 0.02 * 19)
+    kafka.sent.clear()
+    e.apply_pack(0, orjson.loads(pack([(9, event(9, "submitted", "F9", T0, unit="U1"))])), {}.get, {}.get)
+    now[0] = 100.3  # past the publish interval, not past the wait
+    await publisher.publish_round()
+    assert kafka.sent == []
+    share[0] = 0.1  # caught up: the round goes out at once
+    await publisher.publish_round()
+    assert [key for topic, key, _ in kafka.sent if topic == "figures"] == [b"U1"]

@@ -1,0 +1,36 @@
+"""BusyShare (services/aggregator/busy_share.py): the share of the last whole window spent busy."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.aggregator.busy_share import BusyShare
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def busy_for(share: BusyShare, clock: Clock, seconds: float) -> None:
+    with share.busy():
+        clock.now += seconds
+
+
+def test_the_share_is_the_last_whole_windows_and_falls_to_zero_when_idle() -> None:
+    clock = Clock()
+    share = BusyShare(clock, window_s=1.0)
+    assert share.share() == 0.0
+    busy_for(share, clock, 0.3)
+    clock.now += 0.4
+    busy_for(share, clock, 0.3)  # ends the first window: 0.6 of 1.0 s busy
+    assert share.share() == pytest.approx(0.6)
+    busy_for(share, clock, 0.5)  # the window under way does not count yet
+    assert share.share() == pytest.approx(0.6)
+    busy_for(share, clock, 0.6)  # ends the second: 1.1 s busy of 1.1 s
+    assert share.share() == pytest.approx(1.0)
+    clock.now += 2.5  # no work for over two windows: idle
+    assert share.share() == 0.0
