@@ -50,6 +50,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from bench.stats import add_sender_options, keep_logs, percentile, print_rows
 from deploy.local.broker import LocalKafka, free_port
 from deploy.local.service import Service
+from services.aggregator.settings import AggregatorSettings
 from services.common.kafka_settings import KafkaSettings
 from services.common.topics import ensure_topics
 from tests.support.broker import running_broker
@@ -433,7 +434,8 @@ def main() -> None:
     args = parser.parse_args()
     # SIGTERM stops everything in order, as Ctrl-C does (asyncio.run turns SIGINT into a clean cancel).
     signal.signal(signal.SIGTERM, lambda *_: os.kill(os.getpid(), signal.SIGINT))
-    interval = os.environ.get("AGGREGATOR_PUBLISH_INTERVAL_S", "0.5")
+    interval = os.environ.get("AGGREGATOR_PUBLISH_INTERVAL_S",
+                              AggregatorSettings.model_fields["publish_interval_s"].default)
 
     with tempfile.TemporaryDirectory(prefix="freshness-bench-") as tmp:
         workdir = Path(tmp)
