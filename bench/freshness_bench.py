@@ -132,6 +132,7 @@ class StateSampler:
     def __init__(self, url: str) -> None:
         self.url = url
         self.samples: list[tuple[float, int]] = []
+        self.shares: list[tuple[float, float]] = []  # (when, share of the last second spent applying)
 
     async def run(self) -> None:
         while True:
@@ -141,8 +142,9 @@ class StateSampler:
     async def sample_once(self) -> None:
         try:
             async with httpx.AsyncClient(timeout=2) as http:
-                applied = (await http.get(self.url)).json()["applied"]
-            self.samples.append((time.time(), applied))
+                state = (await http.get(self.url)).json()
+            self.samples.append((time.time(), state["applied"]))
+            self.shares.append((time.time(), state["applying_share"]))
         except (httpx.HTTPError, ValueError, KeyError):
             pass
 
@@ -282,6 +284,13 @@ def lag_histogram(metrics: dict[str, list[tuple[str, dict[str, str], float]]]) -
         f" ({total:.0f} packs)"
 
 
+def share_row(sampler: StateSampler, sent: Sent) -> str:
+    """The worker's applying share (busy_share.py) while the measured events were sent: at 0.5 or
+    more it counts as behind, and holds its figures to a share of its time."""
+    shares = [share for when, share in sampler.shares if sent.first_sent <= when <= sent.last_ack]
+    return f"{percentile(shares, 50):.2f} / {max(shares):.2f}" if shares else "-"
+
+
 def seconds(value: float) -> str:
     return f"{value * 1000:,.0f} ms"
 
@@ -364,6 +373,7 @@ async def measure(args: argparse.Namespace, kafka: KafkaSettings, ingest: Servic
         ("aggregator: behind at the last 202 / at the end",
          f"{expected - applied1:,} / {expected - applied2:,} events not applied yet"),
         ("aggregator: packs applied, events per pack", f"{packs:,.0f}, {applied2 / max(packs, 1):.1f}"),
+        ("aggregator: share of its time applying, median / max", share_row(sampler, sent)),
         ("aggregator: occurred_at -> apply, per pack", lag_histogram(agg_metrics)),
     ]
     if result.arrival:

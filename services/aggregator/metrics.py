@@ -20,6 +20,9 @@ EVENT_LAG = Histogram("aggregator_event_lag_seconds", "occurred_at to processing
 CONSUMER_LAG = Gauge("aggregator_consumer_lag_records", "Records behind the end of filing-events.",
                      ["partition"], registry=REGISTRY)
 UNITS = Gauge("aggregator_units", "Units held by this worker.", registry=REGISTRY)
+APPLYING_SHARE = Gauge("aggregator_applying_share",
+                       "Share of the last second the agent spent applying packs: near 1, it is behind "
+                       "(a backlog), and its figures go out less often.", registry=REGISTRY)
 PENDING = Gauge("aggregator_pending_filings", "Pending filings held by this worker.", registry=REGISTRY)
 PUBLISH_FAILURES = Counter("aggregator_publish_failures",
                            "Times a unit's figures could not be computed for publication.", registry=REGISTRY)

@@ -15,16 +15,19 @@ from services.aggregator.pack_applier import PackApplier
 
 
 class StatePage:
-    def __init__(self, engine: Engine, applier: PackApplier, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, engine: Engine, applier: PackApplier, clock: Callable[[], float] = time.time,
+                 applying_share: Callable[[], float] = lambda: 0.0) -> None:
         self.engine = engine
         self.applier = applier
         self.clock = clock
+        self.applying_share = applying_share  # (busy_share.py)
 
     def body(self) -> dict[str, Any]:
-        """Units held, events applied, when a batch was last applied, units due to publish."""
+        """Units held, events applied, when a batch was last applied, units due to publish, the
+        share of the last second spent applying."""
         return {"units": self.engine.unit_count(), "applied": self.engine.applied,
                 "last_applied_at": self.applier.last_applied_at, "dirty": self.engine.dirty_count(),
-                "at": self.clock()}
+                "applying_share": round(self.applying_share(), 3), "at": self.clock()}
 
 
 def metrics_body() -> bytes:

@@ -10,6 +10,7 @@ from typing import Any
 import faust
 from faust.types import TP
 
+from services.aggregator import metrics
 from services.aggregator.app import make_app
 from services.aggregator.commit_protocol import RECORD_EVERY_S, CommitProtocol
 from services.aggregator.dead_letters import DeadLetterWriter
@@ -58,6 +59,7 @@ def build(settings: AggregatorSettings, partitions: int) -> faust.App:
                           settle=FrozenState().settle)
     stall_guard = StallGuard(settings.stall_after_s, gate, commits, applier, reader, assigned)
     stream = PackStream(gate, applier, commits, stall_guard)
+    metrics.APPLYING_SHARE.set_function(stream.applying.share)
     rebalance = Rebalance(engine, gate, commits, stall_guard)
     retention = RetentionSweep(engine, writer, filings, gate)
     def scan_filings(partition: int, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
@@ -118,5 +120,5 @@ def build(settings: AggregatorSettings, partitions: int) -> faust.App:
         await gate.wait_open()
         await PackerProcess().run()
 
-    add_pages(app, StatePage(engine, applier))
+    add_pages(app, StatePage(engine, applier, applying_share=stream.applying.share))
     return app
