@@ -48,6 +48,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
 
+from bench.raw_http import Connection
 from bench.stats import percentile
 from deploy.local.broker import free_port
 from deploy.local.service import Service
@@ -142,34 +143,6 @@ class Run:
                 f"mean {statistics.fmean(ms):7.2f} ms  max {max(ms):7.1f} ms  "
                 f"{achieved:5.0f} req/s  not 200: {bad}  waited for a connection up to "
                 f"{self.late_max * 1000:.0f} ms")
-
-
-class Connection:
-    """One keep-alive HTTP/1.1 connection for GETs, minimal: at hundreds of requests a second httpx's
-    connection pool spends more CPU assigning queued requests to connections than the server spends
-    answering them, which would measure the client."""
-
-    def __init__(self, host: str, port: int) -> None:
-        self.host, self.port = host, port
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
-
-    async def get(self, path: str) -> int:
-        """The answer's status, its body read whole."""
-        if self.writer is None:
-            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
-        assert self.reader is not None
-        self.writer.write(f"GET {path} HTTP/1.1\r\nHost: {self.host}\r\n\r\n".encode())
-        head = await self.reader.readuntil(b"\r\n\r\n")
-        status = int(head[9:12])
-        length = next(int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
-                      if line.lower().startswith(b"content-length:"))
-        await self.reader.readexactly(length)
-        return status
-
-    def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
 
 
 async def open_loop(url: str, paths: list[str], rate: float, seconds: float, connections: int) -> Run:

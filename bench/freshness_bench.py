@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import orjson
@@ -47,6 +48,7 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord
 from prometheus_client.parser import text_string_to_metric_families
 
+from bench.raw_http import Connection
 from bench.stats import add_sender_options, keep_logs, percentile, print_rows
 from deploy.local.broker import LocalKafka, free_port
 from deploy.local.service import Service
@@ -202,30 +204,36 @@ async def post_paced(url: str, key: str, units: Sequence[str], rate: float, seco
     sent = Sent()
     queue: asyncio.Queue[tuple[bytes, list[str]] | None] = asyncio.Queue()
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/x-ndjson"}
+    host, port = urlsplit(url).hostname or "127.0.0.1", urlsplit(url).port or 80
 
     async def client() -> None:
-        async with httpx.AsyncClient(base_url=url, timeout=30, headers=headers) as http:
+        connection = Connection(host, port)
+        try:
             while (item := await queue.get()) is not None:
                 body, batch_units = item
                 started = time.time()
                 sent.first_sent = sent.first_sent or started
                 try:
-                    answer = await http.post("/v1/events", content=body)
-                except httpx.HTTPError as exc:
+                    status, answer = await connection.request("POST", "/v1/events", body, headers)
+                except (OSError, asyncio.IncompleteReadError) as exc:
                     sent.failed.append(repr(exc))
+                    connection.close()
+                    connection = Connection(host, port)
                     continue
                 acked = time.time()
-                if answer.status_code != 202:
-                    sent.failed.append(f"{answer.status_code} {answer.text[:200]}")
+                if status != 202:
+                    sent.failed.append(f"{status} {answer[:200]!r}")
                     continue
                 sent.latencies.append(acked - started)
                 sent.last_ack = acked
-                for result, unit in zip(answer.json()["results"], batch_units, strict=True):
+                for result, unit in zip(orjson.loads(answer)["results"], batch_units, strict=True):
                     if result["status"] == "accepted":
                         sent.acks[unit].append(acked)
                         sent.accepted += 1
                     else:
                         sent.refused += 1
+        finally:
+            connection.close()
 
     tasks = [asyncio.create_task(client()) for _ in range(clients)]
     rng = random.Random(seed)
