@@ -26,7 +26,7 @@ from services.aggregator.engine import KEY_SEPARATOR, Engine
 
 log = logging.getLogger(__name__)
 # The longest tick between rounds.
-MAX_TICK_S = 0.05
+MAX_TICK_S = 0.025
 # Rounds sent and not yet acknowledged, at most.
 MAX_UNSETTLED_ROUNDS = 4
 # While the agent is behind (it spends this share of its time applying packs, or more: a backlog),
