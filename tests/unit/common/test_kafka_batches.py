@@ -104,3 +104,26 @@ async def test_a_failed_hand_over_fails_the_flush() -> None:
     producer.let_out()
     with pytest.raises(RuntimeError, match="broker gone"):
         await batcher.flush()
+
+
+async def test_a_checkpoint_waits_for_the_batches_before_it_while_later_ones_go_out_behind_them() -> None:
+    producer = Producer(room=2)
+    batcher = PartitionBatcher(producer, "t", 0)  # type: ignore[arg-type]
+    for value in (b"1", b"2", b"3"):
+        await batcher.append(b"k", value)
+    checkpoint = batcher.checkpoint()  # [1, 2] and [3]: what was added so far, without waiting
+    acknowledged = asyncio.ensure_future(PartitionBatcher.acknowledged(checkpoint))
+    for value in (b"4", b"5"):  # added after the checkpoint
+        await batcher.append(b"k", value)
+    await batcher.ship()
+    for _ in range(3):
+        producer.let_out()
+        await settle()
+    assert producer.taken == [[b"1", b"2"], [b"3"], [b"4", b"5"]]  # in order, the later behind
+    producer.acks[0].set_result("ack 1")
+    producer.acks[1].set_result("ack 2")
+    await settle()
+    assert await acknowledged == ["ack 1", "ack 2"]  # not waiting for [4, 5]'s acknowledgement
+    assert not producer.acks[2].done()
+    producer.acks[2].set_result("ack 3")
+    assert await batcher.flush() == ["ack 3"]  # the next checkpoint has what came after
