@@ -118,8 +118,7 @@ class Publisher:
                 for key, value in day_rows:
                     sends.append(await self.send(self.days_topic, key, value))
             if behind:
-                share = FIGURES_TIME_SHARE_BEHIND
-                self._figures_not_before = self.clock() + spent * (1 - share) / share
+                self._figures_not_before = self._after_share(spent, FIGURES_TIME_SHARE_BEHIND)
             if self.filings_topic is not None:
                 await self._publish_lists(self.filings_topic, sends, days_by_unit)
         except KafkaError as exc:
@@ -168,7 +167,12 @@ class Publisher:
             spent += self.clock() - began
             days_by_unit.setdefault(unit_code, [])  # refused: its figures and lists are due again
             sends.append(await self.send(topic, unit_code.encode(), encoded))
-        self._lists_not_before = self.clock() + spent * (1 - LISTS_TIME_SHARE) / LISTS_TIME_SHARE
+        self._lists_not_before = self._after_share(spent, LISTS_TIME_SHARE)
+
+    def _after_share(self, spent: float, share: float) -> float:
+        """When the next round of a kind that just took `spent` seconds may start, for that kind of
+        round to take `share` of the worker's time."""
+        return self.clock() + spent * (1 - share) / share
 
     async def run(self) -> None:
         """Publish for ever. A loop, not a Faust timer: a long round (every unit, after a

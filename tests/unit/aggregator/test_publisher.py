@@ -4,6 +4,7 @@ to unit-days; a round Kafka refuses is due again."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import orjson
@@ -35,6 +36,16 @@ def applied(*units: str) -> Engine:
     rows = orjson.loads(pack([(n, event(n, "submitted", f"F{n}", T0, unit=u)) for n, u in enumerate(units)]))
     e.apply_pack(0, rows, {}.get, {}.get)
     return e
+
+
+def slowed(make: Callable[..., Iterator[Any]], now: list[float],
+           seconds: float) -> Callable[..., Iterator[Any]]:
+    """`make` (an engine's generator of records) with the clock `now` moving `seconds` per record made."""
+    def slow(*args: Any) -> Iterator[Any]:
+        for made in make(*args):
+            now[0] += seconds
+            yield made
+    return slow
 
 
 async def test_changed_units_and_their_days_are_published_once() -> None:
@@ -69,14 +80,8 @@ async def test_the_lists_take_a_bounded_share_of_the_workers_time_and_their_fili
     now = [100.0]
     publisher = Publisher(e, kafka.send, "figures", "days", 0.5, clock=lambda: now[0],
                           filings_topic="filings", filings_interval_s=0.0)
-    build = e.filings_due
-
-    def slow(*args: Any) -> Any:
-        for made in build(*args):
-            now[0] += 0.1  # each unit's lists take 0.1 s to build
-            yield made
-
-    e.filings_due = slow  # type: ignore[method-assign]
+    # Each unit's lists take 0.1 s to build.
+    e.filings_due = slowed(e.filings_due, now, 0.1)  # type: ignore[method-assign]
     await publisher.publish_round()
     # One unit's lists took the round's budget (LISTS_ROUND_S): U2's wait for the next lists round.
     assert sorted(key for topic, key, _ in kafka.sent if topic == "filings") == [b"U1"]
@@ -122,14 +127,8 @@ async def test_behind_a_backlog_the_figures_take_a_bounded_share_of_the_workers_
     share = [0.9]  # the agent applies packs 90 % of its time: behind
     publisher = Publisher(e, kafka.send, "figures", "days", 0.1, clock=lambda: now[0],
                           applying_share=lambda: share[0])
-    build = e.publish_due
-
-    def slow(*args: Any) -> Any:
-        for made in build(*args):
-            now[0] += 0.01  # each unit's figures take 10 ms to make
-            yield made
-
-    e.publish_due = slow  # type: ignore[method-assign]
+    # Each unit's figures take 10 ms to make.
+    e.publish_due = slowed(e.publish_due, now, 0.01)  # type: ignore[method-assign]
     await publisher.publish_round()
     assert sorted(key for topic, key, _ in kafka.sent if topic == "figures") == [b"U1", b"U2"]
     # 20 ms of figures: the next round waits 19 times as long (5 % of the worker's time).
