@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -177,7 +177,7 @@ class Engine:
 
     # -- events -----------------------------------------------------------------------------------
 
-    def apply_pack(self, partition: int, pack: list[list[Any]],
+    def apply_pack(self, partition: int, pack: Sequence[Sequence[Any]],
                    get_filing: Callable[[bytes], bytes | None],
                    get_unit: Callable[[bytes], bytes | None], packs: range | None = None) -> PackResult:
         """Apply the events of one or more consecutive packs, each a row `[source offset, *Event]`

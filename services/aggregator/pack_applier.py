@@ -15,11 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-import orjson
-
 from services.aggregator.commit_protocol import ChangeWriter, CommitProtocol
 from services.aggregator.dead_letters import DeadLetterWriter, Source, of_event
 from services.aggregator.engine import Engine
+from services.aggregator.pack_format import decode_pack
 
 log = logging.getLogger(__name__)
 
@@ -59,17 +58,17 @@ class PackApplier:
                 log.warning("partition %d: read %d packs back from Kafka that the stream did not "
                             "deliver in order", partition, len(read) - len(delivered))
             delivered = read
-        batch: list[list[Any]] = []
+        batch: list[tuple[Any, ...]] = []
         first = start
         for index, (offset, value) in enumerate(delivered):
-            batch.extend(orjson.loads(value))
+            batch.extend(decode_pack(value))
             if len(batch) >= self.apply_max_events or index == len(delivered) - 1:
                 await self._apply_batch(partition, batch, range(first, offset + 1))
                 batch, first = [], offset + 1
                 self.settle()
         return start + len(delivered)
 
-    async def _apply_batch(self, partition: int, batch: list[list[Any]], pack_range: range) -> None:
+    async def _apply_batch(self, partition: int, batch: list[tuple[Any, ...]], pack_range: range) -> None:
         result = self.engine.apply_pack(partition, batch, self.writer.read(partition, self.filings).get,
                                         self.writer.read(partition, self.units).get, pack_range)
         self.last_applied_at = self.wall_clock()

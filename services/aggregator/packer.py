@@ -25,6 +25,7 @@ from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
 from services.aggregator import metrics
 from services.aggregator.dead_letters import DeadLetterWriter, of_record
 from services.aggregator.hcm_time import epoch_to_us
+from services.aggregator.pack_format import encode_pack
 from services.aggregator.rules import Event, event_from_checked, event_from_json, is_too_late
 from services.aggregator.settings import AggregatorSettings
 from services.contract.event_bounds import bound_errors
@@ -97,13 +98,13 @@ def packs_of(rows: list[list[Any]], max_events: int, max_bytes: int) -> list[byt
 
     A pack Kafka refuses (over its record limit) would be refused again on every retry, stopping
     the stream for good. A row holds only the schema's bounded fields (a few hundred bytes at
-    most), so the usual chunk costs one orjson call and a chunk over the limit is halved until it
-    fits.
+    most), so the usual chunk costs one encoding (pack_format.py) and a chunk over the limit is
+    halved until it fits.
     """
     packs: list[bytes] = []
 
     def pack(chunk: list[list[Any]]) -> None:
-        packed = orjson.dumps(chunk)
+        packed = encode_pack(chunk)
         if len(packed) <= max_bytes:
             packs.append(packed)
         elif len(chunk) == 1:

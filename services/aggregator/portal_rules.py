@@ -210,7 +210,24 @@ def flag_counts(flags: int, channel: int) -> dict[int, int]:
     return found
 
 
+def flag_change(old_flags: int, new_flags: int, channel: int) -> dict[int, int]:
+    """flag_counts(new_flags) less flag_counts(old_flags), the counters that differ only: what a
+    filing's receipt day gains when an event changes its flags (a result issued, a payment, a
+    rating). One or two counters move where each side has about ten, and the unit adds every entry
+    it is given; the pairs recur like the flags (the caller must not change the dict)."""
+    found = _FLAG_CHANGES.get((old_flags, new_flags, channel))
+    if found is None:
+        if len(_FLAG_CHANGES) >= _FLAG_COUNTS_KEPT:
+            _FLAG_CHANGES.clear()
+        before, after = flag_counts(old_flags, channel), flag_counts(new_flags, channel)
+        found = _FLAG_CHANGES[(old_flags, new_flags, channel)] = {
+            index: moved for index in sorted(before.keys() | after.keys())
+            if (moved := after.get(index, 0) - before.get(index, 0))}
+    return found
+
+
 _FLAG_COUNTS: dict[tuple[int, int], dict[int, int]] = {}
+_FLAG_CHANGES: dict[tuple[int, int, int], dict[int, int]] = {}
 _FLAG_COUNTS_KEPT = 100_000
 
 

@@ -474,8 +474,9 @@ def _one_more(before: Fold, t0: int, stored: StoredEvent) -> tuple[Delta, Fold]:
             if new_part:
                 counts.append((day, 1, new_part))
         if new_portal.flags != portal.flags:
-            counts.append((day, -1, portal_rules.flag_counts(portal.flags, portal.channel)))
-            counts.append((day, 1, portal_rules.flag_counts(new_portal.flags, portal.channel)))
+            moved = portal_rules.flag_change(portal.flags, new_portal.flags, portal.channel)
+            if moved:
+                counts.append((day, 1, moved))
     # Closed: neither pending nor paused; closed_at is then the newest event's time, this one's.
     closed_at = None if after is not None or paused is not None else at
     return (_new(Delta, (tuple(counts), pending, after, portal_pending, new_portal_pending)),

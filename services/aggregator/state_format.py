@@ -3,4 +3,4 @@
 could not read, or would read wrongly: state of another format is not read, it is rebuilt (`make run`
 sets it aside and starts afresh, deploy/local/run_state.py; docs/operations.md, *Upgrades*)."""
 
-STATE_FORMAT = 2  # 1: everything written before the format was stamped
+STATE_FORMAT = 3  # 1: everything written before the format was stamped; 2: packs in JSON

@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 
 from services.aggregator.engine import Engine
+from services.aggregator.pack_format import encode_pack
 from services.aggregator.rules import event_from_json
 
 T0 = datetime.fromisoformat("2026-11-20T09:00:00+07:00")
@@ -26,7 +27,7 @@ def event(n: int, kind: str, filing: str, at: datetime, unit: str = "U1", **extr
 
 def pack(rows: list[tuple[int, dict[str, Any]]]) -> bytes:
     """A packed record as the packer writes it: `[source offset, *Event]` rows."""
-    return orjson.dumps([[offset, *event_from_json(obj)] for offset, obj in rows])
+    return encode_pack([[offset, *event_from_json(obj)] for offset, obj in rows])
 
 
 def engine() -> Engine:

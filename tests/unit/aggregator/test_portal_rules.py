@@ -4,6 +4,8 @@ rule of docs/figures.md "2.1 on time" and "Dossier ratios", with explicit instan
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from services.aggregator.hcm_time import DAY_US, US_PER_SECOND, day_from_iso, parse_instant
 from services.aggregator.portal_rules import (
@@ -37,6 +39,8 @@ from services.aggregator.portal_rules import (
     fixed_verdict,
     flag,
     flag_bits,
+    flag_change,
+    flag_counts,
     judged_on_time,
     merge_flags,
     pending_entry,
@@ -303,6 +307,29 @@ def test_simple_flags_count_reported_and_yes(name: str, reported: str, yes: str)
     assert {reported, yes} <= set(flagged(**{name: True}))
     found = flagged(**{name: False})
     assert found[reported] == 1 and yes not in found
+
+
+_FLAGS = (PAPER_RESULT, ELECTRONIC_RESULT, DIGITISED, ONLINE_PAYMENT, FEE_DUE, FULL_ONLINE_SERVICE,
+          FULL_ONLINE_ELIGIBLE, DATA_REUSED, PERSONAL_STORE, POPULATION_DB, SATISFIED)
+some_flags = st.lists(st.sampled_from([None, False, True]), min_size=len(_FLAGS), max_size=len(_FLAGS)).map(
+    lambda values: sum(flag_bits(index, value) for index, value in zip(_FLAGS, values, strict=True)
+                       if value is not None))
+
+
+@given(before=some_flags, after=some_flags, channel=st.sampled_from(range(len(CHANNELS))))
+def test_a_change_of_flags_moves_exactly_the_counters_that_differ(before: int, after: int,
+                                                                  channel: int) -> None:
+    moved = flag_change(before, after, channel)
+    assert all(moved.values())  # only counters that move
+    row = [0] * len(COUNTERS)
+    for index, amount in flag_counts(before, channel).items():
+        row[index] += amount
+    for index, amount in moved.items():
+        row[index] += amount
+    expected = [0] * len(COUNTERS)
+    for index, amount in flag_counts(after, channel).items():
+        expected[index] += amount
+    assert row == expected
 
 
 def test_a_fixed_verdict_counts_on_time_or_overdue_on_the_receipt_day() -> None:

@@ -12,6 +12,7 @@ import pytest
 from aiokafka.errors import KafkaConnectionError
 
 from services.aggregator.engine import Engine
+from services.aggregator.pack_format import decode_pack
 from services.aggregator.publisher import Publisher
 from tests.unit.aggregator.fakes import T0, engine, event, pack
 
@@ -33,7 +34,7 @@ class Kafka:
 
 def applied(*units: str) -> Engine:
     e = engine()
-    rows = orjson.loads(pack([(n, event(n, "submitted", f"F{n}", T0, unit=u)) for n, u in enumerate(units)]))
+    rows = decode_pack(pack([(n, event(n, "submitted", f"F{n}", T0, unit=u)) for n, u in enumerate(units)]))
     e.apply_pack(0, rows, {}.get, {}.get)
     return e
 
@@ -89,7 +90,7 @@ async def test_the_lists_take_a_bounded_share_of_the_workers_time_and_their_fili
     # 0.1 s of lists: the next lists wait 19 times as long, so that lists are 5 % of the time.
     assert now[0] == pytest.approx(100.1) and publisher._lists_not_before == pytest.approx(100.1 + 0.1 * 19)
     kafka.sent.clear()
-    e.apply_pack(0, orjson.loads(pack([(9, event(9, "submitted", "F9", T0, unit="U1"))])), {}.get, {}.get)
+    e.apply_pack(0, decode_pack(pack([(9, event(9, "submitted", "F9", T0, unit="U1"))])), {}.get, {}.get)
     assert e.units["U1"].noted
     now[0] = 101.0
     await publisher.publish_round()
@@ -134,7 +135,7 @@ async def test_behind_a_backlog_the_figures_take_a_bounded_share_of_the_workers_
     # 20 ms of figures: the next round waits 19 times as long (5 % of the worker's time).
     assert publisher._figures_not_before == pytest.approx(100.02 + 0.02 * 19)
     kafka.sent.clear()
-    e.apply_pack(0, orjson.loads(pack([(9, event(9, "submitted", "F9", T0, unit="U1"))])), {}.get, {}.get)
+    e.apply_pack(0, decode_pack(pack([(9, event(9, "submitted", "F9", T0, unit="U1"))])), {}.get, {}.get)
     now[0] = 100.3  # past the publish interval, not past the wait
     await publisher.publish_round()
     assert kafka.sent == []

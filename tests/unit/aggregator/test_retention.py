@@ -6,10 +6,9 @@ from __future__ import annotations
 from datetime import timedelta
 from types import SimpleNamespace
 
-import orjson
-
 from services.aggregator.engine import Engine
 from services.aggregator.gate import PartitionGate
+from services.aggregator.pack_format import decode_pack
 from services.aggregator.retention import RetentionSweep
 from tests.unit.aggregator.fakes import NOW, T0, FakeTables, event, pack
 
@@ -25,7 +24,7 @@ async def test_closed_filings_past_retention_are_deleted_once_a_day_and_counts_s
     clock = [NOW]
     engine = Engine(400, clock=lambda: clock[0])
     tables = FakeTables()
-    rows = orjson.loads(pack([(0, event(1, "submitted", "F1", T0)),
+    rows = decode_pack(pack([(0, event(1, "submitted", "F1", T0)),
                               (1, event(2, "processed", "F1", T0 + timedelta(hours=1))),
                               (2, event(3, "submitted", "F2", T0))]))
     filings = Filings(tables)
