@@ -195,7 +195,6 @@ class Engine:
             self._next_pack[partition] = packs.stop
         result = PackResult()
         now_us = round(self.clock() * US_PER_SECOND)
-        filings: dict[bytes, Filing] = {}
         touched: set[str] = set()
         tally = [0] * (len(OUTCOMES) * _TYPES)  # events by outcome * _TYPES + type
         kept_from = retention_start(now_us, self.retention_days)  # older is too late
@@ -220,11 +219,13 @@ class Engine:
                     # Not yet in memory (new, or just taken over in a rebalance): the table decides.
                     stored = get_unit(unit_code.encode())
                     unit = units[unit_code] = Unit(partition) if stored is None else Unit.from_bytes(stored)
-                filing = filings.get(key)
-                if filing is None:
-                    cached = cache.get(key)
-                    filing = filings[key] = (cached[1] if cached is not None
-                                             else Filing.from_bytes(get_filing(key)))
+                cached = cache.get(key)
+                if cached is None:
+                    # Cached at once, and the cache cut back to its size once the pack is applied.
+                    filing = Filing.from_bytes(get_filing(key))
+                    cache[key] = (partition, filing)
+                else:
+                    filing = cached[1]
                 if event[2] in filing.offsets:
                     outcome = self._apply_again(unit, filing, event, offset)
                 else:  # the usual event: new to its filing (inline, as it runs for nearly every event)
@@ -277,7 +278,8 @@ class Engine:
         if failed > 1:
             log.error("%d events of the pack could not be counted in all, and go to the DLQ with their "
                       "reasons", failed)
-        self._cache_filings(partition, filings)
+        for _ in range(len(cache) - self.filing_cache_size):
+            cache.popitem(last=False)
         self._unsaved.setdefault(partition, set()).update(touched)
         self.dirty |= touched
         self.applied += len(pack)
@@ -298,14 +300,6 @@ class Engine:
         units = self.units
         return {code.encode(): units[code].to_bytes() for code in sorted(self._unsaved.pop(partition, ()))
                 if code in units}
-
-    def _cache_filings(self, partition: int, filings: dict[bytes, Filing]) -> None:
-        cache = self._filing_cache
-        for key, filing in filings.items():
-            if key not in cache:
-                cache[key] = (partition, filing)
-        for _ in range(len(cache) - self.filing_cache_size):
-            cache.popitem(last=False)
 
     @staticmethod
     def _apply_again(unit: Unit, filing: Filing, event: Any, offset: int) -> int:

@@ -53,18 +53,17 @@ class UnitState:
     def apply(self, change: Delta) -> None:
         """Add a filing's change. Raises (ValueError) before changing anything, or not at all: a
         change the state cannot take leaves it as it was."""
-        before, after = change.pending_before, change.pending_after
+        counts, before, after, portal_before, portal_after = change  # (one unpacking, not four lookups)
         # Where the filing's old due time sits in the index, None if it was marked overdue: the one
         # check that can fail, made before any counter moves.
         drop_at = self._due_index(before[0]) if before is not None and before != after and not before[1] \
             else None
-        portal_before, portal_after = change.portal_before, change.portal_after
         portal_drop_at = self._portal_index(portal_before) \
             if portal_before is not None and portal_before != portal_after else None
         days = self.days
         row_day = None
         row: list[int] = []  # replaced before use: the first part's day is never None
-        for day, sign, amounts in change.counts:
+        for day, sign, amounts in counts:
             if day != row_day:  # an event's parts are mostly on one day: look it up once
                 row_day = day
                 self.touched.add(day)
