@@ -1,6 +1,6 @@
 """Every use of a private attribute of faust-streaming or aiokafka, and nowhere else.
 
-The aggregator reaches under the public API of its stream library in three places, each for a
+The aggregator reaches under the public API of its stream library in four places, each for a
 reason given where it is used; they are gathered here so that an upgrade that renames one fails in
 `tests/unit/aggregator/test_faust_adapter.py`, loudly, instead of silently changing behaviour:
 
@@ -8,6 +8,8 @@ reason given where it is used; they are gathered here so that an upgrade that re
   that packs are read and written by partition, also outside any event (faust-streaming 0.15.3);
 - `Store.set_persisted_offset`: the changelog offset a table's recovery resumes from, set after
   writing the changelog ourselves, as Faust's own callback would;
+- `Store._dbs`: the partitions' databases open now, to flush them on a clean stop without opening
+  the ones a rebalance closed;
 - `AIOKafkaConsumer._fetch_max_wait_ms` (aiokafka 0.14), set through faust's
   `Consumer._new_consumer_thread` and `AIOKafkaConsumerThread._create_worker_consumer`: Faust
   hard-codes the consumer's fetch wait (see kafka_transport.py for why it is cut).
@@ -29,6 +31,12 @@ def partition_store(table: Any, partition: int) -> Any:
     the runtime names its partition.
     """
     return table.data._db_for_partition(partition)
+
+
+def open_partition_store(table: Any, partition: int) -> Any | None:
+    """The partition's RocksDB database if the table's store has it open (None: never opened, or
+    closed since, as a rebalance closes the partitions it takes away)."""
+    return table.data._dbs.get(partition)
 
 
 def set_changelog_offset(table: Any, tp: TP, offset: int) -> None:

@@ -17,6 +17,7 @@ from services.aggregator.faust_adapter import (
     FetchWaitConsumerThread,
     FetchWaitTransport,
     fetch_max_wait,
+    open_partition_store,
     partition_store,
     set_changelog_offset,
     set_fetch_max_wait,
@@ -62,7 +63,9 @@ async def test_the_transport_builds_its_worker_consumer_with_its_fetch_wait() ->
 def test_a_tables_partition_store_is_its_rocksdb_and_takes_the_changelog_offset(tmp_path: Path) -> None:
     app = faust.App("adapter-test", broker="kafka://127.0.0.1:1", store="rocksdb://", datadir=str(tmp_path))
     table = app.Table("t", key_type=bytes, value_type=bytes, partitions=2)
+    assert open_partition_store(table, 1) is None  # not opened yet
     store = partition_store(table, 1)
+    assert open_partition_store(table, 1) is store and open_partition_store(table, 0) is None
     store[b"k"] = b"v"
     assert partition_store(table, 1).get(b"k") == b"v" and partition_store(table, 0).get(b"k") is None
     tp = TP(table.changelog_topic.get_topic_name(), 1)

@@ -5,6 +5,8 @@ changelog offset for the table's recovery."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -52,6 +54,9 @@ class Producer:
 
         return asyncio.ensure_future(acknowledged())
 
+    async def stop(self) -> None:
+        pass
+
 
 def setup(tmp_path: Path) -> tuple[TableWriter, Producer, Any]:
     app = faust.App("writer-test", broker="kafka://127.0.0.1:1", store="rocksdb://", datadir=str(tmp_path))
@@ -88,3 +93,44 @@ async def test_nothing_changed_sends_nothing(tmp_path: Path) -> None:
     writer, producer, table = setup(tmp_path)
     await writer.write(0, table, {})
     assert producer.batches == [] and writer.sending() == set()
+
+
+# Writes, has the changelog acknowledged (the offset recorded), then stops cleanly or not, and
+# ends the process at once, as a crash would.
+WRITE_THEN_END = """
+import asyncio, os, sys
+from pathlib import Path
+from tests.unit.aggregator.test_table_writer import setup
+
+async def main() -> None:
+    writer, producer, table = setup(Path(sys.argv[1]))
+    await writer.write(1, table, {b"a": b"1"})
+    producer.ack.set()
+    await writer.flush(1)
+    if sys.argv[2] == "stop":
+        await writer.stop()
+    os._exit(0)
+
+asyncio.run(main())
+"""
+
+
+def written_then(how: str, tmp_path: Path) -> tuple[bytes | None, int | None]:
+    """What a store holds after a process wrote it and ended `how`: (the key written, the
+    changelog offset recorded)."""
+    root = Path(__file__).resolve().parents[3]
+    subprocess.run([sys.executable, "-c", WRITE_THEN_END, str(tmp_path), how], cwd=root, check=True,
+                   timeout=60)
+    _, _, table = setup(tmp_path)
+    return (TableWriter(AggregatorSettings()).read(1, table).get(b"a"),
+            table.data.persisted_offset(TP(table.changelog_topic.get_topic_name(), 1)))
+
+
+def test_a_crash_loses_the_unflushed_writes_and_their_offset_together(tmp_path: Path) -> None:
+    # Without RocksDB's write-ahead log, nothing since its last flush survives; and the offset is
+    # never kept without the data it covers, so recovery restores the changelog from before it.
+    assert written_then("crash", tmp_path) == (None, None)
+
+
+def test_a_clean_stop_keeps_the_writes_and_their_offset(tmp_path: Path) -> None:
+    assert written_then("stop", tmp_path) == (b"1", 0)
