@@ -127,7 +127,10 @@ class Filing:
 
 @dataclass(slots=True)
 class PackResult:
-    filing_changes: dict[bytes, bytes | None] = field(default_factory=dict)
+    filing_changes: dict[bytes, bytes | None] = field(default_factory=dict)  # for the changelog
+    # Records of changed filings that left the cache, by partition: for the table's store, which
+    # holds a filing's changes only once it leaves the cache or at the next unstored_records.
+    evicted: dict[int, dict[bytes, bytes]] = field(default_factory=dict)
     # (source offset, event, reason): events to dead-letter
     rejected: list[tuple[int, Event, str]] = field(default_factory=list)
 
@@ -137,11 +140,17 @@ class Engine:
                  filing_cache_size: int = 100_000) -> None:
         self.retention_days = retention_days
         self.clock = clock
-        # Filings as last written to the table, by key, with their partition: most events find
-        # their filing here rather than paying a RocksDB read and a decode. Oldest loaded first out.
+        # Filings as last changed, by key, with their partition: most events find their filing
+        # here rather than paying a RocksDB read and a decode. Oldest loaded first out.
         # (An OrderedDict: taking the oldest out of a plain dict rescans the slots freed before.)
         self._filing_cache: OrderedDict[bytes, tuple[int, Filing]] = OrderedDict()
         self.filing_cache_size = filing_cache_size
+        # partition -> keys of cached filings changed since their records last went to the table's
+        # store (the changelog has every change at once). The store is written back, as Kafka
+        # Streams' record caches write theirs: when a changed filing leaves the cache, or when
+        # unstored_records is asked (every few seconds): most filings change a few times while
+        # cached, and a RocksDB write was a twentieth of the worker's time.
+        self._unstored: dict[int, set[bytes]] = {}
         self.units: dict[str, Unit] = {}
         self.dirty: set[str] = set()
         # Units whose figures went out since their lists last did (filings_due).
@@ -202,6 +211,7 @@ class Engine:
         failed = 0  # events that could not be counted
         units = self.units
         cache = self._filing_cache
+        unstored = self._unstored.setdefault(partition, set())
         for row in pack:
             offset = row[0]
             event = _new(Event, row[1:])
@@ -269,6 +279,7 @@ class Engine:
                 # more of the engine's time, though a filing changed twice in a batch is now
                 # encoded twice.
                 result.filing_changes[key] = filing.to_bytes()
+                unstored.add(key)
             if unit.last_offset < offset:
                 unit.last_offset = offset
             touched.add(unit_code)
@@ -279,7 +290,11 @@ class Engine:
             log.error("%d events of the pack could not be counted in all, and go to the DLQ with their "
                       "reasons", failed)
         for _ in range(len(cache) - self.filing_cache_size):
-            cache.popitem(last=False)
+            key, (owner, filing) = cache.popitem(last=False)
+            changed = self._unstored.get(owner)
+            if changed is not None and key in changed:  # the store has an older record of it
+                changed.discard(key)
+                result.evicted.setdefault(owner, {})[key] = filing.to_bytes()
         self._unsaved.setdefault(partition, set()).update(touched)
         self.dirty |= touched
         self.applied += len(pack)
@@ -300,6 +315,17 @@ class Engine:
         units = self.units
         return {code.encode(): units[code].to_bytes() for code in sorted(self._unsaved.pop(partition, ()))
                 if code in units}
+
+    def unstored_records(self, partition: int) -> dict[bytes, bytes]:
+        """The records of the partition's cached filings changed since their records last went to
+        the table's store, for the store (its changelog has them already); asked every few seconds
+        and before a clean stop (filing_store.py)."""
+        keys, self._unstored[partition] = self._unstored.get(partition, set()), set()
+        cache = self._filing_cache
+        return {key: cache[key][1].to_bytes() for key in sorted(keys) if key in cache}
+
+    def unstored_partitions(self) -> list[int]:
+        return sorted(partition for partition, keys in self._unstored.items() if keys)
 
     @staticmethod
     def _apply_again(unit: Unit, filing: Filing, event: Any, offset: int) -> int:
@@ -333,14 +359,16 @@ class Engine:
             unit = self.units.get(key.split(KEY_SEPARATOR.encode(), 1)[0].decode())
             if unit is None:
                 continue  # not ours (any more): its owner sweeps it
+            cached = self._filing_cache.get(key)  # newer than the store's record, if changed since
             try:
-                fold = Filing.from_bytes(value).known_fold()
+                fold = (cached[1] if cached is not None else Filing.from_bytes(value)).known_fold()
             except Exception:  # noqa: BLE001  (a record this version cannot read must not stop the sweep)
                 unreadable += 1
                 continue
             if can_forget(fold, now_us, self.retention_days):
                 found.setdefault(unit.partition, []).append(key)
                 self._filing_cache.pop(key, None)  # about to leave the table
+                self._unstored.get(unit.partition, set()).discard(key)
         if unreadable:
             log.warning("retention: %d filing records could not be read (written by another version?) "
                         "and are kept", unreadable)
@@ -520,6 +548,7 @@ class Engine:
         gone = set(partitions)
         for partition in gone:
             self._unsaved.pop(partition, None)
+            self._unstored.pop(partition, None)  # their changes are in the changelog already
         for code in [code for code, unit in self.units.items() if unit.partition in gone]:
             del self.units[code]
             self.dirty.discard(code)

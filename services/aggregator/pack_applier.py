@@ -72,8 +72,12 @@ class PackApplier:
         result = self.engine.apply_pack(partition, batch, self.writer.read(partition, self.filings).get,
                                         self.writer.read(partition, self.units).get, pack_range)
         self.last_applied_at = self.wall_clock()
-        await self.writer.write(partition, self.filings, result.filing_changes)
-        # The units' records go with the next record of the commit protocol (Engine.unit_records).
+        # The filings' store is written back (filing_store.py): their records go to the store as
+        # they leave the engine's cache; the units' records go with the next record of the commit
+        # protocol (Engine.unit_records).
+        await self.writer.write(partition, self.filings, result.filing_changes, to_store=False)
+        for owner, records in result.evicted.items():
+            self.writer.write_store(owner, self.filings, records)
         for offset, event, reason in result.rejected:
             # Packed topic and source topic are co-partitioned: the event's partition is this one.
             letter = of_event(event, reason, Source(self.source_topic, partition, offset),

@@ -15,6 +15,7 @@ from services.aggregator.app import make_app
 from services.aggregator.commit_protocol import RECORD_EVERY_S, CommitProtocol
 from services.aggregator.dead_letters import DeadLetterWriter
 from services.aggregator.engine import Engine
+from services.aggregator.filing_store import STORE_EVERY_S, FilingStore
 from services.aggregator.gate import PartitionGate
 from services.aggregator.pack_applier import PackApplier
 from services.aggregator.pack_reader import PackReader
@@ -48,7 +49,7 @@ def build(settings: AggregatorSettings, partitions: int) -> faust.App:
 
     engine = Engine(retention_days=settings.retention_days, clock=settings.clock(),
                     filing_cache_size=settings.filing_cache_size)
-    writer = TableWriter(settings)
+    writer = TableWriter(settings, written_back=(filings,))
     reader = PackReader(settings)
     dead_letters = DeadLetterWriter(settings.kafka.dlq_topic)
     gate = PartitionGate(lambda partition: TP(settings.packed_topic, partition)
@@ -62,6 +63,7 @@ def build(settings: AggregatorSettings, partitions: int) -> faust.App:
     metrics.APPLYING_SHARE.set_function(stream.applying.share)
     rebalance = Rebalance(engine, gate, commits, stall_guard)
     retention = RetentionSweep(engine, writer, filings, gate)
+    filing_store = FilingStore(engine, writer, filings, gate, partitions)
     def scan_filings(partition: int, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
         """The filings table's records of one unit (keys `<unit>\x1f<filing id>`), from the store."""
         for key, value in writer.read(partition, filings).items(from_key=prefix):
@@ -94,12 +96,17 @@ def build(settings: AggregatorSettings, partitions: int) -> faust.App:
                 await stream.take(by_partition(batch))
                 await retention.sweep_if_due()
         finally:
+            filing_store.write_changed_now()
             await reader.stop()
             await writer.stop()
 
     @app.timer(RECORD_EVERY_S)
     async def record_waiting_next_packs() -> None:
         await stream.record_waiting()
+
+    @app.timer(STORE_EVERY_S)
+    async def store_changed_filings() -> None:
+        await filing_store.write_changed()
 
     @app.timer(settings.stall_after_s)
     async def apply_stalled_partitions() -> None:

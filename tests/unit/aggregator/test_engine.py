@@ -239,6 +239,47 @@ def test_the_filing_cache_keeps_at_most_its_size() -> None:
     assert figures_of(engine) == reference()
 
 
+def test_a_changed_filing_reaches_the_store_when_it_leaves_the_cache_or_when_asked() -> None:
+    """The filings' store is written back (filing_store.py): a filing read back from it after
+    leaving the cache must be the filing as last changed, never an older record."""
+    engine, store = Engine(400, clock=lambda: NOW, filing_cache_size=1), {}
+    for offset, e in enumerate(EVENTS):  # F1, F1, F2, F2, F3: each filing leaves as the next comes
+        result = engine.apply_pack(0, packed([[offset, e]]), store.get, {}.get)
+        for partition, records in result.evicted.items():
+            assert partition == 0
+            store.update(records)
+    assert sorted(store) == [b"U1\x1fF1", b"U1\x1fF2"]  # F3, changed, is still in the cache only
+    assert Filing.from_bytes(store[b"U1\x1fF1"]).offsets == {"e1": 0, "e2": 1}
+    # F1 comes back from the store as last changed: its processed event sent again is a duplicate.
+    result = engine.apply_pack(0, packed([[9, EVENTS[1]]]), store.get, {}.get)
+    assert figures_of(engine) == reference()
+    assert list(result.evicted[0]) == [b"U1\x1fF3"]  # F3 leaves for F1, which was read, not changed
+    assert engine.unstored_partitions() == []
+    store.update(result.evicted[0])
+    engine.apply_pack(0, packed([[10, event(10, "processed", "F3", T0 + timedelta(hours=6))]]),
+                      store.get, {}.get)
+    assert engine.unstored_partitions() == [0] and list(engine.unstored_records(0)) == [b"U1\x1fF3"]
+    assert engine.unstored_records(0) == {} and engine.unstored_partitions() == []
+
+
+def test_a_dropped_partition_leaves_its_changed_filings_to_the_changelog() -> None:
+    engine, tables = Engine(400, clock=lambda: NOW), Tables()
+    tables.run(engine, [[i, e] for i, e in enumerate(EVENTS)])
+    engine.drop_partitions([0])
+    assert engine.unstored_partitions() == [] and engine.unstored_records(0) == {}
+
+
+def test_the_retention_sweep_judges_a_cached_filing_as_last_changed() -> None:
+    clock = [NOW]
+    engine, tables = Engine(400, clock=lambda: clock[0]), Tables()
+    tables.run(engine, [[0, EVENTS[0]]], keep_filings=False)  # F1 submitted, changed in the cache only
+    tables.filings[b"U1\x1fF1"] = Filing.from_bytes(None).to_bytes()  # an older record: nothing
+    tables.run(engine, [[1, EVENTS[1]]], keep_filings=False)  # processed: closed
+    clock[0] = NOW + 401 * 86400
+    assert engine.forgettable(tables.filings.items(), clock[0]) == {0: [b"U1\x1fF1"]}
+    assert engine.unstored_records(0) == {}  # forgotten: not written back
+
+
 def test_publishing_coalesces_each_unit_to_one_record_per_gap() -> None:
     engine, tables = Engine(400, clock=lambda: NOW), Tables()
     tables.run(engine, [[0, EVENTS[0]]])

@@ -95,6 +95,20 @@ async def test_nothing_changed_sends_nothing(tmp_path: Path) -> None:
     assert producer.batches == [] and writer.sending() == set()
 
 
+
+async def test_a_written_back_table_records_its_offset_only_once_its_store_holds_all(tmp_path: Path) -> None:
+    writer, producer, table = setup(tmp_path)
+    writer.written_back = (table,)
+    tp = TP(table.changelog_topic.get_topic_name(), 1)
+    await writer.write(1, table, {b"a": b"1", b"b": b"2"}, to_store=False)
+    assert writer.read(1, table).get(b"a") is None and producer.batches  # the changelog only
+    producer.ack.set()
+    await writer.flush(1)
+    assert table.data.persisted_offset(tp) is None  # acknowledged, but the store lacks them
+    writer.write_store(1, table, {b"a": b"1", b"b": b"2"})
+    writer.store_holds_all(1, table)
+    assert table.data.persisted_offset(tp) == 1 and writer.read(1, table).get(b"b") == b"2"
+
 # Writes, has the changelog acknowledged (the offset recorded), then stops cleanly or not, and
 # ends the process at once, as a crash would.
 WRITE_THEN_END = """
