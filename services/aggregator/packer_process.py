@@ -79,7 +79,7 @@ class PackerProcess:
 
     async def run(self) -> None:
         while True:
-            child = await asyncio.create_subprocess_exec(*self.command, stdout=asyncio.subprocess.PIPE)
+            child = await self.start()
             self.reported.restart()
             try:
                 assert child.stdout is not None
@@ -92,6 +92,12 @@ class PackerProcess:
             log.error("the packer process exited with code %s; starting it again in %.0f s", code,
                       RESTART_AFTER_S)
             await asyncio.sleep(RESTART_AFTER_S)
+
+    async def start(self) -> asyncio.subprocess.Process:
+        # In a session of its own: a terminal's Ctrl-C reaches the worker alone, which stops the
+        # child itself (_stop); in the worker's, the child exited first and was restarted as failed.
+        return await asyncio.create_subprocess_exec(*self.command, stdout=asyncio.subprocess.PIPE,
+                                                    start_new_session=True)
 
     def _take(self, line: bytes) -> None:
         try:

@@ -17,7 +17,7 @@ from aiokafka import AIOKafkaProducer
 
 from deploy.local.broker import LocalKafka
 from services.aggregator import metrics
-from services.aggregator.packer_process import ReportedMetrics, report
+from services.aggregator.packer_process import PackerProcess, ReportedMetrics, report
 from services.aggregator.settings import AggregatorSettings
 from services.common.topics import ensure_topics
 from tests.support.aggregator import FiguresReader, Worker
@@ -74,6 +74,15 @@ def test_the_packer_child_exits_when_its_worker_is_killed() -> None:
     finally:
         if parent.poll() is None:
             parent.kill()
+
+
+async def test_the_packer_child_has_a_session_of_its_own() -> None:
+    # A terminal's Ctrl-C goes to the foreground session's processes: the worker stops its child.
+    process = PackerProcess()
+    process.command = [sys.executable, "-c", "import os; print(os.getsid(0))"]
+    child = await process.start()
+    out, _ = await child.communicate()
+    assert int(out) == child.pid != os.getsid(0)
 
 
 def value(name: str, **labels: str) -> float:
