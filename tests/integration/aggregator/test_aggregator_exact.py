@@ -173,12 +173,16 @@ async def test_sigkill_mid_stream_then_restart(kafka_broker: LocalKafka, event_l
                                                tmp_path: Path) -> None:
     settings = await start_topics(kafka_broker, event_log)
     app_id = f"agg-{settings.events_topic}"
-    worker = Worker(settings, tmp_path / "w1", app_id, FROZEN_NOW).start()
+    # A filing cache far smaller than the feed's filings: changed filings leave it, and their
+    # written-back records are read from the store, all the time; the SIGKILL then loses the store's
+    # writes since RocksDB last flushed, which recovery restores from the changelog.
+    small_cache = {"AGGREGATOR_FILING_CACHE_SIZE": "5000"}
+    worker = Worker(settings, tmp_path / "w1", app_id, FROZEN_NOW, small_cache).start()
     restarted = None
     try:
         await wait_progress(worker, EVENTS // 3)
         worker.kill()
-        restarted = Worker(settings, tmp_path / "w1", app_id, FROZEN_NOW).start()
+        restarted = Worker(settings, tmp_path / "w1", app_id, FROZEN_NOW, small_cache).start()
         async with FiguresReader(settings) as reader:
             await assert_settles(reader, expected, [restarted])
         # The restarted worker rebuilt its units' ledgers from the filings table.
