@@ -55,8 +55,9 @@ class TableWriter:
     def __init__(self, settings: AggregatorSettings, written_back: tuple[Any, ...] = ()) -> None:
         self.settings = settings
         self.written_back = written_back
-        # (table, partition) of a written-back table -> its changelog's last acknowledged offset
-        self._acknowledged: dict[tuple[Any, int], tuple[Any, int]] = {}
+        # (id of a written-back table, partition) -> its changelog's last acknowledged offset. Tables
+        # go by identity: a Faust table is a Mapping, and comparing two compares their every item.
+        self._acknowledged: dict[tuple[int, int], tuple[Any, int]] = {}
         self.producer: AIOKafkaProducer | None = None
         # (changelog topic, partition) -> the table and the batcher of its records, in order
         self._batchers: dict[tuple[str, int], tuple[Any, PartitionBatcher]] = {}
@@ -73,7 +74,7 @@ class TableWriter:
             await self.producer.stop()
         # Written without the write-ahead log: what RocksDB holds in memory goes to disk now, so
         # that the next start restores only the changelog written after it.
-        for table, partition in {(table, key[1]) for key, (table, _) in self._batchers.items()}:
+        for (_, partition), (table, _) in self._batchers.items():
             store = open_partition_store(table, partition)
             if store is not None:
                 store.flush()
@@ -114,7 +115,7 @@ class TableWriter:
     def store_holds_all(self, partition: int, table: Any) -> None:
         """The written-back table's store holds every change sent for the partition: record its
         changelog's last acknowledged offset as the one its recovery resumes from."""
-        acknowledged = self._acknowledged.pop((table, partition), None)
+        acknowledged = self._acknowledged.pop((id(table), partition), None)
         if acknowledged is not None:
             set_changelog_offset(table, *acknowledged)
 
@@ -144,9 +145,9 @@ class TableWriter:
             acked = await PartitionBatcher.acknowledged(checkpoint)
             if acked:
                 last = acked[-1]
-                if table in self.written_back:  # its store may lack them: store_holds_all records it
-                    self._acknowledged[table, last.topic_partition.partition] = (last.topic_partition,
-                                                                                 last.offset)
+                if any(table is each for each in self.written_back):  # store_holds_all records it
+                    self._acknowledged[id(table), last.topic_partition.partition] = (
+                        last.topic_partition, last.offset)
                 else:
                     set_changelog_offset(table, last.topic_partition, last.offset)
 
