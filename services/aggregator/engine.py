@@ -145,12 +145,13 @@ class Engine:
         # (An OrderedDict: taking the oldest out of a plain dict rescans the slots freed before.)
         self._filing_cache: OrderedDict[bytes, tuple[int, Filing]] = OrderedDict()
         self.filing_cache_size = filing_cache_size
-        # partition -> keys of cached filings changed since their records last went to the table's
-        # store (the changelog has every change at once). The store is written back, as Kafka
-        # Streams' record caches write theirs: when a changed filing leaves the cache, or when
-        # unstored_records is asked (every few seconds): most filings change a few times while
-        # cached, and a RocksDB write was a twentieth of the worker's time.
-        self._unstored: dict[int, set[bytes]] = {}
+        # partition -> key -> the latest record of a cached filing changed since its record last
+        # went to the table's store (the changelog has every change at once). The store is written
+        # back, as Kafka Streams' record caches write theirs: when a changed filing leaves the
+        # cache, or when unstored_records is asked (every few seconds): most filings change a few
+        # times while cached, and a RocksDB write was a twentieth of the worker's time. The record
+        # is kept, not made again then: a filing leaving the cache is no longer in the CPU's.
+        self._unstored: dict[int, dict[bytes, bytes]] = {}
         self.units: dict[str, Unit] = {}
         self.dirty: set[str] = set()
         # Units whose figures went out since their lists last did (filings_due).
@@ -211,7 +212,7 @@ class Engine:
         failed = 0  # events that could not be counted
         units = self.units
         cache = self._filing_cache
-        unstored = self._unstored.setdefault(partition, set())
+        unstored = self._unstored.setdefault(partition, {})
         for row in pack:
             offset = row[0]
             event = _new(Event, row[1:])
@@ -278,8 +279,7 @@ class Engine:
                 # thousands of events it is not, and encoding them all then took a few percent
                 # more of the engine's time, though a filing changed twice in a batch is now
                 # encoded twice.
-                result.filing_changes[key] = filing.to_bytes()
-                unstored.add(key)
+                result.filing_changes[key] = unstored[key] = filing.to_bytes()
             if unit.last_offset < offset:
                 unit.last_offset = offset
             touched.add(unit_code)
@@ -290,11 +290,10 @@ class Engine:
             log.error("%d events of the pack could not be counted in all, and go to the DLQ with their "
                       "reasons", failed)
         for _ in range(len(cache) - self.filing_cache_size):
-            key, (owner, filing) = cache.popitem(last=False)
-            changed = self._unstored.get(owner)
-            if changed is not None and key in changed:  # the store has an older record of it
-                changed.discard(key)
-                result.evicted.setdefault(owner, {})[key] = filing.to_bytes()
+            key, (owner, _) = cache.popitem(last=False)
+            record = self._unstored.get(owner, {}).pop(key, None)
+            if record is not None:  # the store has an older record of it
+                result.evicted.setdefault(owner, {})[key] = record
         self._unsaved.setdefault(partition, set()).update(touched)
         self.dirty |= touched
         self.applied += len(pack)
@@ -320,9 +319,8 @@ class Engine:
         """The records of the partition's cached filings changed since their records last went to
         the table's store, for the store (its changelog has them already); asked every few seconds
         and before a clean stop (filing_store.py)."""
-        keys, self._unstored[partition] = self._unstored.get(partition, set()), set()
-        cache = self._filing_cache
-        return {key: cache[key][1].to_bytes() for key in sorted(keys) if key in cache}
+        records, self._unstored[partition] = self._unstored.get(partition, {}), {}
+        return records
 
     def unstored_partitions(self) -> list[int]:
         return sorted(partition for partition, keys in self._unstored.items() if keys)
@@ -368,7 +366,7 @@ class Engine:
             if can_forget(fold, now_us, self.retention_days):
                 found.setdefault(unit.partition, []).append(key)
                 self._filing_cache.pop(key, None)  # about to leave the table
-                self._unstored.get(unit.partition, set()).discard(key)
+                self._unstored.get(unit.partition, {}).pop(key, None)
         if unreadable:
             log.warning("retention: %d filing records could not be read (written by another version?) "
                         "and are kept", unreadable)
