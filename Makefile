@@ -119,8 +119,10 @@ audit: $(STAMPS)/venv ## Known vulnerabilities in the installed packages (pip-au
 # uv ignores requires-python's upper bound (<3.12), so a universal resolution would also lock, for
 # Python 3.12 and later, releases that need them (vietnam-provinces 2026.x); --fork-strategy fewest
 # keeps one version of each package, the newest that Python 3.11 installs.
+# --no-strip-extras: a dependency's extra (pip-audit's cachecontrol[filecache]) stays pinned in the
+# lock; without it, Python 3.11's pip 23 takes the newest release for the extra and refuses it unhashed.
 LOCK_UPGRADE = $(if $(filter 1,$(UPGRADE)),--upgrade,$(foreach p,$(UPGRADE),--upgrade-package $(p)))
-UV_COMPILE = $(VENV)/bin/uv pip compile -q --universal --fork-strategy fewest --python-version 3.11 --generate-hashes \
+UV_COMPILE = $(VENV)/bin/uv pip compile -q --universal --fork-strategy fewest --python-version 3.11 --generate-hashes --no-strip-extras \
 	--custom-compile-command "make lock"
 BUILD_REQUIRES = $(PY) -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))['build-system']['requires'], sep='\n')"
 
