@@ -148,7 +148,7 @@ class Engine:
         # partition -> key -> the latest record of a cached filing changed since its record last
         # went to the table's store (the changelog has every change at once). The store is written
         # back, as Kafka Streams' record caches write theirs: when a changed filing leaves the
-        # cache, or when unstored_records is asked (every few seconds): most filings change a few
+        # cache, or when unstored_records is asked (every 30 s, filing_store.py): most filings change a few
         # times while cached, and a RocksDB write was a twentieth of the worker's time. The record
         # is kept, not made again then: a filing leaving the cache is no longer in the CPU's.
         self._unstored: dict[int, dict[bytes, bytes]] = {}
@@ -317,8 +317,8 @@ class Engine:
 
     def unstored_records(self, partition: int) -> dict[bytes, bytes]:
         """The records of the partition's cached filings changed since their records last went to
-        the table's store, for the store (its changelog has them already); asked every few seconds
-        and before a clean stop (filing_store.py)."""
+        the table's store, for the store (its changelog has them already); asked every 30 s and
+        before a clean stop (filing_store.py)."""
         records, self._unstored[partition] = self._unstored.get(partition, {}), {}
         return records
 

@@ -98,7 +98,7 @@ class TableWriter:
         await asyncio.sleep(0)  # lets the producer put the batches on the wire now
 
     def write_store(self, partition: int, table: Any, changed: Mapping[bytes, bytes | None]) -> None:
-        """Put changes in the partition's store only (their changelog records went out before)."""
+        """Put changes in the partition's store only (`write` sends them to the changelog)."""
         if not changed:
             return
         # One RocksDB write for the lot: a third of the cost of a put per key.
