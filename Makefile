@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMPS := .stamps
 KAFKA_LIBS := deploy/local/.cache/kafka-libs
 
-.PHONY: help install lock kafka-jars prometheus run test lint typecheck audit bench replay-bench soak topics \
+.PHONY: help install compiled lock kafka-jars prometheus run test lint typecheck audit bench replay-bench soak topics \
 	kafka clean \
 	images compose-test
 
@@ -64,7 +64,12 @@ $(STAMPS)/chromium:
 		$$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium; }
 	@touch $@
 
-install: $(STAMPS)/venv $(STAMPS)/kafka-jars $(STAMPS)/prometheus ## Install what is missing: virtualenv, packages, Kafka jars, Prometheus
+install: $(STAMPS)/venv compiled $(STAMPS)/kafka-jars $(STAMPS)/prometheus ## Install what is missing: virtualenv, packages, the compiled aggregator modules, Kafka jars, Prometheus
+
+# The aggregator's hot modules compiled with mypyc (services/aggregator/compiled.py); the script
+# returns at once when its build matches the sources, so it runs every time rather than tracking them.
+compiled: $(STAMPS)/venv ## Compile the aggregator's hot modules (mypyc; a C compiler and Python's headers)
+	@$(PY) -m deploy.local.compile_aggregator
 
 kafka-jars: $(STAMPS)/kafka-jars
 
@@ -143,4 +148,4 @@ kafka: install ## Run only the local Kafka broker in the foreground
 	$(PY) -m deploy.local.broker
 
 clean: ## Remove the virtualenv, caches and local run data
-	rm -rf $(VENV) $(STAMPS) deploy/local/.cache .cache/pip-audit .run .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(STAMPS) deploy/local/.cache .cache/pip-audit .cache/compiled-aggregator .run .pytest_cache .mypy_cache .ruff_cache

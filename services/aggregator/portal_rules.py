@@ -95,6 +95,7 @@ def start(received_at: int, channel: int, due: int, flags: int) -> PortalFiling:
 def advance(p: PortalFiling, at: int, kind: int, due_at: int | None, flags: int) -> PortalFiling:
     """`p` after one more event, which comes after all the others in canonical order; `p` itself
     when the event changes nothing the portal reads."""
+    end_rank: int | None  # declared: compiled (compiled.py), a local needs one type, not a narrowed one
     (received_at, channel, due, requests, open_request_at, paused_total, moved_due, end_rank, end_at,
      old_flags) = p
     if flags:

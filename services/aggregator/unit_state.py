@@ -67,10 +67,11 @@ class UnitState:
             if day != row_day:  # an event's parts are mostly on one day: look it up once
                 row_day = day
                 self.touched.add(day)
-                row = days.get(day)  # type: ignore[assignment]
-                if row is None:
-                    row = days[day] = [0] * _WIDTH
+                found = days.get(day)
+                if found is None:
+                    found = days[day] = [0] * _WIDTH
                     self._months.add(_month_of(day))
+                row = found
                 if day < self._changed_from:
                     self._changed_from = day
                 self._stale_days.add(day)

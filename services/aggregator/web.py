@@ -10,6 +10,7 @@ import faust
 from prometheus_client import generate_latest
 
 from services.aggregator import metrics
+from services.aggregator.compiled import running_compiled
 from services.aggregator.engine import Engine
 from services.aggregator.pack_applier import PackApplier
 
@@ -24,10 +25,11 @@ class StatePage:
 
     def body(self) -> dict[str, Any]:
         """Units held, events applied, when a batch was last applied, units due to publish, the
-        share of the last second spent applying."""
+        share of the last second spent applying, whether the engine runs compiled (compiled.py)."""
         return {"units": self.engine.unit_count(), "applied": self.engine.applied,
                 "last_applied_at": self.applier.last_applied_at, "dirty": self.engine.dirty_count(),
-                "applying_share": round(self.applying_share(), 3), "at": self.clock()}
+                "applying_share": round(self.applying_share(), 3), "compiled": running_compiled(),
+                "at": self.clock()}
 
 
 def metrics_body() -> bytes:
