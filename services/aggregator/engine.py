@@ -21,7 +21,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 import msgspec
 import orjson
@@ -48,16 +48,21 @@ from services.aggregator.rules import (
 from services.aggregator.unit_state import UnitState
 
 log = logging.getLogger(__name__)
-_new = tuple.__new__  # builds a NamedTuple in C (see rules.py)
-_encode = msgspec.msgpack.Encoder().encode  # a filing's record (Filing.to_bytes)
-_decode = msgspec.msgpack.Decoder().decode
+_new: Final = tuple.__new__  # builds a NamedTuple in C (see rules.py)
+_encode: Final = msgspec.msgpack.Encoder().encode  # a filing's record (Filing.to_bytes)
+_decode: Final = msgspec.msgpack.Decoder().decode
 # What became of an event, as counted in the events metric.
-OUTCOMES = ("applied", "replayed", "duplicate", "too_late", "failed")
-APPLIED, REPLAYED, DUPLICATE, TOO_LATE, FAILED = range(len(OUTCOMES))
+OUTCOMES: Final = ("applied", "replayed", "duplicate", "too_late", "failed")
+APPLIED: Final = 0
+REPLAYED: Final = 1
+DUPLICATE: Final = 2
+TOO_LATE: Final = 3
+FAILED: Final = 4
+assert tuple(range(len(OUTCOMES))) == (APPLIED, REPLAYED, DUPLICATE, TOO_LATE, FAILED)
 # Of a reason to dead-letter an event that could not be counted, at most this many characters.
-MAX_REASON_CHARS = 500
-_TYPES = len(EVENT_TYPES)  # the tally packs (outcome, type) into outcome * _TYPES + type
-KEY_SEPARATOR = "\x1f"  # cannot occur in a unit code or a filing id (schema patterns)
+MAX_REASON_CHARS: Final = 500
+_TYPES: Final = len(EVENT_TYPES)  # the tally packs (outcome, type) into outcome * _TYPES + type
+KEY_SEPARATOR: Final = "\x1f"  # cannot occur in a unit code or a filing id (schema patterns)
 
 
 @dataclass(slots=True)

@@ -12,18 +12,19 @@ A day is `date.toordinal()` of the Asia/Ho_Chi_Minh calendar day (UTC+7 all year
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta, tzinfo
+from typing import Final
 
-US_PER_SECOND = 1_000_000
-DAY_US = 86_400 * US_PER_SECOND
-HCM_OFFSET_US = 7 * 3_600 * US_PER_SECOND
+US_PER_SECOND: Final = 1_000_000
+DAY_US: Final = 86_400 * US_PER_SECOND
+HCM_OFFSET_US: Final = 7 * 3_600 * US_PER_SECOND
 # day ordinal = (instant + DAY_SHIFT_US) // DAY_US: the offset to local time and the epoch's
 # ordinal folded into one constant, so the hot path pays one addition and one division.
-_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
-DAY_SHIFT_US = HCM_OFFSET_US + _EPOCH_ORDINAL * DAY_US
+_EPOCH_ORDINAL: Final = date(1970, 1, 1).toordinal()
+DAY_SHIFT_US: Final = HCM_OFFSET_US + _EPOCH_ORDINAL * DAY_US
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_ONE_US = timedelta(microseconds=1)
-_fromisoformat = datetime.fromisoformat
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_US: Final = timedelta(microseconds=1)
+_fromisoformat: Final = datetime.fromisoformat
 
 
 def parse_instant(text: str) -> int:
@@ -49,7 +50,7 @@ def instant_us(moment: datetime) -> int:
 
 
 # Offsets of the time zones seen, in microseconds: a few dozen at most (±HH:MM).
-_OFFSETS: dict[tzinfo | None, int] = {}
+_OFFSETS: Final[dict[tzinfo | None, int]] = {}
 
 
 def format_instant(instant_us: int) -> str:

@@ -12,33 +12,57 @@ carrying a flag wins" is one mask and one or, whatever the number of flags.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
 from services.aggregator.hcm_time import US_PER_SECOND, hcm_day
 from services.contract.figures import COUNTERS
 
 # The event types, in canonical rank order (docs/figures.md): a type's int is its rank.
-EVENT_TYPES = ("submitted", "supplement_completed", "overdue", "updated", "processed", "result_returned",
-               "supplement_requested", "rejected", "withdrawn", "stopped")
-(SUBMITTED, SUPPLEMENT_COMPLETED, OVERDUE, UPDATED, PROCESSED, RESULT_RETURNED,
- SUPPLEMENT_REQUESTED, REJECTED, WITHDRAWN, STOPPED) = range(len(EVENT_TYPES))
+# Constants are Final, one to a line: compiled (compiled.py), a Final int is a C constant, any other
+# Final a C static, where a plain module global costs a dict lookup at every use.
+EVENT_TYPES: Final = ("submitted", "supplement_completed", "overdue", "updated", "processed",
+                      "result_returned", "supplement_requested", "rejected", "withdrawn", "stopped")
+SUBMITTED: Final = 0
+SUPPLEMENT_COMPLETED: Final = 1
+OVERDUE: Final = 2
+UPDATED: Final = 3
+PROCESSED: Final = 4
+RESULT_RETURNED: Final = 5
+SUPPLEMENT_REQUESTED: Final = 6
+REJECTED: Final = 7
+WITHDRAWN: Final = 8
+STOPPED: Final = 9
+assert tuple(range(len(EVENT_TYPES))) == (SUBMITTED, SUPPLEMENT_COMPLETED, OVERDUE, UPDATED, PROCESSED,
+                                          RESULT_RETURNED, SUPPLEMENT_REQUESTED, REJECTED, WITHDRAWN, STOPPED)
 # A supplement request is answered by a completion, or (v1) by the filing submitted again.
-_ANSWERS = frozenset({SUPPLEMENT_COMPLETED, SUBMITTED})
-ENDING = frozenset({PROCESSED, RESULT_RETURNED, REJECTED, WITHDRAWN, STOPPED})
+_ANSWERS: Final = frozenset({SUPPLEMENT_COMPLETED, SUBMITTED})
+ENDING: Final = frozenset({PROCESSED, RESULT_RETURNED, REJECTED, WITHDRAWN, STOPPED})
 # The end time's order of preference: processed, then result returned, then stopped or rejected
 # (together: the earlier of them), then withdrawn. Lower is preferred.
-END_PREFERENCE = {PROCESSED: 0, RESULT_RETURNED: 1, STOPPED: 2, REJECTED: 2, WITHDRAWN: 3}
+END_PREFERENCE: Final = {PROCESSED: 0, RESULT_RETURNED: 1, STOPPED: 2, REJECTED: 2, WITHDRAWN: 3}
 
-CHANNELS = ("online", "in_person", "postal")
-ONLINE = 0
-FLAGS = ("online_payment", "digitised", "fee_due", "electronic_result", "paper_result", "data_reused",
-         "personal_store", "population_db", "full_online_service", "full_online_eligible", "satisfied")
-(ONLINE_PAYMENT, DIGITISED, FEE_DUE, ELECTRONIC_RESULT, PAPER_RESULT, DATA_REUSED, PERSONAL_STORE,
- POPULATION_DB, FULL_ONLINE_SERVICE, FULL_ONLINE_ELIGIBLE, SATISFIED) = range(len(FLAGS))
-NO_FLAGS = 0
+CHANNELS: Final = ("online", "in_person", "postal")
+ONLINE: Final = 0
+FLAGS: Final = ("online_payment", "digitised", "fee_due", "electronic_result", "paper_result", "data_reused",
+                "personal_store", "population_db", "full_online_service", "full_online_eligible", "satisfied")
+ONLINE_PAYMENT: Final = 0
+DIGITISED: Final = 1
+FEE_DUE: Final = 2
+ELECTRONIC_RESULT: Final = 3
+PAPER_RESULT: Final = 4
+DATA_REUSED: Final = 5
+PERSONAL_STORE: Final = 6
+POPULATION_DB: Final = 7
+FULL_ONLINE_SERVICE: Final = 8
+FULL_ONLINE_ELIGIBLE: Final = 9
+SATISFIED: Final = 10
+assert tuple(range(len(FLAGS))) == (ONLINE_PAYMENT, DIGITISED, FEE_DUE, ELECTRONIC_RESULT, PAPER_RESULT,
+                                    DATA_REUSED, PERSONAL_STORE, POPULATION_DB, FULL_ONLINE_SERVICE,
+                                    FULL_ONLINE_ELIGIBLE, SATISFIED)
+NO_FLAGS: Final = 0
 
-_C = {name: index for index, name in enumerate(COUNTERS)}
-_new = tuple.__new__  # builds a NamedTuple in C (see rules.py)
+_C: Final = {name: index for index, name in enumerate(COUNTERS)}
+_new: Final = tuple.__new__  # builds a NamedTuple in C (see rules.py)
 
 
 def flag_bits(index: int, value: bool) -> int:
@@ -227,9 +251,9 @@ def flag_change(old_flags: int, new_flags: int, channel: int) -> dict[int, int]:
     return found
 
 
-_FLAG_COUNTS: dict[tuple[int, int], dict[int, int]] = {}
-_FLAG_CHANGES: dict[tuple[int, int, int], dict[int, int]] = {}
-_FLAG_COUNTS_KEPT = 100_000
+_FLAG_COUNTS: Final[dict[tuple[int, int], dict[int, int]]] = {}
+_FLAG_CHANGES: Final[dict[tuple[int, int, int], dict[int, int]]] = {}
+_FLAG_COUNTS_KEPT: Final = 100_000
 
 
 def _flag_counts(flags: int, channel: int) -> dict[int, int]:
@@ -282,8 +306,8 @@ def _flag_counts(flags: int, channel: int) -> dict[int, int]:
     return counts
 
 
-_PAPER_YES = flag_bits(PAPER_RESULT, True)
-_ELECTRONIC_YES = flag_bits(ELECTRONIC_RESULT, True)
+_PAPER_YES: Final = flag_bits(PAPER_RESULT, True)
+_ELECTRONIC_YES: Final = flag_bits(ELECTRONIC_RESULT, True)
 (_PORTAL_ON_TIME, _PORTAL_OVERDUE, _PORTAL_COMPLETED, _PORTAL_PROCESSING_SECONDS, _PORTAL_ONLINE,
  _FULL_ONLINE_FILINGS, _FULL_ONLINE_ELIGIBLE, _FULL_ONLINE_REPORTED, _FEE_FILINGS, _FEE_PAID_ONLINE,
  _FEE_REPORTED, _PAPER_RESULT_FILINGS, _ELECTRONIC_RESULT_FILINGS, _PAPER_RESULT_REPORTED,
@@ -295,7 +319,7 @@ _ELECTRONIC_YES = flag_bits(ELECTRONIC_RESULT, True)
         "paper_result_reported", "portal_digitised", "payment_reported", "payment_online",
         "digitised_reported", "digitised_yes"))
 # Flags whose indicator is "filings with it over all filings": (flag, reported counter, yes counter).
-_SIMPLE_FLAGS = (
+_SIMPLE_FLAGS: Final = (
     *((index, _C[f"{name}_reported"], _C[f"{name}_filings"])
       for index, name in ((DATA_REUSED, "data_reused"), (PERSONAL_STORE, "personal_store"),
                           (POPULATION_DB, "population_db"))),

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from operator import attrgetter
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
 from services.aggregator import portal_rules
 from services.aggregator.hcm_time import (
@@ -56,29 +56,35 @@ from services.aggregator.portal_rules import (
 from services.contract.figures import COUNTERS
 
 # Each counter's index in a day bucket's list (the contract's COUNTERS, in that order).
-_C = {name: index for index, name in enumerate(COUNTERS)}
-RECEIVED_TOTAL, RECEIVED_ONLINE = _C["received_total"], _C["received_online"]
-RESOLVED_EARLY, RESOLVED_ON_TIME, RESOLVED_LATE, RESOLVED_TOTAL = (
-    _C["resolved_early"], _C["resolved_on_time"], _C["resolved_late"], _C["resolved_total"])
-RETURNED_TOTAL, RESOLUTION_SECONDS = _C["returned_total"], _C["resolution_seconds"]
+# (Constants are Final, one to a line, as in portal_rules.py.)
+_C: Final = {name: index for index, name in enumerate(COUNTERS)}
+RECEIVED_TOTAL: Final = _C["received_total"]
+RECEIVED_ONLINE: Final = _C["received_online"]
+RESOLVED_EARLY: Final = _C["resolved_early"]
+RESOLVED_ON_TIME: Final = _C["resolved_on_time"]
+RESOLVED_LATE: Final = _C["resolved_late"]
+RESOLVED_TOTAL: Final = _C["resolved_total"]
+RETURNED_TOTAL: Final = _C["returned_total"]
+RESOLUTION_SECONDS: Final = _C["resolution_seconds"]
 # received_<channel> is found by adding the channel's code to the first of its kind.
 assert COUNTERS[RECEIVED_ONLINE:RECEIVED_ONLINE + 3] == tuple(f"received_{c}" for c in CHANNELS)
 # The press-style "returned" counter of each event type that closes a filing without a result.
-_RETURNED_BY_TYPE = {REJECTED: _C["returned_rejected"],
+_RETURNED_BY_TYPE: Final = {REJECTED: _C["returned_rejected"],
                      SUPPLEMENT_REQUESTED: _C["returned_supplement_requested"],
                      WITHDRAWN: _C["returned_withdrawn"], STOPPED: _C["returned_stopped"]}
-_RESOLVING = frozenset({PROCESSED, RESULT_RETURNED})
+_RESOLVING: Final = frozenset({PROCESSED, RESULT_RETURNED})
 # Answering a supplement request: v2's completion, or v1's submission again.
-_RESUMING = frozenset({SUBMITTED, SUPPLEMENT_COMPLETED})
+_RESUMING: Final = frozenset({SUBMITTED, SUPPLEMENT_COMPLETED})
 
-_TYPE_CODE = {name: code for code, name in enumerate(EVENT_TYPES)}
+_TYPE_CODE: Final = {name: code for code, name in enumerate(EVENT_TYPES)}
 # A v1 `returned` event is the v2 type its reason names.
-_V1_RETURNED = {"rejected": REJECTED, "supplement_requested": SUPPLEMENT_REQUESTED, "withdrawn": WITHDRAWN}
-_CHANNEL_CODE = {name: code for code, name in enumerate(CHANNELS)}
-_FLAG_FIELDS = tuple(enumerate(FLAGS))
+_V1_RETURNED: Final = {"rejected": REJECTED, "supplement_requested": SUPPLEMENT_REQUESTED,
+                       "withdrawn": WITHDRAWN}
+_CHANNEL_CODE: Final = {name: code for code, name in enumerate(CHANNELS)}
+_FLAG_FIELDS: Final = tuple(enumerate(FLAGS))
 # NamedTuple's generated __new__ is a Python function; tuple.__new__ builds the same record in C,
 # which counts on a path run once or twice per event.
-_new = tuple.__new__
+_new: Final = tuple.__new__
 
 
 class Event(NamedTuple):
@@ -102,7 +108,7 @@ class Event(NamedTuple):
 
 StoredEvent = tuple[int, int, str, int | None, int | None, int]
 FilingState = tuple[StoredEvent, ...]
-EMPTY_FILING: FilingState = ()
+EMPTY_FILING: Final[FilingState] = ()
 
 
 def event_from_json(obj: dict[str, Any]) -> Event:
@@ -127,10 +133,10 @@ def event_from_checked(event: Any) -> Event:
 
 # The fields every contract version has that the rules read, in _compact's order; the flags (in
 # FLAGS order) come last. `reason` is v1's only, `statutory_max_hours` v2's only.
-_READ = ("event_type", "occurred_at", "event_id", "channel", "due_at", "filing_id", "unit_code",
+_READ: Final = ("event_type", "occurred_at", "event_id", "channel", "due_at", "filing_id", "unit_code",
          "online_payment_via", *FLAGS, "procedure_code")
-_read_common = attrgetter(*_READ)
-_STRUCT_READERS: dict[type, Callable[[Any], Event]] = {}
+_read_common: Final = attrgetter(*_READ)
+_STRUCT_READERS: Final[dict[type, Callable[[Any], Event]]] = {}
 
 
 def _struct_reader(struct: type) -> Callable[[Any], Event]:
@@ -180,8 +186,8 @@ def _flags_of(values: Any) -> int:
     return flags
 
 
-_FLAGS_SEEN: dict[Any, int] = {}
-_FLAGS_SEEN_KEPT = 100_000
+_FLAGS_SEEN: Final[dict[Any, int]] = {}
+_FLAGS_SEEN_KEPT: Final = 100_000
 
 
 def event_to_json(event: Event) -> dict[str, Any]:
@@ -274,9 +280,11 @@ class Contribution(NamedTuple):
     portal: PortalFiling | None
 
 
-NOTHING = Contribution((), None, None, None, None, None)
+NOTHING: Final = Contribution((), None, None, None, None, None)
 
-_PENDING, _PAUSED, _CLOSED = range(3)
+_PENDING: Final = 0
+_PAUSED: Final = 1
+_CLOSED: Final = 2
 
 
 def contribution(state: FilingState) -> Contribution:
@@ -356,9 +364,10 @@ def _resolved(at: int, due: int, marked: bool, t0: int) -> Part:
 
 
 # The constant parts, kept once: a receipt by channel, a return by type, a resolution in no time.
-_RECEIVED = tuple({RECEIVED_TOTAL: 1, RECEIVED_ONLINE + channel: 1} for channel in range(len(CHANNELS)))
-_RETURNED_PART = {kind: {counter: 1, RETURNED_TOTAL: 1} for kind, counter in _RETURNED_BY_TYPE.items()}
-_RESOLVED_PART = {verdict: {verdict: 1, RESOLVED_TOTAL: 1}
+_RECEIVED: Final = tuple({RECEIVED_TOTAL: 1, RECEIVED_ONLINE + channel: 1}
+                         for channel in range(len(CHANNELS)))
+_RETURNED_PART: Final = {kind: {counter: 1, RETURNED_TOTAL: 1} for kind, counter in _RETURNED_BY_TYPE.items()}
+_RESOLVED_PART: Final = {verdict: {verdict: 1, RESOLVED_TOTAL: 1}
                   for verdict in (RESOLVED_EARLY, RESOLVED_ON_TIME, RESOLVED_LATE)}
 
 

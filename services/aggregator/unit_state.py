@@ -13,13 +13,13 @@ from bisect import bisect_left, bisect_right, insort
 from collections.abc import Mapping
 from datetime import date
 from operator import add
-from typing import Any
+from typing import Any, Final
 
 from services.aggregator.rules import Delta
 from services.contract.figures import COUNTERS
 
-_WIDTH = len(COUNTERS)
-_NO_CHANGE = 1 << 62  # a day later than any real day
+_WIDTH: Final = len(COUNTERS)
+_NO_CHANGE: Final = 1 << 62  # a day later than any real day
 
 
 class UnitState:
