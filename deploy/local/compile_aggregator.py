@@ -71,7 +71,7 @@ def main() -> int:
         shutil.rmtree(old, ignore_errors=True)
     except BaseException:
         shutil.rmtree(scratch, ignore_errors=True)
-        sys.stderr.write("could not compile the aggregator's hot modules (above: why); they need a C "
+        sys.stderr.write("could not compile the aggregator's hot modules (the error follows); they need a C "
                          "compiler and Python's headers (Debian: apt-get install gcc python3-dev)\n")
         raise
     print(f"compiled in {time.monotonic() - began:.0f} s into {compiled.BUILD_DIR.relative_to(ROOT)}")  # noqa: T201
