@@ -32,6 +32,7 @@ from aiokafka import AIOKafkaConsumer
 
 from deploy.local.broker import free_port
 from deploy.local.service import Service
+from services.aggregator.compiled import running_compiled
 from services.common.kafka_settings import KafkaSettings
 from services.common.topics import ensure_topics
 from services.simulator.delivery import DeliveryRates
@@ -153,7 +154,8 @@ def main() -> None:
         asyncio.run(ensure_topics(kafka))
         make_events(workdir / "events.ndjson", args.events)
         asyncio.run(produce_file(workdir / "events.ndjson", kafka, kafka.events_topic))
-        print(f"{args.events} events on {args.partitions} partitions, one broker, {os.cpu_count()} cores")
+        print(f"{args.events} events on {args.partitions} partitions, one broker, {os.cpu_count()} cores; "
+              f"the engine {'compiled' if running_compiled() else 'as Python'} (compiled.py)")
         measure_ceiling = lambda: asyncio.run(bare_consumer(kafka, args.events))  # noqa: E731
         # The broker's first reads of the file run on a cold JIT and page cache: not counted.
         print(f"      warm-up (a), not counted: {measure_ceiling():10,.0f} events/s", flush=True)
