@@ -45,7 +45,7 @@ def main() -> None:
     settings = AggregatorSettings()
     if running_compiled():
         log.info("the engine's hot modules run compiled (%s)", BUILD_DIR)
-    else:  # correct all the same, about a fifth slower an event (docs/benchmarks.md)
+    else:  # correct all the same, with about 40% more instructions an event (docs/benchmarks.md)
         log.warning("the engine's hot modules run as Python: no current build in %s "
                     "(make compiled builds it; AGGREGATOR_COMPILED=0 asks for Python)", BUILD_DIR)
     partitions = asyncio.run(prepare_topics(settings))

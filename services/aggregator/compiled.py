@@ -2,7 +2,7 @@
 
 The modules below run once or more per event in the worker (and, for the rules, per event in the
 packer). mypyc compiles them from their own type annotations, unchanged: the same code, with the
-same tests, runs about a fifth fewer instructions an event (docs/benchmarks.md). `make install`
+same tests, runs about 30% fewer instructions an event (docs/benchmarks.md). `make install`
 builds them (`deploy/local/compile_aggregator.py`) into BUILD_DIR; this package puts that build
 ahead of the sources only while its digest matches the sources, so a module edited since the build
 runs as Python until the next `make`, never as stale machine code. AGGREGATOR_COMPILED=0 runs the

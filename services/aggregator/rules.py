@@ -70,8 +70,8 @@ RESOLUTION_SECONDS: Final = _C["resolution_seconds"]
 assert COUNTERS[RECEIVED_ONLINE:RECEIVED_ONLINE + 3] == tuple(f"received_{c}" for c in CHANNELS)
 # The press-style "returned" counter of each event type that closes a filing without a result.
 _RETURNED_BY_TYPE: Final = {REJECTED: _C["returned_rejected"],
-                     SUPPLEMENT_REQUESTED: _C["returned_supplement_requested"],
-                     WITHDRAWN: _C["returned_withdrawn"], STOPPED: _C["returned_stopped"]}
+                            SUPPLEMENT_REQUESTED: _C["returned_supplement_requested"],
+                            WITHDRAWN: _C["returned_withdrawn"], STOPPED: _C["returned_stopped"]}
 _RESOLVING: Final = frozenset({PROCESSED, RESULT_RETURNED})
 # Answering a supplement request: v2's completion, or v1's submission again.
 _RESUMING: Final = frozenset({SUBMITTED, SUPPLEMENT_COMPLETED})
@@ -134,7 +134,7 @@ def event_from_checked(event: Any) -> Event:
 # The fields every contract version has that the rules read, in _compact's order; the flags (in
 # FLAGS order) come last. `reason` is v1's only, `statutory_max_hours` v2's only.
 _READ: Final = ("event_type", "occurred_at", "event_id", "channel", "due_at", "filing_id", "unit_code",
-         "online_payment_via", *FLAGS, "procedure_code")
+                "online_payment_via", *FLAGS, "procedure_code")
 _read_common: Final = attrgetter(*_READ)
 _STRUCT_READERS: Final[dict[type, Callable[[Any], Event]]] = {}
 
