@@ -52,6 +52,7 @@ from bench.raw_http import Connection
 from bench.stats import add_sender_options, keep_logs, percentile, print_rows
 from deploy.local.broker import LocalKafka, free_port
 from deploy.local.service import Service
+from services.aggregator.pack_format import decode_pack
 from services.aggregator.settings import AggregatorSettings
 from services.common.kafka_settings import KafkaSettings
 from services.common.topics import ensure_topics
@@ -144,6 +145,61 @@ class Follower:
         return False
 
 
+class StageFollower:
+    """Where an event's time goes before its figure: follows the events topic as the packer reads it
+    (committed records only), the packed topic and the worker's filings changelog, keeping per event
+    id when it became readable here, when its pack was sent and when that pack became readable here
+    (the pack record's timestamp and arrival), and when the worker applied it (the timestamp of its
+    filing's changelog record, sent right after the engine applied its pack)."""
+
+    def __init__(self, kafka: KafkaSettings, packed_topic: str, filings_changelog: str) -> None:
+        self.kafka = kafka
+        self.packed_topic = packed_topic
+        self.filings_changelog = filings_changelog
+        self.readable: dict[str, float] = {}
+        self.pack_sent: dict[str, float] = {}
+        self.pack_readable: dict[str, float] = {}
+        self.applied: dict[str, float] = {}
+        self.started = asyncio.Event()
+
+    async def run(self) -> None:
+        consumer = AIOKafkaConsumer(self.kafka.events_topic, self.packed_topic, self.filings_changelog,
+                                    **self.kafka.client_kwargs(),
+                                    auto_offset_reset="earliest", enable_auto_commit=False,
+                                    isolation_level="read_committed", fetch_max_wait_ms=100)
+        await consumer.start()
+        self.started.set()
+        try:
+            while True:
+                batches = await consumer.getmany(timeout_ms=100)
+                arrived = time.time()
+                for tp, records in batches.items():
+                    for record in records:
+                        assert record.value is not None
+                        if tp.topic == self.packed_topic:
+                            for row in decode_pack(record.value):
+                                self.pack_sent[row[3]] = record.timestamp / 1000
+                                self.pack_readable[row[3]] = arrived
+                        elif tp.topic == self.filings_changelog:
+                            assert record.key is not None  # b"<unit>\x1fF.<event id>" (submitted())
+                            event_id = record.key.split(b"\x1f", 1)[1][2:].decode()
+                            self.applied.setdefault(event_id, record.timestamp / 1000)
+                        else:
+                            self.readable[orjson.loads(record.value)["event_id"]] = arrived
+        finally:
+            await consumer.stop()
+
+    def stage_rows(self, acked_ids: dict[str, float]) -> list[tuple[str, str]]:
+        """p50/p99 from the 202 to each stage, over the measured events."""
+        stages = [("202 -> event readable (ingest's transaction committed)", self.readable),
+                  ("202 -> its pack sent (packer's record timestamp)", self.pack_sent),
+                  ("202 -> its pack readable", self.pack_readable),
+                  ("202 -> applied (its filing's changelog record timestamp)", self.applied)]
+        return [summary_row(f"  {label}", [seen[event_id] - acked for event_id, acked in acked_ids.items()
+                                            if event_id in seen])
+                for label, seen in stages]
+
+
 class StateSampler:
     """Samples the aggregator's `/state` (events applied so far) twice a second."""
 
@@ -177,6 +233,7 @@ class StateSampler:
 @dataclass
 class Sent:
     acks: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))  # unit -> 202 times
+    acked_ids: dict[str, float] = field(default_factory=dict)  # event id -> its 202's time
     latencies: list[float] = field(default_factory=list)  # request sent -> 202, seconds
     accepted: int = 0
     refused: int = 0  # events rejected inside a 202 (there should be none)
@@ -202,7 +259,7 @@ async def post_paced(url: str, key: str, units: Sequence[str], rate: float, seco
     Units are drawn at random (seeded), or in turn when `seed` is None.
     """
     sent = Sent()
-    queue: asyncio.Queue[tuple[bytes, list[str]] | None] = asyncio.Queue()
+    queue: asyncio.Queue[tuple[bytes, list[str], list[str]] | None] = asyncio.Queue()
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/x-ndjson"}
     host, port = urlsplit(url).hostname or "127.0.0.1", urlsplit(url).port or 80
 
@@ -210,7 +267,7 @@ async def post_paced(url: str, key: str, units: Sequence[str], rate: float, seco
         connection = Connection(host, port)
         try:
             while (item := await queue.get()) is not None:
-                body, batch_units = item
+                body, batch_units, batch_ids = item
                 started = time.time()
                 sent.first_sent = sent.first_sent or started
                 try:
@@ -226,9 +283,11 @@ async def post_paced(url: str, key: str, units: Sequence[str], rate: float, seco
                     continue
                 sent.latencies.append(acked - started)
                 sent.last_ack = acked
-                for result, unit in zip(orjson.loads(answer)["results"], batch_units, strict=True):
+                for result, unit, event_id in zip(orjson.loads(answer)["results"], batch_units, batch_ids,
+                                                  strict=True):
                     if result["status"] == "accepted":
                         sent.acks[unit].append(acked)
+                        sent.acked_ids[event_id] = acked
                         sent.accepted += 1
                     else:
                         sent.refused += 1
@@ -252,7 +311,8 @@ async def post_paced(url: str, key: str, units: Sequence[str], rate: float, seco
                        for n in range(batch_size)]
         events = [submitted(f"fresh-{run}-{seq + n}", unit, now) for n, unit in enumerate(batch_units)]
         seq += batch_size
-        queue.put_nowait((b"".join(orjson.dumps(e) + b"\n" for e in events), batch_units))
+        queue.put_nowait((b"".join(orjson.dumps(e) + b"\n" for e in events), batch_units,
+                          [e["event_id"] for e in events]))
         sent.queue_max = max(sent.queue_max, queue.qsize())
         if any(task.done() for task in tasks):
             break  # a client failed: gather below raises its error
@@ -329,14 +389,18 @@ def summary_row(label: str, values: Sequence[float]) -> tuple[str, str]:
                    f"max {seconds(max(values))}  min {seconds(min(values))}")
 
 
-async def measure(args: argparse.Namespace, kafka: KafkaSettings, ingest: Service, aggregator: Service,
-                  key: str, ingest_url: str, agg_url: str) -> list[tuple[str, str]]:
+async def measure(args: argparse.Namespace, kafka: KafkaSettings, app_id: str, ingest: Service,
+                  aggregator: Service, key: str, ingest_url: str, agg_url: str) -> list[tuple[str, str]]:
     load_before = os.getloadavg()[0]
     follower, sampler = Follower(kafka), StateSampler(f"{agg_url}/state")
-    background = [asyncio.create_task(follower.run()), asyncio.create_task(sampler.run())]
+    packed_topic = AggregatorSettings(app_id=app_id, kafka=kafka).packed_topic
+    stages = StageFollower(kafka, packed_topic, f"{app_id}-filings-changelog")
+    background = [asyncio.create_task(follower.run()), asyncio.create_task(sampler.run()),
+                  asyncio.create_task(stages.run())]
     services = [ingest, aggregator]
     try:
         await asyncio.wait_for(follower.started.wait(), 30)
+        await asyncio.wait_for(stages.started.wait(), 30)
         # Warm-up: one event per warm-up unit, through the whole pipeline, so that the measured
         # events do not pay for the worker's first rebalance and the clients' first connections.
         warm = await post_paced(ingest_url, key, WARM_UNITS, rate=len(WARM_UNITS) * 10, seconds=0.1,
@@ -390,6 +454,7 @@ async def measure(args: argparse.Namespace, kafka: KafkaSettings, ingest: Servic
         ("ingest: requests per Kafka transaction (warm-up included)",
          f"{grouped.get('sum', 0) / max(grouped.get('count', 0), 1):.1f}"),
         summary_row("FRESHNESS: 202 -> figure arrives here", result.arrival),
+        *stages.stage_rows(sent.acked_ids),
         summary_row("  202 -> figure sent (record timestamp)", result.published),
         ("never seen", f"{result.never_seen:,} (all seen {drained:.1f} s after the last 202)" if complete
          else f"{result.never_seen:,} (gave up {args.drain:.0f} s after the last 202)"),
@@ -449,7 +514,8 @@ def run(args: argparse.Namespace, workdir: Path, broker: LocalKafka) -> list[tup
         deadline = time.monotonic() + 90
         for service in started:
             service.wait_ready(deadline)
-        rows = asyncio.run(measure(args, kafka, ingest, aggregator, key, ingest_url, agg_url))
+        rows = asyncio.run(measure(args, kafka, f"fresh-{suffix}", ingest, aggregator, key, ingest_url,
+                                   agg_url))
         for service in started:
             problems = log_problems(service)
             rows.append((f"{service.name} log: warnings/errors", str(len(problems))))
