@@ -34,6 +34,11 @@ def make_app(settings: AggregatorSettings, partitions: int) -> faust.App:
         producer_max_request_size=8 * 1024 * 1024,
         consumer_max_fetch_size=8 * 1024 * 1024,
         producer_acks=-1,
+        # What this producer sends is the published records: a unit-figures record is about 34 KB
+        # of JSON, four a second for a busy unit. lz4 makes one eight times smaller in about 20 µs;
+        # measured at 2,000 events/s (bench/freshness_bench.py), the worker's socket writes had
+        # taken a tenth of its time, and the broker's CPU fell by a ninth.
+        producer_compression_type="lz4",
         # Offsets are committed by time, not per record: waiting for a commit after each packed
         # record capped a worker at ~100 packs/s. Replays after a crash cost nothing in
         # exactness (the engine recognises them by source offset), only a little work.
