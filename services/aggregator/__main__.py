@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sys
 
 import faust
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -14,13 +13,6 @@ from services.aggregator.settings import AggregatorSettings
 from services.aggregator.worker import build
 from services.common.gc_tuning import tune_gc
 from services.common.topics import ensure_topics
-
-# How long the agent's thread keeps the GIL when Faust's consumer thread asks for it (Python's
-# default is 5 ms). That thread only fetches packs ahead; at 5 ms it took the GIL back every few
-# milliseconds, and the agent's thread slept about a tenth of a busy run waiting for it (counted
-# with `perf sched`: 428 ms asleep in 4 s, 146 ms at 50 ms). A longer hold delays only a fetch
-# or a heartbeat, by at most this much, and only while the agent is busy applying.
-SWITCH_INTERVAL_S = 0.05
 
 log = logging.getLogger(__name__)
 
@@ -51,13 +43,7 @@ def main() -> None:
     partitions = asyncio.run(prepare_topics(settings))
     app = build(settings, partitions)
     tune_gc()
-    favour_the_agent_thread()
     make_worker(app, settings.log_level).execute_from_commandline()
-
-
-def favour_the_agent_thread() -> None:
-    """Let the agent's thread keep the GIL longer against Faust's consumer thread (see above)."""
-    sys.setswitchinterval(SWITCH_INTERVAL_S)
 
 
 def make_worker(app: faust.App, log_level: str) -> faust.Worker:

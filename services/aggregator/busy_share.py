@@ -12,6 +12,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 WINDOW_S = 1.0
+# At this share or more the agent is behind: publishing holds back (publisher.py), and the agent's
+# thread keeps the GIL longer (gil_hold.py).
+BEHIND_SHARE = 0.5
 
 
 class BusyShare:

@@ -22,6 +22,7 @@ import orjson
 from aiokafka.errors import KafkaError
 
 from services.aggregator import metrics
+from services.aggregator.busy_share import BEHIND_SHARE
 from services.aggregator.engine import KEY_SEPARATOR, Engine
 
 log = logging.getLogger(__name__)
@@ -29,11 +30,10 @@ log = logging.getLogger(__name__)
 MAX_TICK_S = 0.025
 # Rounds sent and not yet acknowledged, at most.
 MAX_UNSETTLED_ROUNDS = 4
-# While the agent is behind (it spends this share of its time applying packs, or more: a backlog),
-# the figures' rounds take at most FIGURES_TIME_SHARE_BEHIND of the worker's time, each waiting
-# after the one before as LISTS_TIME_SHARE has the lists wait: what they cost comes out of what it
-# can apply, and a figure is not fresh behind a backlog anyway. Live, every round goes out.
-BEHIND_SHARE = 0.5
+# While the agent is behind (busy_share.BEHIND_SHARE: a backlog), the figures' rounds take at most
+# FIGURES_TIME_SHARE_BEHIND of the worker's time, each waiting after the one before as
+# LISTS_TIME_SHARE has the lists wait: what they cost comes out of what it can apply, and a figure is
+# not fresh behind a backlog anyway. Live, every round goes out.
 FIGURES_TIME_SHARE_BEHIND = 0.05
 # The lists' rounds take at most this share of the worker's time: each waits, after the one before,
 # its own gap and this many times as long as that round took. Lists of a unit with a long history

@@ -12,11 +12,13 @@ from faust.types import TP
 
 from services.aggregator import metrics
 from services.aggregator.app import make_app
+from services.aggregator.busy_share import WINDOW_S
 from services.aggregator.commit_protocol import RECORD_EVERY_S, CommitProtocol
 from services.aggregator.dead_letters import DeadLetterWriter
 from services.aggregator.engine import Engine
 from services.aggregator.filing_store import STORE_EVERY_S, FilingStore
 from services.aggregator.gate import PartitionGate
+from services.aggregator.gil_hold import GilHold
 from services.aggregator.pack_applier import PackApplier
 from services.aggregator.pack_reader import PackReader
 from services.aggregator.pack_stream import PackStream, by_partition
@@ -61,6 +63,8 @@ def build(settings: AggregatorSettings, partitions: int) -> faust.App:
     stall_guard = StallGuard(settings.stall_after_s, gate, commits, applier, reader, assigned)
     stream = PackStream(gate, applier, commits, stall_guard)
     metrics.APPLYING_SHARE.set_function(stream.applying.share)
+    gil_hold = GilHold(stream.applying.share)
+    gil_hold.follow()
     rebalance = Rebalance(engine, gate, commits, stall_guard)
     retention = RetentionSweep(engine, writer, filings, gate)
     filing_store = FilingStore(engine, writer, filings, gate, partitions)
@@ -103,6 +107,10 @@ def build(settings: AggregatorSettings, partitions: int) -> faust.App:
     @app.timer(RECORD_EVERY_S)
     async def record_waiting_next_packs() -> None:
         await stream.record_waiting()
+
+    @app.timer(WINDOW_S)
+    async def hold_the_gil_as_the_backlog_asks() -> None:
+        gil_hold.follow()
 
     @app.timer(STORE_EVERY_S)
     async def store_changed_filings() -> None:

@@ -1,17 +1,16 @@
-"""The worker process's set-up. Its logging: the level it is given is the root logger's, so that
-aiokafka's and Faust's debug calls cost nothing (Faust's terminal spinner would set the root to
-DEBUG at warn and above). Its threads: the agent's keeps the GIL longer than Python's default."""
+"""The worker process's logging: the level it is given is the root logger's, so that aiokafka's and
+Faust's debug calls cost nothing (Faust's terminal spinner would set the root to DEBUG at warn and
+above)."""
 
 from __future__ import annotations
 
 import logging
-import sys
 from collections.abc import Iterator
 
 import faust
 import pytest
 
-from services.aggregator.__main__ import SWITCH_INTERVAL_S, favour_the_agent_thread, make_worker
+from services.aggregator.__main__ import make_worker
 
 
 @pytest.fixture
@@ -32,12 +31,3 @@ def test_the_root_logger_keeps_the_workers_level(root_logging: None, name: str, 
     assert logging.getLogger().level == level
     assert not logging.getLogger("aiokafka.producer.producer").isEnabledFor(logging.DEBUG)
 
-
-def test_the_agent_thread_keeps_the_gil_longer_than_pythons_default() -> None:
-    default = sys.getswitchinterval()
-    try:
-        favour_the_agent_thread()
-        assert sys.getswitchinterval() == pytest.approx(SWITCH_INTERVAL_S)
-        assert SWITCH_INTERVAL_S >= 10 * 0.005  # ten times Python's default at least
-    finally:
-        sys.setswitchinterval(default)
