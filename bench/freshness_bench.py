@@ -1,4 +1,4 @@
-"""Freshness of the live figures: `python -m bench.freshness_bench [--rate 2000 --seconds 30]`.
+"""Freshness of the live figures: `python -m bench.freshness_bench [--rate 2000 --seconds 30] [--stages]`.
 
 The requirement: at 2,000 events/s, p50 and p99 of the time from ingest's acknowledgement to the
 figure on `unit-figures`; aim at p99 under one second.
@@ -15,7 +15,7 @@ its events that its figures include. For the k-th accepted event of unit u, in t
 arrived, freshness = (arrival here of the first record of u with received_total >= k) - (arrival
 of that event's 202). It can be slightly negative: a figure may count an event whose 202 is still
 on its way. The same with the record's timestamp (when the aggregator sent it) in place of its
-arrival splits the time into aggregation and delivery.
+arrival splits the time into aggregation and delivery; `--stages` splits it further (StageFollower).
 
 Everything runs on one machine: broker, services and this client share its cores.
 """
@@ -394,13 +394,15 @@ async def measure(args: argparse.Namespace, kafka: KafkaSettings, app_id: str, i
     load_before = os.getloadavg()[0]
     follower, sampler = Follower(kafka), StateSampler(f"{agg_url}/state")
     packed_topic = AggregatorSettings(app_id=app_id, kafka=kafka).packed_topic
-    stages = StageFollower(kafka, packed_topic, f"{app_id}-filings-changelog")
+    # Following the stages costs this client a core's tenth more, which the services then lack.
+    stages = StageFollower(kafka, packed_topic, f"{app_id}-filings-changelog") if args.stages else None
     background = [asyncio.create_task(follower.run()), asyncio.create_task(sampler.run()),
-                  asyncio.create_task(stages.run())]
+                  *([asyncio.create_task(stages.run())] if stages else [])]
     services = [ingest, aggregator]
     try:
         await asyncio.wait_for(follower.started.wait(), 30)
-        await asyncio.wait_for(stages.started.wait(), 30)
+        if stages:
+            await asyncio.wait_for(stages.started.wait(), 30)
         # Warm-up: one event per warm-up unit, through the whole pipeline, so that the measured
         # events do not pay for the worker's first rebalance and the clients' first connections.
         warm = await post_paced(ingest_url, key, WARM_UNITS, rate=len(WARM_UNITS) * 10, seconds=0.1,
@@ -454,7 +456,7 @@ async def measure(args: argparse.Namespace, kafka: KafkaSettings, app_id: str, i
         ("ingest: requests per Kafka transaction (warm-up included)",
          f"{grouped.get('sum', 0) / max(grouped.get('count', 0), 1):.1f}"),
         summary_row("FRESHNESS: 202 -> figure arrives here", result.arrival),
-        *stages.stage_rows(sent.acked_ids),
+        *(stages.stage_rows(sent.acked_ids) if stages else []),
         summary_row("  202 -> figure sent (record timestamp)", result.published),
         ("never seen", f"{result.never_seen:,} (all seen {drained:.1f} s after the last 202)" if complete
          else f"{result.never_seen:,} (gave up {args.drain:.0f} s after the last 202)"),
@@ -534,6 +536,9 @@ def main() -> None:
     parser.add_argument("--units", type=int, default=200)
     parser.add_argument("--warmup", type=float, default=15,
                         help="seconds of the same load before the measured ones (0: none)")
+    parser.add_argument("--stages", action="store_true",
+                        help="also follow the events, packed and filings-changelog topics, and say "
+                             "where an event's time goes before its figure")
     add_sender_options(parser, clients=8, batch_size=20, batch_help="events per request", drain=60, seed=1)
     args = parser.parse_args()
     # SIGTERM stops everything in order, as Ctrl-C does (asyncio.run turns SIGINT into a clean cancel).
