@@ -9,6 +9,7 @@ restores from the changelog; a filing changes a few times while cached, and is w
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,17 +31,26 @@ class FilingStore:
     partitions: int  # of the table
 
     async def write_changed(self) -> None:
-        """Every `STORE_EVERY_S`: under the gate's lock, so that no pack is applied half-way."""
-        async with self.gate.lock:
-            self.write_changed_now()
+        """Every `STORE_EVERY_S`, a partition at a time, each under the gate's lock so that no pack
+        is applied half-way: the agent applies between them. All at once (30 s of a busy worker's
+        changes, some 60,000 filings at 2,000 events/s: 60 ms of RocksDB writes on a quiet machine)
+        held every pack, and so every figure, that long, every 30 s."""
+        for partition in range(self.partitions):
+            async with self.gate.lock:
+                self._store(partition)
+            await asyncio.sleep(0)
 
     def write_changed_now(self) -> None:
-        """The changed filings' records to the store, and the changelog offset it now covers,
-        for the partitions held (a revoked one's changes were dropped: its next owner restores
-        them from the changelog, and its offset here stays where the store is whole)."""
-        for partition in self.engine.unstored_partitions():
-            if self.gate.owned(partition):
-                self.writer.write_store(partition, self.filings, self.engine.unstored_records(partition))
+        """The same, at once: before a clean stop."""
         for partition in range(self.partitions):
-            if self.gate.owned(partition):
-                self.writer.store_holds_all(partition, self.filings)
+            self._store(partition)
+
+    def _store(self, partition: int) -> None:
+        """The partition's changed filings' records to the store, and the changelog offset it now
+        covers, if the partition is held (a revoked one's changes were dropped: its next owner
+        restores them from the changelog, and its offset here stays where the store is whole)."""
+        if self.gate.owned(partition):
+            records = self.engine.unstored_records(partition)
+            if records:
+                self.writer.write_store(partition, self.filings, records)
+            self.writer.store_holds_all(partition, self.filings)
