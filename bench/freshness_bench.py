@@ -411,8 +411,11 @@ async def measure(args: argparse.Namespace, kafka: KafkaSettings, app_id: str, i
             raise RuntimeError(f"warm-up events never came out as figures:\n{aggregator.log_tail()}")
 
         units = [f"u{i:04d}" for i in range(args.units)]
-        # Then the load itself, unmeasured, for --warmup seconds: a broker just started runs at twice
-        # its CPU per event for its first 15 s or so, while the JVM compiles its hot code.
+        # Then the load itself, unmeasured, for --warmup seconds: a broker just started spends more CPU
+        # per event while the JVM compiles its hot code (its C2 compiler thread still took 12% of a
+        # core 30-50 s after start on a 2-core machine, 6% at 60-80 s), and the worker's first
+        # seconds of load run slower too; 15 s left the first 5 s measured at a p99 half again
+        # as long as the rest.
         warmed = await post_paced(ingest_url, key, units, args.rate, args.warmup, args.batch_size,
                                   args.clients, args.seed) if args.warmup > 0 else Sent()
         before = {unit: len(times) for unit, times in warmed.acks.items()}
@@ -534,7 +537,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=2000, help="events per second")
     parser.add_argument("--seconds", type=float, default=30, help="how long to send")
     parser.add_argument("--units", type=int, default=200)
-    parser.add_argument("--warmup", type=float, default=15,
+    parser.add_argument("--warmup", type=float, default=30,
                         help="seconds of the same load before the measured ones (0: none)")
     parser.add_argument("--stages", action="store_true",
                         help="also follow the events, packed and filings-changelog topics, and say "
