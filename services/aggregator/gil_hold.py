@@ -15,22 +15,20 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
-from services.aggregator.busy_share import BEHIND_SHARE
-
 BEHIND_S = 0.05
 LIVE_S = 0.005  # Python's default
 
 
 class GilHold:
-    def __init__(self, applying_share: Callable[[], float],
+    def __init__(self, behind: Callable[[], bool],
                  set_interval: Callable[[float], None] = sys.setswitchinterval) -> None:
-        self.applying_share = applying_share
+        self.behind = behind  # whether the agent is behind a backlog (busy_share.py)
         self.set_interval = set_interval
         self.held_s: float | None = None  # as last set
 
     def follow(self) -> None:
-        """Set the hold that the agent's applying share calls for (a timer, about once a second)."""
-        wanted = BEHIND_S if self.applying_share() >= BEHIND_SHARE else LIVE_S
+        """Set the hold that the agent's state calls for (a timer, about once a second)."""
+        wanted = BEHIND_S if self.behind() else LIVE_S
         if wanted != self.held_s:
             self.set_interval(wanted)
             self.held_s = wanted

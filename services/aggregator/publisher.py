@@ -22,7 +22,6 @@ import orjson
 from aiokafka.errors import KafkaError
 
 from services.aggregator import metrics
-from services.aggregator.busy_share import BEHIND_SHARE
 from services.aggregator.engine import KEY_SEPARATOR, Engine
 
 log = logging.getLogger(__name__)
@@ -30,7 +29,7 @@ log = logging.getLogger(__name__)
 MAX_TICK_S = 0.025
 # Rounds sent and not yet acknowledged, at most.
 MAX_UNSETTLED_ROUNDS = 4
-# While the agent is behind (busy_share.BEHIND_SHARE: a backlog), the figures' rounds take at most
+# While the agent is behind (BusyShare.behind: a backlog), the figures' rounds take at most
 # FIGURES_TIME_SHARE_BEHIND of the worker's time, each waiting after the one before as
 # LISTS_TIME_SHARE has the lists wait: what they cost comes out of what it can apply, and a figure is
 # not fresh behind a backlog anyway. Live, every round goes out.
@@ -57,7 +56,7 @@ class Publisher:
                  filings_topic: str | None = None,
                  scan: Callable[[int, bytes], Iterable[tuple[bytes, bytes]]] | None = None,
                  filings_interval_s: float = 5.0,
-                 applying_share: Callable[[], float] = lambda: 0.0) -> None:
+                 behind: Callable[[], bool] = lambda: False) -> None:
         self.engine = engine
         self.send = send
         self.figures_topic = figures_topic
@@ -71,7 +70,7 @@ class Publisher:
         self.filings_interval_s = filings_interval_s  # the lists' own gap (Engine.filings_due)
         self._unreadable: set[str] = set()
         self._lists_not_before = float("-inf")  # (LISTS_TIME_SHARE)
-        self.applying_share = applying_share  # of its time the agent spends applying (busy_share.py)
+        self.behind = behind  # whether the agent is behind a backlog (busy_share.py)
         self._figures_not_before = float("-inf")  # (FIGURES_TIME_SHARE_BEHIND)
         self._settling: deque[asyncio.Future[None]] = deque()  # rounds sent, oldest first
 
@@ -94,7 +93,7 @@ class Publisher:
 
     async def publish_round(self) -> None:
         engine = self.engine
-        behind = self.applying_share() >= BEHIND_SHARE
+        behind = self.behind()
         if behind and self.clock() < self._figures_not_before:
             return
         self.rebuild_ledgers()

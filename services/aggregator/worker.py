@@ -63,7 +63,7 @@ def build(settings: AggregatorSettings, partitions: int) -> faust.App:
     stall_guard = StallGuard(settings.stall_after_s, gate, commits, applier, reader, assigned)
     stream = PackStream(gate, applier, commits, stall_guard)
     metrics.APPLYING_SHARE.set_function(stream.applying.share)
-    gil_hold = GilHold(stream.applying.share)
+    gil_hold = GilHold(stream.applying.behind)
     gil_hold.follow()
     rebalance = Rebalance(engine, gate, commits, stall_guard)
     retention = RetentionSweep(engine, writer, filings, gate)
@@ -78,7 +78,7 @@ def build(settings: AggregatorSettings, partitions: int) -> faust.App:
     publisher = Publisher(engine, send, settings.kafka.figures_topic, settings.kafka.days_topic,
                           settings.publish_interval_s, filings_topic=settings.kafka.filings_topic,
                           scan=scan_filings, filings_interval_s=settings.filings_interval_s,
-                          applying_share=stream.applying.share)
+                          behind=stream.applying.behind)
 
     @units.on_recover
     async def recovered() -> None:

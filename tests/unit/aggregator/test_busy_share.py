@@ -1,10 +1,11 @@
-"""BusyShare (services/aggregator/busy_share.py): the share of the last whole window spent busy."""
+"""BusyShare (services/aggregator/busy_share.py): the share of the last whole window spent busy, and
+whether the last two were both busy enough to call the agent behind."""
 
 from __future__ import annotations
 
 import pytest
 
-from services.aggregator.busy_share import BusyShare
+from services.aggregator.busy_share import BEHIND_SHARE, BusyShare
 
 
 class Clock:
@@ -34,3 +35,22 @@ def test_the_share_is_the_last_whole_windows_and_falls_to_zero_when_idle() -> No
     assert share.share() == pytest.approx(1.0)
     clock.now += 2.5  # no work for over two windows: idle
     assert share.share() == 0.0
+
+
+def test_behind_takes_two_busy_windows_running_and_ends_with_one_quiet_or_idle() -> None:
+    clock = Clock()
+    share = BusyShare(clock, window_s=1.0)
+    busy_for(share, clock, 1.0)  # one whole window busy: a blip, not a backlog
+    assert share.share() == 1.0 and not share.behind()
+    busy_for(share, clock, BEHIND_SHARE)
+    clock.now += 1.0 - BEHIND_SHARE
+    busy_for(share, clock, 0.0)  # a second window ends at exactly the share
+    assert share.behind()
+    clock.now += 0.9
+    busy_for(share, clock, 0.1)  # a quiet window
+    assert not share.behind()
+    busy_for(share, clock, 1.0)
+    busy_for(share, clock, 1.0)
+    assert share.behind()
+    clock.now += 2.5  # no work for over two windows: idle
+    assert not share.behind()

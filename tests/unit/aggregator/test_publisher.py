@@ -133,10 +133,10 @@ async def test_a_round_does_not_wait_for_kafka_and_its_days_are_acknowledged_whe
 async def test_behind_a_backlog_the_figures_take_a_bounded_share_of_the_workers_time() -> None:
     kafka, e = Kafka(), applied("U1", "U2")
     now = [100.0]
-    share = [0.9]  # the agent applies packs 90 % of its time: behind
+    behind = [True]  # the agent applies packs most of its time
     # Each unit's figures take 10 ms to make.
     publisher = Publisher(Slowed(e, "publish_due", now, 0.01), kafka.send, "figures", "days", 0.1,  # type: ignore[arg-type]
-                          clock=lambda: now[0], applying_share=lambda: share[0])
+                          clock=lambda: now[0], behind=lambda: behind[0])
     await publisher.publish_round()
     assert sorted(key for topic, key, _ in kafka.sent if topic == "figures") == [b"U1", b"U2"]
     # 20 ms of figures: the next round waits 19 times as long (5 % of the worker's time).
@@ -146,6 +146,6 @@ async def test_behind_a_backlog_the_figures_take_a_bounded_share_of_the_workers_
     now[0] = 100.3  # past the publish interval, not past the wait
     await publisher.publish_round()
     assert kafka.sent == []
-    share[0] = 0.1  # caught up: the round goes out at once
+    behind[0] = False  # caught up: the round goes out at once
     await publisher.publish_round()
     assert [key for topic, key, _ in kafka.sent if topic == "figures"] == [b"U1"]
