@@ -12,11 +12,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 WINDOW_S = 1.0
-# At this share or more, two windows running, the agent is behind: publishing holds back
-# (publisher.py), and the agent's thread keeps the GIL longer (gil_hold.py). One window is not
-# enough: live at 2,000 events/s on two cores the share is 0.2-0.3 and now and then, after a pause,
-# one window passes 0.5; each such second held the figures back (a p99 of 875 ms in its 5 s).
+# At this share or more, two windows running, or at BUSY_BEHIND_SHARE in one, the agent is behind:
+# publishing holds back (publisher.py), and the agent's thread keeps the GIL longer (gil_hold.py).
+# Live at 2,000 events/s on two cores the share is 0.2-0.3, and now and then, after a pause, one
+# window passes 0.5: each such second had held the figures back (a p99 of 875 ms in its 5 s).
+# A backlog is near 1 from its first window, and waiting a second window for it halved the
+# throughput of a short catch-up (bench/aggregator_bench.py).
 BEHIND_SHARE = 0.5
+BUSY_BEHIND_SHARE = 0.75
 
 
 class BusyShare:
@@ -48,8 +51,12 @@ class BusyShare:
         return min(1.0, self._last_share)
 
     def behind(self) -> bool:
-        """Whether the last two whole windows were both busy `BEHIND_SHARE` of their time or more."""
-        return not self._idle() and min(self._last_share, self._share_before) >= BEHIND_SHARE
+        """Whether the last two whole windows were both busy `BEHIND_SHARE` of their time or more,
+        or the last one `BUSY_BEHIND_SHARE`."""
+        if self._idle():
+            return False
+        return self._last_share >= BUSY_BEHIND_SHARE or \
+            min(self._last_share, self._share_before) >= BEHIND_SHARE
 
     def _idle(self) -> bool:
         return self.clock() - self._window_start >= 2 * self.window_s  # nothing ended a window since

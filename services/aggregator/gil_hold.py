@@ -27,7 +27,7 @@ class GilHold:
         self.held_s: float | None = None  # as last set
 
     def follow(self) -> None:
-        """Set the hold that the agent's state calls for (a timer, about once a second)."""
+        """Set the hold that the agent's state calls for (after each batch of packs, and a timer)."""
         wanted = BEHIND_S if self.behind() else LIVE_S
         if wanted != self.held_s:
             self.set_interval(wanted)

@@ -66,7 +66,7 @@ class TableWriter:
     async def start(self) -> None:
         self.producer = AIOKafkaProducer(
             **self.settings.kafka.client_kwargs(), acks="all", enable_idempotence=True,
-            linger_ms=0, max_batch_size=1024 * 1024, max_request_size=8 * 1024 * 1024, compression_type="lz4")
+            linger_ms=0, max_batch_size=1024 * 1024, max_request_size=8 * 1024 * 1024)
         await self.producer.start()
 
     async def stop(self) -> None:

@@ -63,7 +63,7 @@ def build(settings: AggregatorSettings, partitions: int) -> faust.App:
     stall_guard = StallGuard(settings.stall_after_s, gate, commits, applier, reader, assigned)
     stream = PackStream(gate, applier, commits, stall_guard)
     metrics.APPLYING_SHARE.set_function(stream.applying.share)
-    gil_hold = GilHold(stream.applying.behind)
+    gil_hold = GilHold(stream.behind)
     gil_hold.follow()
     rebalance = Rebalance(engine, gate, commits, stall_guard)
     retention = RetentionSweep(engine, writer, filings, gate)
@@ -78,7 +78,7 @@ def build(settings: AggregatorSettings, partitions: int) -> faust.App:
     publisher = Publisher(engine, send, settings.kafka.figures_topic, settings.kafka.days_topic,
                           settings.publish_interval_s, filings_topic=settings.kafka.filings_topic,
                           scan=scan_filings, filings_interval_s=settings.filings_interval_s,
-                          behind=stream.applying.behind)
+                          behind=stream.behind)
 
     @units.on_recover
     async def recovered() -> None:
@@ -98,6 +98,7 @@ def build(settings: AggregatorSettings, partitions: int) -> faust.App:
             # (`take_events` is missing from faust's StreamT stub.)
             async for batch in events.take_events(TAKE_PACKS, within=TAKE_WITHIN_S):  # type: ignore[attr-defined]
                 await stream.take(by_partition(batch))
+                gil_hold.follow()  # at once: a catch-up's first batch holds the GIL long
                 await retention.sweep_if_due()
         finally:
             filing_store.write_changed_now()
@@ -110,7 +111,7 @@ def build(settings: AggregatorSettings, partitions: int) -> faust.App:
 
     @app.timer(WINDOW_S)
     async def hold_the_gil_as_the_backlog_asks() -> None:
-        gil_hold.follow()
+        gil_hold.follow()  # also when no packs come to end a catch-up
 
     @app.timer(STORE_EVERY_S)
     async def store_changed_filings() -> None:

@@ -1,5 +1,5 @@
 """The agent's step (services/aggregator/pack_stream.py): delivered packs applied under the gate,
-partition by partition, the next packs recorded about once a second."""
+partition by partition, the next packs recorded about once a second; a backlog's batch seen at once."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from services.aggregator.commit_protocol import NEXT_PACK_KEY, CommitProtocol
 from services.aggregator.dead_letters import DeadLetterWriter
 from services.aggregator.gate import PartitionGate
 from services.aggregator.pack_applier import PackApplier
-from services.aggregator.pack_stream import PackStream, by_partition
+from services.aggregator.pack_stream import BACKLOG_HOLD_S, BACKLOG_TAKE_EVENTS, PackStream, by_partition
 from services.aggregator.stall_guard import StallGuard
 from tests.unit.aggregator.fakes import T0, FakePacks, FakeProducer, FakeTables, engine, event, pack
 
@@ -38,7 +38,7 @@ class Setup:
                               DeadLetterWriter("dlq", FakeProducer()), "filing-events", 20000, 1000)
         self.guard = StallGuard(5.0, self.gate, self.commits, applier, self.packs, lambda: sorted(held),
                                 clock=self.clock)
-        self.stream = PackStream(self.gate, applier, self.commits, self.guard)
+        self.stream = PackStream(self.gate, applier, self.commits, self.guard, clock=self.clock)
 
 
 def test_delivered_events_are_grouped_by_partition_in_order() -> None:
@@ -79,3 +79,14 @@ async def test_packs_applied_before_the_stream_went_quiet_are_recorded_by_the_ti
     s.clock.now = 1.0
     await s.stream.record_waiting()
     assert s.tables.read(0, "units")[NEXT_PACK_KEY] == b"1"
+
+
+async def test_a_batch_as_large_as_a_backlogs_makes_the_agent_behind_for_a_while() -> None:
+    s = Setup(held={0})
+    await s.stream.take({0: list(enumerate(P0))})  # live: a few events
+    assert not s.stream.behind()
+    big = pack([(n, event(10 + n, "submitted", f"B{n}", T0)) for n in range(BACKLOG_TAKE_EVENTS)])
+    await s.stream.take({0: [(2, big)]})
+    assert s.stream.behind()
+    s.clock.now += BACKLOG_HOLD_S
+    assert not s.stream.behind()

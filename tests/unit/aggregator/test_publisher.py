@@ -13,7 +13,7 @@ from aiokafka.errors import KafkaConnectionError
 
 from services.aggregator.engine import Engine
 from services.aggregator.pack_format import decode_pack
-from services.aggregator.publisher import Publisher
+from services.aggregator.publisher import FIGURES_ROUND_S, Publisher
 from tests.unit.aggregator.fakes import T0, engine, event, pack
 
 
@@ -134,18 +134,32 @@ async def test_behind_a_backlog_the_figures_take_a_bounded_share_of_the_workers_
     kafka, e = Kafka(), applied("U1", "U2")
     now = [100.0]
     behind = [True]  # the agent applies packs most of its time
-    # Each unit's figures take 10 ms to make.
-    publisher = Publisher(Slowed(e, "publish_due", now, 0.01), kafka.send, "figures", "days", 0.1,  # type: ignore[arg-type]
+    # Each unit's figures take 4 ms to make.
+    publisher = Publisher(Slowed(e, "publish_due", now, 0.004), kafka.send, "figures", "days", 0.1,  # type: ignore[arg-type]
                           clock=lambda: now[0], behind=lambda: behind[0])
     await publisher.publish_round()
     assert sorted(key for topic, key, _ in kafka.sent if topic == "figures") == [b"U1", b"U2"]
-    # 20 ms of figures: the next round waits 19 times as long (5 % of the worker's time).
-    assert publisher._figures_not_before == pytest.approx(100.02 + 0.02 * 19)
+    # 8 ms of figures: the next round waits 19 times as long (5 % of the worker's time).
+    assert publisher._figures_not_before == pytest.approx(100.008 + 0.008 * 19)
     kafka.sent.clear()
     e.apply_pack(0, decode_pack(pack([(9, event(9, "submitted", "F9", T0, unit="U1"))])), {}.get, {}.get)
-    now[0] = 100.3  # past the publish interval, not past the wait
+    now[0] = 100.12  # past the publish interval, not past the wait
     await publisher.publish_round()
     assert kafka.sent == []
     behind[0] = False  # caught up: the round goes out at once
     await publisher.publish_round()
     assert [key for topic, key, _ in kafka.sent if topic == "figures"] == [b"U1"]
+
+
+async def test_a_round_makes_figures_for_a_bounded_time_and_leaves_the_rest_due() -> None:
+    kafka, e = Kafka(), applied("U1", "U2", "U3")
+    now = [100.0]
+    # Each unit's figures take 6 ms to make: the round stops once it has spent FIGURES_ROUND_S.
+    publisher = Publisher(Slowed(e, "publish_due", now, 0.006), kafka.send, "figures", "days", 0.1,  # type: ignore[arg-type]
+                          clock=lambda: now[0])
+    assert 0.006 < FIGURES_ROUND_S <= 0.012
+    await publisher.publish_round()
+    assert [key for topic, key, _ in kafka.sent if topic == "figures"] == [b"U1", b"U2"]
+    kafka.sent.clear()
+    await publisher.publish_round()
+    assert [key for topic, key, _ in kafka.sent if topic == "figures"] == [b"U3"]
