@@ -34,12 +34,11 @@ MAX_UNSETTLED_ROUNDS = 4
 # LISTS_TIME_SHARE has the lists wait: what they cost comes out of what it can apply, and a figure is
 # not fresh behind a backlog anyway. Live, every round goes out.
 FIGURES_TIME_SHARE_BEHIND = 0.05
-# A figures round makes records for this long at most, the units left due for the next round: with
-# the records of a round sent together (app.py), nothing else bounds what publishing takes before
-# the worker finds itself behind, and a catch-up's first seconds made every changed unit's record in
-# each round (bench/aggregator_bench.py: a fifth less throughput). Live at 2,000 events/s on 200
-# units a round takes 8 ms at the median.
-FIGURES_ROUND_S = 0.01
+# A figures round makes records for this long at most, the units left due for the next round: a
+# round holds the agent while it runs, and every unit is due at once after the day rolls over or a
+# rebalance (10,000 units' records take seconds). Live at 2,000 events/s on 200 units a round takes
+# 8 ms at the median, 18 ms at p90.
+FIGURES_ROUND_S = 0.025
 # The lists' rounds take at most this share of the worker's time: each waits, after the one before,
 # its own gap and this many times as long as that round took. Lists of a unit with a long history
 # cost milliseconds; for every unit at once, behind a backlog (a history replayed), one round every
