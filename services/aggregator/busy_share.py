@@ -13,7 +13,7 @@ from contextlib import contextmanager
 
 WINDOW_S = 1.0
 # At this share or more, two windows running, or at BUSY_BEHIND_SHARE in one, the agent is behind:
-# publishing holds back (publisher.py), and the agent's thread keeps the GIL longer (gil_hold.py).
+# publishing holds back (publisher.py), and the agent's thread keeps the GIL longer (behind_mode.py).
 # Live at 2,000 events/s on two cores the share is 0.2-0.3, and now and then, after a pause, one
 # window passes 0.5: each such second had held the figures back (a p99 of 875 ms in its 5 s).
 # A backlog is near 1 from its first window, and waiting a second window for it halved the

@@ -12,13 +12,17 @@ reason given where it is used; they are gathered here so that an upgrade that re
   the ones a rebalance closed;
 - `AIOKafkaConsumer._fetch_max_wait_ms` (aiokafka 0.14), set through faust's
   `Consumer._new_consumer_thread` and `AIOKafkaConsumerThread._create_worker_consumer`: Faust
-  hard-codes the consumer's fetch wait (see kafka_transport.py for why it is cut).
+  hard-codes the consumer's fetch wait (see kafka_transport.py for why it is cut);
+- `AIOKafkaProducer._message_accumulator._compression_type` and `AIOKafkaProducer._COMPRESSORS`
+  (aiokafka 0.14): the codec a producer's next batches are made with, which aiokafka otherwise
+  takes only in its constructor; the changelogs are compressed live only (behind_mode.py).
 """
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from aiokafka import AIOKafkaProducer
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 
@@ -53,6 +57,16 @@ def set_fetch_max_wait(consumer: Any, wait_ms: int) -> None:
 
 def fetch_max_wait(consumer: Any) -> int:
     return int(consumer._fetch_max_wait_ms)
+
+
+def set_lz4(producer: AIOKafkaProducer, on: bool) -> None:
+    """Make the producer's next batches with lz4, or uncompressed. A batch names its own codec, so
+    the batches made before keep theirs and a consumer reads both."""
+    producer._message_accumulator._compression_type = AIOKafkaProducer._COMPRESSORS["lz4"][1] if on else 0
+
+
+def compression_codec(producer: AIOKafkaProducer) -> int:
+    return int(producer._message_accumulator._compression_type)
 
 
 class FetchWaitConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):

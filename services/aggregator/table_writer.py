@@ -30,7 +30,12 @@ from typing import Any
 import rocksdict
 from aiokafka import AIOKafkaProducer
 
-from services.aggregator.faust_adapter import open_partition_store, partition_store, set_changelog_offset
+from services.aggregator.faust_adapter import (
+    open_partition_store,
+    partition_store,
+    set_changelog_offset,
+    set_lz4,
+)
 from services.aggregator.settings import AggregatorSettings
 from services.common.kafka_batches import Checkpoint, PartitionBatcher
 
@@ -62,12 +67,20 @@ class TableWriter:
         # (changelog topic, partition) -> the table and the batcher of its records, in order
         self._batchers: dict[tuple[str, int], tuple[Any, PartitionBatcher]] = {}
         self._unsealed: set[tuple[str, int]] = set()  # changelogs written since they were last sealed
+        self._lz4 = False
 
     async def start(self) -> None:
         self.producer = AIOKafkaProducer(
             **self.settings.kafka.client_kwargs(), acks="all", enable_idempotence=True,
             linger_ms=0, max_batch_size=1024 * 1024, max_request_size=8 * 1024 * 1024)
+        set_lz4(self.producer, self._lz4)
         await self.producer.start()
+
+    def compress(self, on: bool) -> None:
+        """lz4 on the changelogs' next batches, or none (behind_mode.py)."""
+        self._lz4 = on
+        if self.producer is not None:
+            set_lz4(self.producer, on)
 
     async def stop(self) -> None:
         if self.producer is not None:

@@ -12,13 +12,13 @@ from faust.types import TP
 
 from services.aggregator import metrics
 from services.aggregator.app import make_app
+from services.aggregator.behind_mode import BehindMode
 from services.aggregator.busy_share import WINDOW_S
 from services.aggregator.commit_protocol import RECORD_EVERY_S, CommitProtocol
 from services.aggregator.dead_letters import DeadLetterWriter
 from services.aggregator.engine import Engine
 from services.aggregator.filing_store import STORE_EVERY_S, FilingStore
 from services.aggregator.gate import PartitionGate
-from services.aggregator.gil_hold import GilHold
 from services.aggregator.pack_applier import PackApplier
 from services.aggregator.pack_reader import PackReader
 from services.aggregator.pack_stream import PackStream, by_partition
@@ -63,8 +63,8 @@ def build(settings: AggregatorSettings, partitions: int) -> faust.App:
     stall_guard = StallGuard(settings.stall_after_s, gate, commits, applier, reader, assigned)
     stream = PackStream(gate, applier, commits, stall_guard)
     metrics.APPLYING_SHARE.set_function(stream.applying.share)
-    gil_hold = GilHold(stream.behind)
-    gil_hold.follow()
+    behind_mode = BehindMode(stream.behind, writer.compress)
+    behind_mode.follow()
     rebalance = Rebalance(engine, gate, commits, stall_guard)
     retention = RetentionSweep(engine, writer, filings, gate)
     filing_store = FilingStore(engine, writer, filings, gate, partitions)
@@ -98,7 +98,7 @@ def build(settings: AggregatorSettings, partitions: int) -> faust.App:
             # (`take_events` is missing from faust's StreamT stub.)
             async for batch in events.take_events(TAKE_PACKS, within=TAKE_WITHIN_S):  # type: ignore[attr-defined]
                 await stream.take(by_partition(batch))
-                gil_hold.follow()  # at once: a catch-up's first batch holds the GIL long
+                behind_mode.follow()  # at once: from a catch-up's first batch
                 await retention.sweep_if_due()
         finally:
             filing_store.write_changed_now()
@@ -110,8 +110,8 @@ def build(settings: AggregatorSettings, partitions: int) -> faust.App:
         await stream.record_waiting()
 
     @app.timer(WINDOW_S)
-    async def hold_the_gil_as_the_backlog_asks() -> None:
-        gil_hold.follow()  # also when no packs come to end a catch-up
+    async def follow_the_backlog() -> None:
+        behind_mode.follow()  # also when no packs come to end a catch-up
 
     @app.timer(STORE_EVERY_S)
     async def store_changed_filings() -> None:

@@ -8,7 +8,8 @@ import inspect
 from pathlib import Path
 
 import faust
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.record.default_records import DefaultRecordBatch
 from faust.stores import rocksdb as faust_rocksdb
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
@@ -16,11 +17,13 @@ from faust.types import TP
 from services.aggregator.faust_adapter import (
     FetchWaitConsumerThread,
     FetchWaitTransport,
+    compression_codec,
     fetch_max_wait,
     open_partition_store,
     partition_store,
     set_changelog_offset,
     set_fetch_max_wait,
+    set_lz4,
 )
 
 
@@ -71,3 +74,24 @@ def test_a_tables_partition_store_is_its_rocksdb_and_takes_the_changelog_offset(
     tp = TP(table.changelog_topic.get_topic_name(), 1)
     set_changelog_offset(table, tp, 17)
     assert table.data.persisted_offset(tp) == 17
+
+
+def batch_codec(producer: AIOKafkaProducer) -> int:
+    """The codec of a batch the producer would make now, read back from its bytes."""
+    builder = producer._message_accumulator.create_builder()
+    builder.append(timestamp=None, key=b"k", value=b"v" * 1000)
+    return int(DefaultRecordBatch(bytes(builder._build())).compression_type)
+
+
+async def test_a_producers_next_batches_take_the_codec_set() -> None:
+    producer = AIOKafkaProducer(bootstrap_servers="127.0.0.1:1")
+    try:
+        assert compression_codec(producer) == 0
+        set_lz4(producer, True)
+        assert compression_codec(producer) == AIOKafkaProducer._COMPRESSORS["lz4"][1] != 0
+        # The accumulator stamps its codec on each batch it makes, when it makes it.
+        assert batch_codec(producer) == DefaultRecordBatch.CODEC_LZ4
+        set_lz4(producer, False)
+        assert batch_codec(producer) == DefaultRecordBatch.CODEC_NONE
+    finally:
+        await producer.stop()
