@@ -43,7 +43,6 @@ class PackApplier:
     wall_clock: Callable[[], float] = time.time
     # When a batch was last applied (the real clock, not the figures': replays freeze that).
     last_applied_at: float | None = field(default=None, init=False)
-    events_applied: int = field(default=0, init=False)  # (rejected ones included)
 
     async def apply(self, partition: int, delivered: list[tuple[int, bytes]], end: int) -> int:
         """Apply the partition's packs from the next one expected up to `end` (exclusive), in order,
@@ -73,7 +72,6 @@ class PackApplier:
         result = self.engine.apply_pack(partition, batch, self.writer.read(partition, self.filings).get,
                                         self.writer.read(partition, self.units).get, pack_range)
         self.last_applied_at = self.wall_clock()
-        self.events_applied += len(batch)
         # The filings' store is written back (filing_store.py): their records go to the store as
         # they leave the engine's cache; the units' records go with the next record of the commit
         # protocol (Engine.unit_records).

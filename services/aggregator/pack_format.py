@@ -23,3 +23,15 @@ def encode_pack(rows: Sequence[Sequence[Any]]) -> bytes:
 
 def decode_pack(data: bytes) -> list[tuple[Any, ...]]:
     return _decode(data)
+
+
+def pack_length(data: bytes) -> int:
+    """How many events a pack holds, read from its MessagePack array header alone."""
+    first = data[0]
+    if first & 0xF0 == 0x90:  # fixarray: fewer than 16
+        return first & 0x0F
+    if first == 0xDC:  # array 16
+        return int.from_bytes(data[1:3], "big")
+    if first == 0xDD:  # array 32
+        return int.from_bytes(data[1:5], "big")
+    raise ValueError(f"not a pack: starts with {first:#x}")

@@ -13,6 +13,7 @@ from services.aggregator.busy_share import BusyShare
 from services.aggregator.commit_protocol import CommitProtocol
 from services.aggregator.gate import PartitionGate
 from services.aggregator.pack_applier import PackApplier
+from services.aggregator.pack_format import pack_length
 from services.aggregator.stall_guard import StallGuard
 
 
@@ -26,9 +27,11 @@ def by_partition(events: Iterable[Any]) -> dict[int, list[tuple[int, bytes]]]:
 
 # A batch of delivered packs this large is a backlog's: live, the packer gathers 50 ms of traffic
 # into a pack (about 100 events at 2,000 events/s); behind, it fills packs of `pack_max_events`
-# (2,000 by default). Seen, the agent counts as behind for BACKLOG_HOLD_S, from the first batch
-# of a catch-up: the applying share takes a second or two to say so, and meanwhile the figures'
-# rounds took a fifth of a short catch-up's throughput (bench/aggregator_bench.py).
+# (2,000 by default). Seen, the agent counts as behind for
+# BACKLOG_HOLD_S, from before it applies the first batch of a catch-up (which can hold all of a
+# short one): the applying share takes a second or two to say so, and meanwhile the figures'
+# rounds and the changelogs' compression took a fifth of a short catch-up's throughput
+# (bench/aggregator_bench.py).
 BACKLOG_TAKE_EVENTS = 2000
 BACKLOG_HOLD_S = 1.0
 
@@ -41,10 +44,13 @@ class PackStream:
     stall_guard: StallGuard
     applying: BusyShare = field(default_factory=BusyShare)  # the agent's time spent applying
     clock: Callable[[], float] = time.monotonic
+    # Called before each batch is applied, once `behind` says whether it is a backlog's
+    # (behind_mode.py).
+    before_applying: Callable[[], None] = lambda: None
     _backlog_until: float = field(default=float("-inf"), init=False)
 
     def behind(self) -> bool:
-        """Behind a backlog: the last batch delivered was a backlog's (BACKLOG_TAKE_EVENTS), or the
+        """Behind a backlog: a batch delivered in the last BACKLOG_HOLD_S was a backlog's, or the
         agent has been applying most of its time (BusyShare.behind)."""
         return self.clock() < self._backlog_until or self.applying.behind()
 
@@ -53,7 +59,10 @@ class PackStream:
         write. Packs of partitions this worker does not hold (any more) are left to their owner."""
         if not delivered:
             return
-        applied_before = self.applier.events_applied
+        events = sum(pack_length(value) for packs in delivered.values() for _, value in packs)
+        if events >= BACKLOG_TAKE_EVENTS:
+            self._backlog_until = self.clock() + BACKLOG_HOLD_S
+        self.before_applying()
         async with self.gate.held():
             with self.applying.busy():
                 for partition, packs in delivered.items():
@@ -61,8 +70,6 @@ class PackStream:
                         next_pack = await self.applier.apply(partition, packs, packs[-1][0] + 1)
                         self.commits.applied(partition, next_pack)
                         self.stall_guard.advanced(partition, next_pack)
-            if self.applier.events_applied - applied_before >= BACKLOG_TAKE_EVENTS:
-                self._backlog_until = self.clock() + BACKLOG_HOLD_S
             if self.commits.due():
                 # Kafka's acknowledgements are waited for while the next packs are applied.
                 await self.commits.record(wait=False)

@@ -65,6 +65,7 @@ def build(settings: AggregatorSettings, partitions: int) -> faust.App:
     metrics.APPLYING_SHARE.set_function(stream.applying.share)
     behind_mode = BehindMode(stream.behind, writer.compress)
     behind_mode.follow()
+    stream.before_applying = behind_mode.follow
     rebalance = Rebalance(engine, gate, commits, stall_guard)
     retention = RetentionSweep(engine, writer, filings, gate)
     filing_store = FilingStore(engine, writer, filings, gate, partitions)
@@ -98,7 +99,6 @@ def build(settings: AggregatorSettings, partitions: int) -> faust.App:
             # (`take_events` is missing from faust's StreamT stub.)
             async for batch in events.take_events(TAKE_PACKS, within=TAKE_WITHIN_S):  # type: ignore[attr-defined]
                 await stream.take(by_partition(batch))
-                behind_mode.follow()  # at once: from a catch-up's first batch
                 await retention.sweep_if_due()
         finally:
             filing_store.write_changed_now()

@@ -81,12 +81,13 @@ async def test_packs_applied_before_the_stream_went_quiet_are_recorded_by_the_ti
     assert s.tables.read(0, "units")[NEXT_PACK_KEY] == b"1"
 
 
-async def test_a_batch_as_large_as_a_backlogs_makes_the_agent_behind_for_a_while() -> None:
+async def test_a_batch_as_large_as_a_backlogs_makes_the_agent_behind_before_it_is_applied() -> None:
     s = Setup(held={0})
+    seen: list[bool] = []
+    s.stream.before_applying = lambda: seen.append(s.stream.behind())
     await s.stream.take({0: list(enumerate(P0))})  # live: a few events
-    assert not s.stream.behind()
     big = pack([(n, event(10 + n, "submitted", f"B{n}", T0)) for n in range(BACKLOG_TAKE_EVENTS)])
     await s.stream.take({0: [(2, big)]})
-    assert s.stream.behind()
+    assert seen == [False, True] and s.stream.behind()
     s.clock.now += BACKLOG_HOLD_S
     assert not s.stream.behind()
