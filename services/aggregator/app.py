@@ -34,16 +34,13 @@ def make_app(settings: AggregatorSettings, partitions: int) -> faust.App:
         producer_max_request_size=8 * 1024 * 1024,
         consumer_max_fetch_size=8 * 1024 * 1024,
         producer_acks=-1,
-        # What this producer sends is the published records: a unit-figures record is about 34 KB
+        # What this producer sends is the published records: a unit-figures record is about 36 KB
         # of JSON, four a second for a busy unit. lz4 makes one eight times smaller in about 20 µs;
         # measured at 2,000 events/s (bench/freshness_bench.py), the worker's socket writes had
-        # taken a tenth of its time, and the broker's CPU fell by a ninth.
+        # taken a tenth of its time, and the broker's CPU fell by a ninth. Live only: behind a
+        # backlog neither this nor the batch size below (behind_mode.py).
         producer_compression_type="lz4",
-        # aiokafka makes a send to a partition whose batch is full wait until that batch has gone to
-        # the broker, and a figures record alone passes Faust's 16 KiB: each unit of a publishing
-        # round after the first of its partition waited a broker round trip (rounds took 136 ms
-        # at the median, where 25 ms apart was meant). A round's records of a partition now share
-        # a batch (and its compression).
+        # Live, a publishing round's records of a partition share a batch (behind_mode.py).
         producer_max_batch_size=1024 * 1024,
         # Offsets are committed by time, not per record: waiting for a commit after each packed
         # record capped a worker at ~100 packs/s. Replays after a crash cost nothing in

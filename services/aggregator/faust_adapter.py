@@ -13,9 +13,10 @@ reason given where it is used; they are gathered here so that an upgrade that re
 - `AIOKafkaConsumer._fetch_max_wait_ms` (aiokafka 0.14), set through faust's
   `Consumer._new_consumer_thread` and `AIOKafkaConsumerThread._create_worker_consumer`: Faust
   hard-codes the consumer's fetch wait (see kafka_transport.py for why it is cut);
-- `AIOKafkaProducer._message_accumulator._compression_type` and `AIOKafkaProducer._COMPRESSORS`
-  (aiokafka 0.14): the codec a producer's next batches are made with, which aiokafka otherwise
-  takes only in its constructor; the changelogs are compressed live only (behind_mode.py).
+- `AIOKafkaProducer._message_accumulator._compression_type`, `._batch_size` and
+  `AIOKafkaProducer._COMPRESSORS` (aiokafka 0.14), and Faust's `Producer._producer`: the codec and
+  the size of a producer's next batches, which aiokafka otherwise takes only in its constructor;
+  they differ live and behind a backlog (behind_mode.py).
 """
 
 from __future__ import annotations
@@ -67,6 +68,20 @@ def set_lz4(producer: AIOKafkaProducer, on: bool) -> None:
 
 def compression_codec(producer: AIOKafkaProducer) -> int:
     return int(producer._message_accumulator._compression_type)
+
+
+def set_batch_size(producer: AIOKafkaProducer, max_bytes: int) -> None:
+    """The size of the producer's next batches (a record larger than that has a batch of its own)."""
+    producer._message_accumulator._batch_size = max_bytes
+
+
+def batch_size(producer: AIOKafkaProducer) -> int:
+    return int(producer._message_accumulator._batch_size)
+
+
+def app_producer(app: Any) -> AIOKafkaProducer | None:
+    """The aiokafka producer under a Faust app's producer (None until it starts)."""
+    return app.producer._producer
 
 
 class FetchWaitConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):

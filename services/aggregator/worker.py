@@ -12,7 +12,7 @@ from faust.types import TP
 
 from services.aggregator import metrics
 from services.aggregator.app import make_app
-from services.aggregator.behind_mode import BehindMode
+from services.aggregator.behind_mode import BehindMode, LiveBatching
 from services.aggregator.busy_share import WINDOW_S
 from services.aggregator.commit_protocol import RECORD_EVERY_S, CommitProtocol
 from services.aggregator.dead_letters import DeadLetterWriter
@@ -63,7 +63,7 @@ def build(settings: AggregatorSettings, partitions: int) -> faust.App:
     stall_guard = StallGuard(settings.stall_after_s, gate, commits, applier, reader, assigned)
     stream = PackStream(gate, applier, commits, stall_guard)
     metrics.APPLYING_SHARE.set_function(stream.applying.share)
-    behind_mode = BehindMode(stream.behind, writer.compress)
+    behind_mode = BehindMode(stream.behind, LiveBatching.of(writer, app))
     behind_mode.follow()
     stream.before_applying = behind_mode.follow
     rebalance = Rebalance(engine, gate, commits, stall_guard)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import faust
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.producer.message_accumulator import MessageAccumulator
 from aiokafka.record.default_records import DefaultRecordBatch
 from faust.stores import rocksdb as faust_rocksdb
 from faust.transport.drivers import aiokafka as faust_aiokafka
@@ -17,6 +18,7 @@ from faust.types import TP
 from services.aggregator.faust_adapter import (
     FetchWaitConsumerThread,
     FetchWaitTransport,
+    app_producer,
     compression_codec,
     fetch_max_wait,
     open_partition_store,
@@ -95,3 +97,10 @@ async def test_a_producers_next_batches_take_the_codec_set() -> None:
         assert batch_codec(producer) == DefaultRecordBatch.CODEC_NONE
     finally:
         await producer.stop()
+
+
+def test_the_apps_aiokafka_producer_is_there_once_started() -> None:
+    app = faust.App("adapter-test", broker="kafka://127.0.0.1:1")
+    assert app_producer(app) is None  # made in Producer.on_start, as this reads it
+    assert "self._producer = self._new_producer()" in inspect.getsource(faust_aiokafka.Producer.on_start)
+    assert "self._batch_size" in inspect.getsource(MessageAccumulator.create_builder)
