@@ -14,9 +14,9 @@ changes (after each batch of packs, and by a timer when none come).
   records of a partition share a batch of up to 1 MiB (with aiokafka's 16 KiB a figures record
   fills a batch alone, and a send to a partition whose batch is full waits until it has gone to
   the broker: a round took 136 ms at the median, not 8); at 2,000 events/s the freshness p99 went
-  from about 0.75 s to 0.41 s with these. Behind, neither: compressing a catch-up's filing records
-  cut its throughput by a third (bench/aggregator_bench.py, 0.24 to 0.17 of the ceiling), and
-  with batches of 1 MiB the records of its figures' rounds took about a tenth.
+  from about 0.75 s to 0.41 s with these. Behind, neither: batched the live way, a short catch-up
+  (bench/aggregator_bench.py) ran at 0.15-0.20 of the ceiling, 0.17 with the changelogs'
+  compression alone; batched as aiokafka does by default, at 0.26, as before there was a live way.
 
 Measured with bench/freshness_bench.py and bench/aggregator_bench.py (docs/benchmarks.md).
 """

@@ -16,8 +16,8 @@ WINDOW_S = 1.0
 # publishing holds back (publisher.py), and the agent's thread keeps the GIL longer (behind_mode.py).
 # Live at 2,000 events/s on two cores the share is 0.2-0.3, and now and then, after a pause, one
 # window passes 0.5: each such second had held the figures back (a p99 of 875 ms in its 5 s).
-# A backlog is near 1 from its first window, and waiting a second window for it halved the
-# throughput of a short catch-up (bench/aggregator_bench.py).
+# A backlog's share is near 1 from its first window (and a large batch of packs says so sooner,
+# pack_stream.py).
 BEHIND_SHARE = 0.5
 BUSY_BEHIND_SHARE = 0.75
 

@@ -27,11 +27,10 @@ def by_partition(events: Iterable[Any]) -> dict[int, list[tuple[int, bytes]]]:
 
 # A batch of delivered packs this large is a backlog's: live, the packer gathers 50 ms of traffic
 # into a pack (about 100 events at 2,000 events/s); behind, it fills packs of `pack_max_events`
-# (2,000 by default). Seen, the agent counts as behind for
-# BACKLOG_HOLD_S, from before it applies the first batch of a catch-up (which can hold all of a
-# short one): the applying share takes a second or two to say so, and meanwhile the figures'
-# rounds and the changelogs' compression took a fifth of a short catch-up's throughput
-# (bench/aggregator_bench.py).
+# (2,000 by default). Seen, the agent counts as behind for BACKLOG_HOLD_S, from before it applies
+# the first batch of a catch-up (which can hold all of a short one): the applying share takes a
+# second or more to say so, and until then the worker publishes and batches the live way
+# (behind_mode.py), which a catch-up cannot afford.
 BACKLOG_TAKE_EVENTS = 2000
 BACKLOG_HOLD_S = 1.0
 
