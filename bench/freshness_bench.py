@@ -6,9 +6,9 @@ figure on `unit-figures`; aim at p99 under one second.
 Starts its own Kafka (KRaft, in a temp dir) with fresh topics, then the ingest service and ONE
 aggregator worker as deployed (`python -m services.ingest`, `python -m services.aggregator`, each
 its own process, on the real clock, the publish interval from AGGREGATOR_PUBLISH_INTERVAL_S or its
-0.5 s default). Once both are ready and a few warm-up events have come out as figures, it posts
+0.25 s default). Once both are ready and a few warm-up events have come out as figures, it posts
 `submitted` events for ~200 units at a steady rate, as small NDJSON batches from several concurrent
-clients, while it follows `unit-figures` from the start.
+clients (first `--warmup` seconds unmeasured), while it follows `unit-figures` from the start.
 
 Every event is a filing of its own, so a unit's `periods.all_time.received_total` is the number of
 its events that its figures include. For the k-th accepted event of unit u, in the order the 202s
