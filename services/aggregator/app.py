@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import faust
 
+from services.aggregator.behind_mode import PUBLISH_BATCH_LIVE
 from services.aggregator.kafka_transport import Transport
 from services.aggregator.settings import AggregatorSettings
 
@@ -41,7 +42,7 @@ def make_app(settings: AggregatorSettings, partitions: int) -> faust.App:
         # backlog neither this nor the batch size below (behind_mode.py).
         producer_compression_type="lz4",
         # Live, a publishing round's records of a partition share a batch (behind_mode.py).
-        producer_max_batch_size=1024 * 1024,
+        producer_max_batch_size=PUBLISH_BATCH_LIVE,
         # Offsets are committed by time, not per record: waiting for a commit after each packed
         # record capped a worker at ~100 packs/s. Replays after a crash cost nothing in
         # exactness (the engine recognises them by source offset), only a little work.
