@@ -21,7 +21,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import msgspec
 import orjson
@@ -220,12 +220,15 @@ class Engine:
         unstored = self._unstored.setdefault(partition, {})
         for row in pack:
             offset = row[0]
-            event = _new(Event, row[1:])
+            # The rules read an event by index: the row's plain tuple serves, with no Event built
+            # (a NamedTuple is a tuple to them, compiled or not); a rejected one is made an Event.
+            # (`tuple` returns a decoded pack's tuple itself; a list, as tests give, is copied.)
+            event = cast(Event, tuple(row[1:]))
             try:
                 # The packer dead-letters events too old when packed; one whose pack waited past the
                 # window (a backlog) is refused here, so that a forgotten filing is never counted again.
                 if event[0] < kept_from:
-                    result.rejected.append((offset, event, "too_late"))
+                    result.rejected.append((offset, _new(Event, event), "too_late"))
                     tally[TOO_LATE * _TYPES + event[1]] += 1
                     continue
                 unit_code = event[7]
@@ -270,7 +273,7 @@ class Engine:
                 # The event goes to the DLQ with the reason; applying it changes nothing before it
                 # can no longer fail, so the unit and the filing stay as they were.
                 reason = f"failed: {type(exc).__name__}: {exc}"[:MAX_REASON_CHARS]
-                result.rejected.append((offset, event, reason))
+                result.rejected.append((offset, _new(Event, event), reason))
                 kind = event[1] if len(event) > 1 else None
                 if type(kind) is int and 0 <= kind < _TYPES:
                     tally[FAILED * _TYPES + kind] += 1
@@ -288,7 +291,8 @@ class Engine:
             if unit.last_offset < offset:
                 unit.last_offset = offset
             touched.add(unit_code)
-            tally[outcome * _TYPES + event[1]] += 1
+            slot = outcome * _TYPES + event[1]
+            tally[slot] = tally[slot] + 1  # compiled, C ints (`+=` adds Python objects: unit_state.py)
             if event[0] < oldest:
                 oldest = event[0]
         if failed > 1:

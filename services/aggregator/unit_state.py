@@ -61,8 +61,10 @@ class UnitState:
         portal_drop_at = self._portal_index(portal_before) \
             if portal_before is not None and portal_before != portal_after else None
         days = self.days
-        row_day = None
-        row: list[int] = []  # replaced before use: the first part's day is never None
+        # An int, not None, and a list index set as `row[i] = row[i] + n`: compiled (compiled.py),
+        # both are then C integer operations, where `None` and `+=` go through Python's objects.
+        row_day = -1  # no day: ordinals start at 1
+        row: list[int] = []  # replaced before use
         for day, sign, amounts in counts:
             if day != row_day:  # an event's parts are mostly on one day: look it up once
                 row_day = day
@@ -77,10 +79,10 @@ class UnitState:
                 self._stale_days.add(day)
             if sign > 0:
                 for index, amount in amounts.items():
-                    row[index] += amount
+                    row[index] = row[index] + amount
             else:
                 for index, amount in amounts.items():
-                    row[index] -= amount
+                    row[index] = row[index] - amount
         if portal_before != portal_after:
             if portal_before is not None:
                 dues = self._portal_dues[portal_before[0]]
