@@ -144,6 +144,14 @@ def advance(p: PortalFiling, at: int, kind: int, due_at: int | None, flags: int)
     return p
 
 
+def lifecycle_moved(p: PortalFiling, q: PortalFiling) -> bool:
+    """Whether `advance` took `p` to a `q` that differs in more than its flags. Its receipt, channel
+    and due never move; the fields are compared one by one, not as slices (two tuples made an event)."""
+    return (q.end_rank != p.end_rank or q.end_at != p.end_at or q.requests != p.requests
+            or q.open_request_at != p.open_request_at or q.paused_total != p.paused_total
+            or q.moved_due != p.moved_due)
+
+
 def end_time(p: PortalFiling) -> int | None:
     """When the filing's processing ended for the portal: the request the applicant never answered
     (even if the filing ended later), else the preferred ending status; None while open."""

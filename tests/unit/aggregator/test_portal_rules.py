@@ -42,6 +42,7 @@ from services.aggregator.portal_rules import (
     flag_change,
     flag_counts,
     judged_on_time,
+    lifecycle_moved,
     merge_flags,
     pending_entry,
     processing_seconds,
@@ -66,6 +67,18 @@ def filing(*events: tuple[int, ...], channel: str = "online", due: int = DUE, fl
 
 def counts(p: PortalFiling) -> dict[str, int]:
     return {COUNTERS[index]: amount for index, amount in receipt_counts(p).items()}
+
+
+def test_lifecycle_moved_sees_every_change_but_the_flags() -> None:
+    p = start(T0, CHANNELS.index("online"), DUE, 0)
+    flagged = advance(p, T0 + HOUR, UPDATED, None, flag_bits(DIGITISED, True))
+    assert flagged != p and not lifecycle_moved(p, flagged)
+    for kind in (SUPPLEMENT_REQUESTED, PROCESSED, WITHDRAWN):
+        moved = advance(p, T0 + HOUR, kind, None, 0)
+        assert lifecycle_moved(p, moved), kind
+    paused = advance(p, T0 + HOUR, SUPPLEMENT_REQUESTED, None, 0)
+    assert lifecycle_moved(paused, advance(paused, T0 + 2 * HOUR, SUPPLEMENT_COMPLETED, DUE + HOUR, 0))
+    assert not lifecycle_moved(p, advance(p, T0 + HOUR, OVERDUE, None, 0))
 
 
 # -- the end time and its order of preference -----------------------------------------------------

@@ -192,7 +192,8 @@ class Aggregator:
             # step's shortcut for an event that comes last is the general delta, exactly, and the
             # fold it keeps is the new state's.
             general = delta(contribution(old), contribution(new))
-            assert net(change.counts) == net(general.counts) and change[1:] == general[1:]
+            # (step's change has Delta's fields in order, as a plain tuple: rules.Delta says why.)
+            assert net(change[0]) == net(general.counts) and change[1:] == general[1:]
             assert fold == fold_of(contribution(new))
             self.filings[key] = new
             self.folds[key] = fold
