@@ -12,7 +12,7 @@ carrying a flag wins" is one mask and one or, whatever the number of flags.
 
 from __future__ import annotations
 
-from typing import Final, NamedTuple
+from typing import Any, Final, NamedTuple
 
 from services.aggregator.hcm_time import US_PER_SECOND, hcm_day
 from services.contract.figures import COUNTERS
@@ -119,28 +119,30 @@ def start(received_at: int, channel: int, due: int, flags: int) -> PortalFiling:
 def advance(p: PortalFiling, at: int, kind: int, due_at: int | None, flags: int) -> PortalFiling:
     """`p` after one more event, which comes after all the others in canonical order; `p` itself
     when the event changes nothing the portal reads."""
-    end_rank: int | None  # declared: compiled (compiled.py), a local needs one type, not a narrowed one
-    (received_at, channel, due, requests, open_request_at, paused_total, moved_due, end_rank, end_at,
-     old_flags) = p
+    # A new summary takes the fields it keeps from `f`, p as any tuple: the objects p holds. Compiled
+    # (compiled.py), a field read as an int is a C integer, and put back it is boxed again: a new
+    # int object for each timestamp, some ten an event.
+    f: tuple[Any, ...] = p
     if flags:
-        merged = merge_flags(old_flags, flags)
-        if merged != old_flags:
-            p = _new(PortalFiling, (received_at, channel, due, requests, open_request_at, paused_total,
-                                    moved_due, end_rank, end_at, merged))
+        merged = merge_flags(p.flags, flags)
+        if merged != p.flags:
+            p = _new(PortalFiling, (f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], merged))
+            f = p
     if kind in ENDING:
         rank = END_PREFERENCE[kind]
+        end_rank = p.end_rank
         if end_rank is None or rank < end_rank:  # same rank: the earlier one, already kept
-            return _new(PortalFiling, (*p[:7], rank, at, p[9]))
+            return _new(PortalFiling, (f[0], f[1], f[2], f[3], f[4], f[5], f[6], rank, at, f[9]))
         return p
-    if end_rank is not None:
+    if p.end_rank is not None:
         return p  # supplements after the filing ended mean nothing
     if kind == SUPPLEMENT_REQUESTED:
-        return _new(PortalFiling, (received_at, channel, due, requests + 1, at, *p[5:]))
+        return _new(PortalFiling, (f[0], f[1], f[2], p.requests + 1, at, f[5], f[6], f[7], f[8], f[9]))
+    open_request_at = p.open_request_at
     if kind in _ANSWERS and open_request_at is not None:
         # A v1 submission while a request is open is its completion, with a moved due date.
-        return _new(PortalFiling, (received_at, channel, due, requests, None,
-                                   paused_total + at - open_request_at,
-                                   due_at if due_at is not None else moved_due, end_rank, end_at, p[9]))
+        return _new(PortalFiling, (f[0], f[1], f[2], f[3], None, p.paused_total + at - open_request_at,
+                                   due_at if due_at is not None else f[6], f[7], f[8], f[9]))
     return p
 
 
