@@ -232,7 +232,8 @@ class Engine:
                     tally[TOO_LATE * _TYPES + event[1]] += 1
                     continue
                 unit_code = event[7]
-                key = (unit_code + KEY_SEPARATOR + event[6]).encode()
+                filing_id: str = event[6]
+                key = f"{unit_code}{KEY_SEPARATOR}{filing_id}".encode()  # compiled, one string built
                 unit = units.get(unit_code)
                 if unit is None:
                     # Not yet in memory (new, or just taken over in a rebalance): the table decides.

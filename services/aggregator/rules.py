@@ -241,7 +241,10 @@ def _inserted(state: FilingState, event: Event) -> FilingState:
     # The stored form: a plain tuple. Typed as any tuple, so that compiled it stays the tuple the
     # slice made, not six fields unboxed and boxed again into the state.
     new: tuple[Any, ...] = event[:6]
-    if not state or new > state[-1]:
+    # The last event as the tuple it is: read as a StoredEvent, compiled, it is unpacked into C
+    # fields and packed into a new tuple again to be compared.
+    held: tuple[Any, ...] = state
+    if not held or new > held[-1]:
         # The usual case: events arrive in order. A concatenation, which compiled is one C call
         # where the starred form builds a list first.
         return state + (new,)  # noqa: RUF005

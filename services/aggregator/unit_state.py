@@ -56,10 +56,11 @@ class UnitState:
         counts, before, after, portal_before, portal_after = change  # (one unpacking, not four lookups)
         # Where the filing's old due time sits in the index, None if it was marked overdue: the one
         # check that can fail, made before any counter moves.
-        drop_at = self._due_index(before[0]) if before is not None and before != after and not before[1] \
+        pending_moved, portal_moved = before != after, portal_before != portal_after  # compared once
+        drop_at = self._due_index(before[0]) if before is not None and pending_moved and not before[1] \
             else None
-        portal_drop_at = self._portal_index(portal_before) \
-            if portal_before is not None and portal_before != portal_after else None
+        portal_drop_at = self._portal_index(portal_before) if portal_before is not None and portal_moved \
+            else None
         days = self.days
         # An int, not None, and a list index set as `row[i] = row[i] + n`: compiled (compiled.py),
         # both are then C integer operations, where `None` and `+=` go through Python's objects.
@@ -83,7 +84,7 @@ class UnitState:
             else:
                 for index, amount in amounts.items():
                     row[index] = row[index] - amount
-        if portal_before != portal_after:
+        if portal_moved:
             if portal_before is not None:
                 dues = self._portal_dues[portal_before[0]]
                 del dues[portal_drop_at]  # type: ignore[arg-type]  # found above
@@ -96,7 +97,7 @@ class UnitState:
                     held = self._portal_dues[portal_after[0]] = []
                     self._portal_days = None
                 insort(held, portal_after[1])
-        if before == after:
+        if not pending_moved:
             return
         if before is not None:
             if drop_at is None:
