@@ -88,14 +88,20 @@ class Unit:
         return cls(obj["p"], UnitState.from_json(obj["u"]), obj["o"], filings=None)
 
 
-@dataclass(slots=True)
 class Filing:
-    state: FilingState
-    offsets: dict[str, int]  # event_id -> the source offset it was first applied from
-    # Where the fold of `state` ends (None: not known, computed when needed). Stored with the
-    # filing, so that an event coming after all the others (most do) is applied without a fold.
-    fold: Fold | None = None
-    procedure: str | None = None  # its first submission's procedure code (late_filings.py)
+    # A class of its own, not a dataclass: compiled (compiled.py), a dataclass is made through the
+    # Python __init__ it generates (some 2,000 instructions), this __init__ in C; one is made for
+    # every new filing and every record read.
+    __slots__ = ("fold", "offsets", "procedure", "state")
+
+    def __init__(self, state: FilingState, offsets: dict[str, int], fold: Fold | None = None,
+                 procedure: str | None = None) -> None:
+        self.state = state
+        self.offsets = offsets  # event_id -> the source offset it was first applied from
+        # Where the fold of `state` ends (None: not known, computed when needed). Stored with the
+        # filing, so that an event coming after all the others (most do) is applied without a fold.
+        self.fold = fold
+        self.procedure = procedure  # its first submission's procedure code (late_filings.py)
 
     def to_bytes(self) -> bytes:
         # [offsets, events, fold, procedure]: what the filing holds, as it holds it, with no list

@@ -352,7 +352,9 @@ def test_a_filing_record_reads_back_as_written() -> None:
     filing = Filing.from_bytes(data)
     assert filing.offsets == {"e1": 7, "e2": 9} and len(filing.state) == 2
     assert filing.fold is not None and filing.fold.closed_at == filing.state[-1][0]
-    assert Filing.from_bytes(filing.to_bytes()) == filing
+    again = Filing.from_bytes(filing.to_bytes())
+    assert (again.state, again.offsets, again.fold, again.procedure) == \
+        (filing.state, filing.offsets, filing.fold, filing.procedure)
 
 
 def test_an_event_the_engine_cannot_count_is_dead_lettered_and_the_pack_goes_on() -> None:
