@@ -398,20 +398,38 @@ def delta(old: Contribution, new: Contribution) -> Delta:
     return _new(Delta, (counts, old.pending, new.pending, old.portal_pending, new.portal_pending))
 
 
-class Fold(NamedTuple):
+class Fold:
     """Where a filing's folds ended, its counts aside: the Contribution's other fields, all that
     `step` needs to add an event that comes after every other one. The engine keeps it with the
-    filing's record, so the usual event costs no fold at all."""
+    filing's record, so the usual event costs no fold at all.
 
-    pending: tuple[int, bool] | None
-    portal_pending: tuple[int, int] | None
-    closed_at: int | None
-    paused: tuple[int, int] | None
-    portal: PortalFiling | None
+    A class, not a NamedTuple: one is made for every event, and compiled (compiled.py) a
+    NamedTuple made with `tuple.__new__` costs about 900 instructions, this __init__ a C call.
+    A record holds it as the tuple `fields` gives (engine.Filing)."""
+
+    __slots__ = ("closed_at", "paused", "pending", "portal", "portal_pending")
+
+    def __init__(self, pending: tuple[int, bool] | None, portal_pending: tuple[int, int] | None,
+                 closed_at: int | None, paused: tuple[int, int] | None, portal: PortalFiling | None) -> None:
+        self.pending = pending
+        self.portal_pending = portal_pending
+        self.closed_at = closed_at
+        self.paused = paused
+        self.portal = portal
+
+    def fields(self) -> tuple[tuple[int, bool] | None, tuple[int, int] | None, int | None,
+                              tuple[int, int] | None, PortalFiling | None]:
+        return self.pending, self.portal_pending, self.closed_at, self.paused, self.portal
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Fold) and self.fields() == other.fields()
+
+    def __repr__(self) -> str:
+        return f"Fold{self.fields()!r}"
 
 
 def fold_of(result: Contribution) -> Fold:
-    return _new(Fold, result[1:])
+    return Fold(result[1], result[2], result[3], result[4], result[5])
 
 
 def step(state: FilingState, event: Event, fold: Fold | None = None,
@@ -458,7 +476,7 @@ def _first_submission(stored: StoredEvent) -> tuple[Delta, Fold]:
     portal = portal_rules.start(at, channel, due, flags)  # type: ignore[arg-type]
     portal_pending = (day, due)  # open, no supplement: judged against its own due date
     return (cast(Delta, (counts, None, pending, None, portal_pending)),
-            _new(Fold, (pending, portal_pending, None, None, portal)))
+            Fold(pending, portal_pending, None, None, portal))  # type: ignore[arg-type]  # due: set on submitted
 
 
 def _one_more(before: Fold, t0: int, stored: StoredEvent) -> tuple[Delta, Fold]:
@@ -503,7 +521,7 @@ def _one_more(before: Fold, t0: int, stored: StoredEvent) -> tuple[Delta, Fold]:
     # Closed: neither pending nor paused; closed_at is then the newest event's time, this one's.
     closed_at = None if after is not None or paused is not None else at
     return (cast(Delta, (tuple(counts), pending, after, portal_pending, new_portal_pending)),
-            _new(Fold, (after, new_portal_pending, closed_at, paused, new_portal)))
+            Fold(after, new_portal_pending, closed_at, paused, new_portal))
 
 
 def can_forget(result: Contribution | Fold, now_us: int, retention_days: int) -> bool:
