@@ -224,12 +224,14 @@ class Engine:
         units = self.units
         cache = self._filing_cache
         unstored = self._unstored.setdefault(partition, {})
-        for row in pack:
+        for item in pack:
+            # A decoded pack's rows are tuples, which `tuple` returns as they are (a list, as tests
+            # give, is copied): typed as one, compiled, a row is indexed and sliced in C.
+            row: tuple[Any, ...] = tuple(item)
             offset = row[0]
             # The rules read an event by index: the row's plain tuple serves, with no Event built
             # (a NamedTuple is a tuple to them, compiled or not); a rejected one is made an Event.
-            # (`tuple` returns a decoded pack's tuple itself; a list, as tests give, is copied.)
-            event = cast(Event, tuple(row[1:]))
+            event = cast(Event, row[1:])
             try:
                 # The packer dead-letters events too old when packed; one whose pack waited past the
                 # window (a backlog) is refused here, so that a forgotten filing is never counted again.
@@ -271,7 +273,7 @@ class Engine:
                     # Its late-filings entry is set again at publishing when its portal summary
                     # changed (a new object): one dict write here (late_filings.py).
                     if fold is not None and (old is None or fold.portal is not old.portal):
-                        unit.noted[event[6]] = filing
+                        unit.noted[filing_id] = filing
                     outcome = APPLIED
             except Exception as exc:  # noqa: BLE001  (any bug: see below)
                 # A bug, or a record the rules cannot take (a row packed by another version of the
