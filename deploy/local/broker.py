@@ -25,10 +25,37 @@ LOG4J = HERE / "log4j2.properties"
 READY_LINE = "Kafka Server started"
 
 
+# Ports handed out below the kernel's ephemeral range: a port from that range (what binding port 0
+# gives) can be taken as the source port of any outgoing connection (a Kafka client's, say) before
+# the service it was chosen for binds it, and that service then fails with "address in use".
+LOWEST_PORT = 10_000
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A loopback port nothing listens on now, outside the ephemeral range, not given before."""
+    below = ephemeral_ports()[0]
+    for _ in range(1000):
+        port = secrets.randbelow(below - LOWEST_PORT) + LOWEST_PORT
+        if port in _handed_out:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise RuntimeError(f"no free port found between {LOWEST_PORT} and {below}")
+
+
+def ephemeral_ports(path: Path = Path("/proc/sys/net/ipv4/ip_local_port_range")) -> tuple[int, int]:
+    """The kernel's range of source ports for outgoing connections (Linux's default elsewhere)."""
+    try:
+        low, high = path.read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
 
 
 def sasl_properties(users: Mapping[str, str]) -> str:
