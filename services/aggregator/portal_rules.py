@@ -237,7 +237,7 @@ def verdict_part(p: PortalFiling) -> tuple[dict[int, int], tuple[int, int] | Non
 def flag_counts(flags: int, channel: int) -> dict[int, int]:
     """The part of receipt_counts its flags (and channel) decide: the dossier ratios. Filings share
     a few hundred combinations of flags, so each is computed once (the caller must not change it)."""
-    key = flags << 2 | channel  # one int, not a tuple: no tuple built, hashed and compared a call
+    key = _flag_key(flags, channel)
     found = _FLAG_COUNTS.get(key)
     if found is None:
         if len(_FLAG_COUNTS) >= _FLAG_COUNTS_KEPT:
@@ -269,15 +269,22 @@ def flag_change(old_flags: int, new_flags: int, channel: int) -> dict[int, int]:
     return found
 
 
+def _flag_key(flags: int, channel: int) -> int:
+    """The key of a (flags, channel) pair in the caches below: one int, not a tuple, so that no
+    tuple is built, hashed and compared a call."""
+    return flags << 2 | channel
+
+
 def _flag_mask(flags: int, channel: int) -> int:
-    mask = _FLAG_MASKS.get(flags << 2 | channel)
+    key = _flag_key(flags, channel)
+    mask = _FLAG_MASKS.get(key)
     if mask is None:
         flag_counts(flags, channel)  # keeps its mask
-        mask = _FLAG_MASKS[flags << 2 | channel]
+        mask = _FLAG_MASKS[key]
     return mask
 
 
-# flags << 2 | channel -> flag_counts, and the same counters as a mask (bit i: COUNTERS[i]).
+# _flag_key -> flag_counts, and the same counters as a mask (bit i: COUNTERS[i]).
 _FLAG_COUNTS: Final[dict[int, dict[int, int]]] = {}
 _FLAG_MASKS: Final[dict[int, int]] = {}
 _FLAG_CHANGES: Final[dict[int, dict[int, int]]] = {}  # before mask << _COUNTER_BITS | after mask
