@@ -94,6 +94,7 @@ bench: install ## Benchmarks (minutes): ingest, aggregator throughput, the engin
 	$(PY) -m bench.ingest_bench
 	$(PY) -m bench.aggregator_bench
 	$(PY) -m bench.engine_bench
+	$(PY) -m bench.page_faults
 	$(PY) -m bench.state_size
 	$(PY) -m bench.figures_encoding
 	$(PY) -m bench.scaling_bench

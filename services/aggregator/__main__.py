@@ -12,6 +12,7 @@ from services.aggregator.compiled import BUILD_DIR, running_compiled
 from services.aggregator.settings import AggregatorSettings
 from services.aggregator.worker import build
 from services.common.gc_tuning import tune_gc
+from services.common.malloc_tuning import keep_freed_memory
 from services.common.topics import ensure_topics
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ def main() -> None:
     partitions = asyncio.run(prepare_topics(settings))
     app = build(settings, partitions)
     tune_gc()
+    keep_freed_memory()
     make_worker(app, settings.log_level).execute_from_commandline()
 
 

@@ -29,6 +29,7 @@ from services.aggregator import metrics
 from services.aggregator.packer import Packer
 from services.aggregator.settings import AggregatorSettings
 from services.common.gc_tuning import tune_gc
+from services.common.malloc_tuning import keep_freed_memory
 
 log = logging.getLogger(__name__)
 REPORT_EVERY_S = 1.0
@@ -145,6 +146,7 @@ def main() -> None:
     logging.basicConfig(level=settings.log_level.upper(),
                         format="%(asctime)s packer %(levelname)s %(message)s")
     tune_gc()
+    keep_freed_memory()
     os.nice(settings.packer_niceness)  # yields the CPU to the agent (AggregatorSettings says why)
     loop = asyncio.new_event_loop()
     main_task = loop.create_task(run_child(settings, _stdout_line))
