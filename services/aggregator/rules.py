@@ -119,7 +119,7 @@ def event_from_json(obj: dict[str, Any]) -> Event:
     differs from the contract.
     """
     get = obj.get
-    return _compact(tuple(map(get, _READ)), get("reason"), get("statutory_max_hours"), parse_instant)
+    return _compact(tuple(map(get, _READ)), get("reason"), get("statutory_max_hours"), False)
 
 
 def event_from_checked(event: Any) -> Event:
@@ -144,28 +144,35 @@ def _struct_reader(struct: type) -> Callable[[Any], Event]:
     and a field the version does not have read as None."""
     fields = struct.__struct_fields__  # type: ignore[attr-defined]
     if "reason" in fields:
-        return lambda event: _compact(_read_common(event), event.reason, None, instant_us)
+        return lambda event: _compact(_read_common(event), event.reason, None, True)
     if "statutory_max_hours" in fields:
-        return lambda event: _compact(_read_common(event), None, event.statutory_max_hours, instant_us)
-    return lambda event: _compact(_read_common(event), None, None, instant_us)
+        return lambda event: _compact(_read_common(event), None, event.statutory_max_hours, True)
+    return lambda event: _compact(_read_common(event), None, None, True)
 
 
-def _compact(values: Any, reason: str | None, statutory_hours: int | None,
-             to_us: Callable[[Any], int]) -> Event:
+def _compact(values: Any, reason: str | None, statutory_hours: int | None, parsed: bool) -> Event:
+    """The Event of an event's `_READ` values; its timestamps already datetimes if `parsed`, else
+    text."""
     event_type, occurred, event_id, channel_name, due_at, filing_id, unit_code = values[:7]
     kind = _V1_RETURNED[reason] if event_type == "returned" else _TYPE_CODE[event_type]  # type: ignore[index]
-    occurred_at = to_us(occurred)
+    occurred_at = _us(occurred, parsed)
     # channel and due_at mean something on some event types only; elsewhere they are ignored and
     # not stored, so that a filing's state stays small.
     channel = due = procedure = None
     if kind == SUBMITTED:
         channel = _CHANNEL_CODE[channel_name]
         procedure = values[-1]
-        due = portal_rules.due_of(None if due_at is None else to_us(due_at), occurred_at, statutory_hours)
+        due_us = None if due_at is None else _us(due_at, parsed)
+        due = portal_rules.due_of(due_us, occurred_at, statutory_hours)
     elif kind == SUPPLEMENT_COMPLETED:
-        due = None if due_at is None else to_us(due_at)
+        due = None if due_at is None else _us(due_at, parsed)
     flags = _flags_of(values[7:-1])  # online_payment_via and the flags
     return _new(Event, (occurred_at, kind, event_id, channel, due, flags, filing_id, unit_code, procedure))
+
+
+def _us(instant: Any, parsed: bool) -> int:
+    # Called directly, compiled: a function passed as an argument is called through Python.
+    return instant_us(instant) if parsed else parse_instant(instant)
 
 
 def _flags_of(values: Any) -> int:
