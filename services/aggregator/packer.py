@@ -55,11 +55,12 @@ def triage(records: Iterable[ConsumerRecord[bytes, bytes]], now_us: int,
         if isinstance(compact, str):
             bad.append((record, compact))
             continue
-        out_of_bounds = bound_errors(compact.occurred_at, compact.due_at, now_us)
+        occurred_at, due_at = compact[0], compact[4]  # Event's fields, as a plain tuple or not
+        out_of_bounds = bound_errors(occurred_at, due_at, now_us)
         if out_of_bounds:
             bad.append((record, _reason("bounds", out_of_bounds)))
             continue
-        if compact.occurred_at < oldest:
+        if occurred_at < oldest:
             bad.append((record, "too_late"))
             continue
         good.append([record.offset, *compact])

@@ -106,6 +106,9 @@ class Event(NamedTuple):
     procedure: str | None = None
 
 
+# An Event's fields as a plain tuple, in its order. Typed as any tuple: compiled, a typed tuple is
+# unboxed into a C struct and boxed again each time it crosses a function's boundary.
+EventFields = tuple[Any, ...]
 StoredEvent = tuple[int, int, str, int | None, int | None, int]
 FilingState = tuple[StoredEvent, ...]
 EMPTY_FILING: Final[FilingState] = ()
@@ -119,12 +122,14 @@ def event_from_json(obj: dict[str, Any]) -> Event:
     differs from the contract.
     """
     get = obj.get
-    return _compact(tuple(map(get, _READ)), get("reason"), get("statutory_max_hours"), False)
+    return _new(Event, _compact(tuple(map(get, _READ)), get("reason"), get("statutory_max_hours"), False))
 
 
-def event_from_checked(event: Any) -> Event:
-    """The Event of an event that passed the raw check (raw_event_check.py): the same fields as
-    attributes, absent ones None, timestamps already parsed into aware datetimes."""
+def event_from_checked(event: Any) -> EventFields:
+    """The Event's fields, in its order, of an event that passed the raw check (raw_event_check.py:
+    the same fields as attributes, absent ones None, timestamps already parsed into aware
+    datetimes). A plain tuple: the packer packs the fields as they are, and an Event would cost a
+    Python call to make on every event."""
     read = _STRUCT_READERS.get(type(event))
     if read is None:
         read = _STRUCT_READERS[type(event)] = _struct_reader(type(event))
@@ -136,11 +141,11 @@ def event_from_checked(event: Any) -> Event:
 _READ: Final = ("event_type", "occurred_at", "event_id", "channel", "due_at", "filing_id", "unit_code",
                 "online_payment_via", *FLAGS, "procedure_code")
 _read_common: Final = attrgetter(*_READ)
-_STRUCT_READERS: Final[dict[type, Callable[[Any], Event]]] = {}
+_STRUCT_READERS: Final[dict[type, Callable[[Any], EventFields]]] = {}
 
 
-def _struct_reader(struct: type) -> Callable[[Any], Event]:
-    """The Event of a checked Struct of one contract version: its fields read in C, in one call,
+def _struct_reader(struct: type) -> Callable[[Any], EventFields]:
+    """The Event's fields of a checked Struct of one contract version: its fields read in C, in one call,
     and a field the version does not have read as None."""
     fields = struct.__struct_fields__  # type: ignore[attr-defined]
     if "reason" in fields:
@@ -150,8 +155,8 @@ def _struct_reader(struct: type) -> Callable[[Any], Event]:
     return lambda event: _compact(_read_common(event), None, None, True)
 
 
-def _compact(values: Any, reason: str | None, statutory_hours: int | None, parsed: bool) -> Event:
-    """The Event of an event's `_READ` values; its timestamps already datetimes if `parsed`, else
+def _compact(values: Any, reason: str | None, statutory_hours: int | None, parsed: bool) -> EventFields:
+    """The Event's fields of an event's `_READ` values; its timestamps already datetimes if `parsed`, else
     text."""
     event_type, occurred, event_id, channel_name, due_at, filing_id, unit_code = values[:7]
     kind = _V1_RETURNED[reason] if event_type == "returned" else _TYPE_CODE[event_type]  # type: ignore[index]
@@ -167,7 +172,7 @@ def _compact(values: Any, reason: str | None, statutory_hours: int | None, parse
     elif kind == SUPPLEMENT_COMPLETED:
         due = None if due_at is None else _us(due_at, parsed)
     flags = _flags_of(values[7:-1])  # online_payment_via and the flags
-    return _new(Event, (occurred_at, kind, event_id, channel, due, flags, filing_id, unit_code, procedure))
+    return occurred_at, kind, event_id, channel, due, flags, filing_id, unit_code, procedure
 
 
 def _us(instant: Any, parsed: bool) -> int:
