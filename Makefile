@@ -90,11 +90,12 @@ images: $(STAMPS)/venv $(STAMPS)/kafka-jars ## Build the compose stack's images 
 compose-test: $(STAMPS)/venv $(STAMPS)/kafka-jars ## deploy/docker-compose.yml built, run and checked on Docker (minutes; not in make test)
 	$(PY) -m pytest tests/compose -p no:cacheprovider
 
-bench: install ## Benchmarks (minutes): ingest, aggregator throughput, the engine compiled and not, state and scaling, freshness, API, 2,000 stream clients, the portal's sync intake, national scale; see docs/benchmarks.md
+bench: install ## Benchmarks (minutes): ingest, aggregator throughput, the engine compiled and not, page faults, the packer's triage, state and scaling, freshness, API, 2,000 stream clients, the portal's sync intake, national scale; see docs/benchmarks.md
 	$(PY) -m bench.ingest_bench
 	$(PY) -m bench.aggregator_bench
 	$(PY) -m bench.engine_bench
 	$(PY) -m bench.page_faults
+	$(PY) -m bench.triage_bench
 	$(PY) -m bench.state_size
 	$(PY) -m bench.figures_encoding
 	$(PY) -m bench.scaling_bench
