@@ -12,7 +12,7 @@ A day is `date.toordinal()` of the Asia/Ho_Chi_Minh calendar day (UTC+7 all year
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta, tzinfo
-from typing import Final
+from typing import Any, Final
 
 US_PER_SECOND: Final = 1_000_000
 DAY_US: Final = 86_400 * US_PER_SECOND
@@ -41,9 +41,15 @@ def instant_us(moment: datetime) -> int:
     `timestamp()`, a float; a property test holds it to the subtraction.
     """
     zone = moment.tzinfo
-    offset = _OFFSETS.get(zone)
-    if offset is None:
-        offset = _OFFSETS[zone] = moment.utcoffset() // _ONE_US  # type: ignore[operator]  # aware
+    last = _LAST_ZONE
+    if zone == last[0]:
+        offset: int = last[1]
+    else:
+        found = _OFFSETS.get(zone)
+        if found is None:
+            found = _OFFSETS[zone] = moment.utcoffset() // _ONE_US  # type: ignore[operator]  # aware
+        offset = last[1] = found
+        last[0] = zone
     seconds = (moment.toordinal() - _EPOCH_ORDINAL) * 86_400 + moment.hour * 3_600 \
         + moment.minute * 60 + moment.second
     return seconds * US_PER_SECOND + moment.microsecond - offset
@@ -51,6 +57,10 @@ def instant_us(moment: datetime) -> int:
 
 # Offsets of the time zones seen, in microseconds: a few dozen at most (±HH:MM).
 _OFFSETS: Final[dict[tzinfo | None, int]] = {}
+# The last time zone seen and its offset. A feed's timestamps nearly all carry the same offset, and
+# `datetime.fromisoformat` makes a new timezone object for each: comparing two costs about a tenth of
+# hashing one to look it up in _OFFSETS. UTC first: a naive datetime (no zone) never matches.
+_LAST_ZONE: Final[list[Any]] = [UTC, 0]
 
 
 def format_instant(instant_us: int) -> str:

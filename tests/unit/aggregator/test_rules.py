@@ -110,6 +110,16 @@ def test_instant_us_is_the_exact_microsecond_count_since_the_epoch(moment: datet
     assert instant_us(moment) == (moment - epoch) // timedelta(microseconds=1)
 
 
+def test_instant_us_follows_each_timestamps_own_offset_and_refuses_a_naive_one() -> None:
+    # It keeps the last zone's offset; a new zone object of the same offset, as fromisoformat makes
+    # for every timestamp, reuses it, and one of another offset does not.
+    plus7 = [datetime(2026, 3, 10, 7, tzinfo=timezone(timedelta(hours=7))) for _ in range(2)]
+    utc = datetime(2026, 3, 10, 0, tzinfo=UTC)
+    assert [instant_us(m) for m in (*plus7, utc, *plus7)] == [instant_us(utc)] * 5
+    with pytest.raises(TypeError):
+        instant_us(datetime(2026, 3, 10))
+
+
 def test_ho_chi_minh_day_turns_at_17_utc() -> None:
     assert hcm_day(parse_instant("2026-03-09T16:59:59.999999Z")) == day_from_iso("2026-03-09")
     assert hcm_day(parse_instant("2026-03-09T17:00:00Z")) == day_from_iso("2026-03-10")
