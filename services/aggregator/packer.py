@@ -26,7 +26,7 @@ from services.aggregator import metrics
 from services.aggregator.dead_letters import DeadLetterWriter, of_record
 from services.aggregator.hcm_time import epoch_to_us
 from services.aggregator.pack_format import encode_pack
-from services.aggregator.rules import Event, event_from_checked, event_from_json, retention_start
+from services.aggregator.rules import Event, event_from_checked, event_from_json, is_too_late
 from services.aggregator.settings import AggregatorSettings
 from services.contract.event_bounds import bound_errors
 from services.contract.event_validation import EventValidator, FieldError, Valid, default_validator
@@ -47,7 +47,6 @@ def triage(records: Iterable[ConsumerRecord[bytes, bytes]], now_us: int,
     good: list[list[Any]] = []
     bad: list[tuple[Any, str]] = []
     check = _raw_check()
-    oldest = retention_start(now_us, retention_days)  # is_too_late's bound, worked out once
     for record in records:
         # One pass in C for the valid events (nearly all); the reference validator explains the rest.
         checked = check(record.value) if check is not None and record.value is not None else None
@@ -60,7 +59,7 @@ def triage(records: Iterable[ConsumerRecord[bytes, bytes]], now_us: int,
         if out_of_bounds:
             bad.append((record, _reason("bounds", out_of_bounds)))
             continue
-        if occurred_at < oldest:
+        if is_too_late(occurred_at, now_us, retention_days):
             bad.append((record, "too_late"))
             continue
         good.append([record.offset, *compact])

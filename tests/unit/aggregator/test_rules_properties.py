@@ -181,7 +181,7 @@ class Aggregator:
         event = event_from_json(obj)
         # As the packer does: refused when out of the contract's bounds or past retention at now_us.
         if now_us is not None and (bound_errors(event.occurred_at, event.due_at, now_us)
-                                   or is_too_late(event, now_us, RETENTION_DAYS)):
+                                   or is_too_late(event.occurred_at, now_us, RETENTION_DAYS)):
             return
         unit = self.units.setdefault(event.unit_code, UnitState())
         key = (event.unit_code, event.filing_id)
