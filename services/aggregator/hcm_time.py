@@ -41,15 +41,15 @@ def instant_us(moment: datetime) -> int:
     `timestamp()`, a float; a property test holds it to the subtraction.
     """
     zone = moment.tzinfo
-    last = _LAST_ZONE
+    last = _LAST_ZONE[0]  # one item, (zone, offset): a reader in another thread sees a pair
     if zone == last[0]:
         offset: int = last[1]
     else:
         found = _OFFSETS.get(zone)
         if found is None:
             found = _OFFSETS[zone] = moment.utcoffset() // _ONE_US  # type: ignore[operator]  # aware
-        offset = last[1] = found
-        last[0] = zone
+        offset = found
+        _LAST_ZONE[0] = (zone, offset)
     seconds = (moment.toordinal() - _EPOCH_ORDINAL) * 86_400 + moment.hour * 3_600 \
         + moment.minute * 60 + moment.second
     return seconds * US_PER_SECOND + moment.microsecond - offset
@@ -60,7 +60,7 @@ _OFFSETS: Final[dict[tzinfo | None, int]] = {}
 # The last time zone seen and its offset. A feed's timestamps nearly all carry the same offset, and
 # `datetime.fromisoformat` makes a new timezone object for each: comparing two costs about a tenth of
 # hashing one to look it up in _OFFSETS. UTC first: a naive datetime (no zone) never matches.
-_LAST_ZONE: Final[list[Any]] = [UTC, 0]
+_LAST_ZONE: Final[list[Any]] = [(UTC, 0)]
 
 
 def format_instant(instant_us: int) -> str:
