@@ -26,6 +26,7 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
 import orjson
@@ -54,6 +55,16 @@ def make_events(path: Path, events: int) -> None:
     config = FeedConfig(start=now - timedelta(days=120), end=now, seed=1, filings_per_day=6000,
                         delivery=rates)
     write_file(generate(config), path, limit=events)
+
+
+def feed_records(path: Path) -> list[SimpleNamespace]:
+    """The event file's lines as records with a value and an offset, as the packer reads them."""
+    with path.open("rb") as lines:
+        return [SimpleNamespace(value=line.rstrip(b"\n"), offset=offset) for offset, line in enumerate(lines)]
+
+
+def frozen_now_us() -> int:
+    return round(datetime.fromisoformat(FROZEN_NOW).timestamp() * 1_000_000)
 
 
 async def bare_consumer(kafka: KafkaSettings, events: int) -> float:

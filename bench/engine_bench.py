@@ -18,17 +18,15 @@ from __future__ import annotations
 import argparse
 import os
 import pickle
-import re
-import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
-from types import SimpleNamespace
 
-from bench.aggregator_bench import FROZEN_NOW, make_events
+from bench import cachegrind
+from bench.aggregator_bench import FROZEN_NOW, feed_records, frozen_now_us, make_events
 
 ROOT = Path(__file__).resolve().parents[1]
 RETENTION_DAYS = 400
@@ -40,11 +38,7 @@ def write_packs(events: int, path: Path) -> None:
 
     feed = path.with_suffix(".ndjson")
     make_events(feed, events)
-    now_us = round(datetime.fromisoformat(FROZEN_NOW).timestamp() * 1_000_000)
-    with feed.open("rb") as lines:
-        records = [SimpleNamespace(value=line.rstrip(b"\n"), offset=offset)
-                   for offset, line in enumerate(lines)]
-    rows, _refused = triage(records, now_us, RETENTION_DAYS)
+    rows, _refused = triage(feed_records(feed), frozen_now_us(), RETENTION_DAYS)
     path.write_bytes(pickle.dumps(packs_of(rows, PACK_EVENTS, 1 << 30)))
 
 
@@ -86,19 +80,12 @@ def run_child(packs_path: Path, compiled: bool, passes: int) -> tuple[bool, int,
 def instructions(packs_path: Path, compiled: bool, load_only: bool) -> int:
     """Instructions of one child making one pass, counted by cachegrind."""
     env = {**os.environ, "AGGREGATOR_COMPILED": "1" if compiled else "0"}
-    valgrind = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"]
-    done = subprocess.run([*valgrind, sys.executable, "-m", "bench.engine_bench", "--child", str(packs_path),
-                           "--passes", "1", *(["--load-only"] if load_only else [])],
-                          env=env, cwd=ROOT, check=True, capture_output=True, text=True)
-    refs = re.search(r"I\s+refs:\s+([\d,]+)", done.stderr)
-    if refs is None:
-        sys.exit(f"no instruction count in valgrind's output:\n{done.stderr[-2000:]}")
-    return int(refs.group(1).replace(",", ""))
+    return cachegrind.instructions([sys.executable, "-m", "bench.engine_bench", "--child", str(packs_path),
+                                    "--passes", "1", *(["--load-only"] if load_only else [])], env, ROOT)
 
 
 def count_instructions(packs_path: Path, events: int) -> None:
-    if shutil.which("valgrind") is None:
-        sys.exit("--instructions needs valgrind (Debian: apt-get install valgrind)")
+    cachegrind.require_valgrind("--instructions")
     counted = {}
     for compiled in (True, False):
         name = "compiled" if compiled else "Python"

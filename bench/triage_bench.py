@@ -13,16 +13,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
-import shutil
-import subprocess
 import sys
 import tempfile
-from datetime import datetime
 from pathlib import Path
-from types import SimpleNamespace
 
-from bench.aggregator_bench import FROZEN_NOW, make_events
+from bench import cachegrind
+from bench.aggregator_bench import feed_records, frozen_now_us, make_events
 
 ROOT = Path(__file__).resolve().parents[1]
 RETENTION_DAYS = 400
@@ -35,9 +31,8 @@ def child(feed: Path, work: str, passes: int) -> None:
 
     from services.aggregator.packer import triage
 
-    records = [SimpleNamespace(value=line.rstrip(b"\n"), offset=offset)
-               for offset, line in enumerate(feed.open("rb"))]
-    now_us = round(datetime.fromisoformat(FROZEN_NOW).timestamp() * 1_000_000)
+    records = feed_records(feed)
+    now_us = frozen_now_us()
     gc.disable()
     for _ in range(passes):
         if work == "triage":
@@ -48,15 +43,9 @@ def child(feed: Path, work: str, passes: int) -> None:
 
 
 def instructions(feed: Path, work: str, passes: int) -> int:
-    valgrind = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"]
-    command = [*valgrind, sys.executable, "-m", "bench.triage_bench", "--child", str(feed), "--work", work,
+    command = [sys.executable, "-m", "bench.triage_bench", "--child", str(feed), "--work", work,
                "--passes", str(passes)]
-    done = subprocess.run(command, env={**os.environ, "PYTHONHASHSEED": "0"}, cwd=ROOT, check=True,
-                          capture_output=True, text=True)
-    refs = re.search(r"I\s+refs:\s+([\d,]+)", done.stderr)
-    if refs is None:
-        sys.exit(f"no instruction count in valgrind's output:\n{done.stderr[-2000:]}")
-    return int(refs.group(1).replace(",", ""))
+    return cachegrind.instructions(command, {**os.environ, "PYTHONHASHSEED": "0"}, ROOT)
 
 
 def main() -> None:
@@ -69,8 +58,7 @@ def main() -> None:
     if args.child:
         child(args.child, args.work, args.passes)
         return
-    if shutil.which("valgrind") is None:
-        sys.exit("this benchmark needs valgrind (Debian: apt-get install valgrind)")
+    cachegrind.require_valgrind("this benchmark")
     with tempfile.TemporaryDirectory() as scratch:
         feed = Path(scratch) / "events.ndjson"
         make_events(feed, args.events)
